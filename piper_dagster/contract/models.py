@@ -1,0 +1,368 @@
+"""Pydantic models of the envelope and the 18 payloads: the single source of truth for types and fields.
+
+The vectorized validator (piper_dagster.ingest.validate) generates its SQL from these models,
+and the per-line reference validator (piper_dagster.contract.reference) runs them directly.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal, Union
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    create_model,
+    model_validator,
+)
+
+MAX_LINE_BYTES = 1_048_576
+MAX_EVENT_ID_CHARS = 128
+DEFAULT_SHOW = "sandwich"
+SCHEMA_VERSION_PATTERN = r"^1\.[0-9]+$"
+
+
+class Reason(StrEnum):
+    """Rejection reasons; members are declared in the contract's order of precedence (§5)."""
+
+    LINE_TOO_LONG = "line_too_long"
+    INVALID_UTF8 = "invalid_utf8"
+    INVALID_JSON = "invalid_json"
+    NOT_AN_OBJECT = "not_an_object"
+    MISSING_FIELD = "missing_field"
+    UNSUPPORTED_SCHEMA_VERSION = "unsupported_schema_version"
+    UNKNOWN_EVENT_TYPE = "unknown_event_type"
+    INVALID_TIMESTAMP = "invalid_timestamp"
+    WRONG_TYPE = "wrong_type"
+    INVALID_VALUE = "invalid_value"
+
+
+# The eleven checks of §5 in order; missing_field appears twice (envelope, then payload).
+REASON_ORDER: tuple[Reason, ...] = (
+    Reason.LINE_TOO_LONG,
+    Reason.INVALID_UTF8,
+    Reason.INVALID_JSON,
+    Reason.NOT_AN_OBJECT,
+    Reason.MISSING_FIELD,
+    Reason.UNSUPPORTED_SCHEMA_VERSION,
+    Reason.UNKNOWN_EVENT_TYPE,
+    Reason.INVALID_TIMESTAMP,
+    Reason.MISSING_FIELD,
+    Reason.WRONG_TYPE,
+    Reason.INVALID_VALUE,
+)
+
+
+# --- field kinds -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How a field is checked in JSON terms; read by the SQL generator and the reference."""
+
+    json: Literal["string", "integer", "number"]
+    nonneg: bool = False
+    choices: tuple[str, ...] = ()
+
+
+def _whole_number(value: Any) -> Any:
+    # Contract §4: a float is accepted for an integer field only if it is whole.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _choices(*values: str) -> Any:
+    allowed = frozenset(values)
+
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"must be one of {sorted(allowed)}")
+        return value
+
+    return AfterValidator(check)
+
+
+Text = Annotated[str, Kind("string")]
+Count = Annotated[int, Kind("integer", nonneg=True), BeforeValidator(_whole_number), Field(ge=0)]
+Seconds = Annotated[float, Kind("number", nonneg=True), Field(ge=0)]
+Number = Annotated[float, Kind("number")]
+Status = Annotated[
+    str,
+    Kind("string", choices=("success", "failure")),
+    _choices("success", "failure"),
+    Field(json_schema_extra={"enum": ["success", "failure"]}),
+]
+SpoolStatus = Annotated[
+    str,
+    Kind("string", choices=("spooled", "rejected")),
+    _choices("spooled", "rejected"),
+    Field(json_schema_extra={"enum": ["spooled", "rejected"]}),
+]
+
+
+# --- timestamps (RFC 3339 §5.6) ------------------------------------------------------------------
+
+TS_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+_TS_RE = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))",
+    re.ASCII,
+)
+
+
+def parse_rfc3339(value: str) -> datetime:
+    """Parse an RFC 3339 timestamp with offset into an aware UTC datetime (microseconds truncated)."""
+    m = _TS_RE.fullmatch(value)
+    if m is None:
+        raise ValueError("not an RFC 3339 timestamp with offset")
+    year, month, day, hour, minute, second = (int(g) for g in m.group(1, 2, 3, 4, 5, 6))
+    if hour > 23 or minute > 59 or second > 59:
+        raise ValueError("time out of range")
+    micro = int((m.group(7) or "0")[:6].ljust(6, "0"))
+    if m.group(8):
+        tz = UTC
+    else:
+        oh, om = int(m.group(10)), int(m.group(11))
+        if oh > 23 or om > 59:
+            raise ValueError("offset out of range")
+        sign = 1 if m.group(9) == "+" else -1
+        tz = timezone(sign * timedelta(hours=oh, minutes=om))
+    local = datetime(year, month, day, hour, minute, second, micro, tzinfo=tz)
+    utc = local.astimezone(UTC)
+    if not 1 <= utc.year <= 9999:
+        raise ValueError("year out of range")
+    return utc
+
+
+def _check_ts(value: str) -> str:
+    parse_rfc3339(value)
+    return value
+
+
+Timestamp = Annotated[
+    str, AfterValidator(_check_ts), Field(json_schema_extra={"format": "date-time"})
+]
+
+
+# --- payloads ------------------------------------------------------------------------------------
+
+
+class Payload(BaseModel):
+    """Base of the payload models: strict JSON types, unknown fields kept."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    # Pairs (a, b) with the rule a <= b when both are present (an invalid_value otherwise).
+    at_most: ClassVar[tuple[tuple[str, str], ...]] = ()
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Payload:
+        for small, big in self.at_most:
+            a, b = getattr(self, small), getattr(self, big)
+            if a is not None and b is not None and a > b:
+                raise ValueError(f"{small} must be <= {big}")
+        return self
+
+
+class PublishPayload(Payload):
+    status: Status
+    duration_ms: Count
+    output_bytes: Count
+    asset: Text
+    department: Text | None = None
+    usd_path: Text | None = None
+    error: Text | None = None
+
+
+class ToolPayload(Payload):
+    status: Status
+    duration_ms: Count
+    dcc: Text
+    dcc_version: Text | None = None
+    path: Text | None = None
+    error: Text | None = None
+
+
+class TractorJobSpoolPayload(Payload):
+    job_id: Text
+    status: SpoolStatus
+    task_count: Count
+    title: Text | None = None
+    priority: Number | None = None
+
+
+class TractorFarmSnapshotPayload(Payload):
+    at_most: ClassVar[tuple[tuple[str, str], ...]] = (("active_blades", "total_blades"),)
+    total_blades: Count
+    active_blades: Count
+    errored_jobs: Count
+    active_jobs: Count | None = None
+    queued_tasks: Count | None = None
+
+
+class RenderStatsSummaryPayload(Payload):
+    at_most: ClassVar[tuple[tuple[str, str], ...]] = (("frames_failed", "frames_total"),)
+    job_id: Text
+    status: Status
+    frames_total: Count
+    frames_failed: Count
+    cpu_seconds: Seconds
+    wall_seconds: Seconds | None = None
+    peak_rss_bytes: Count | None = None
+
+
+class StorageScanSummaryPayload(Payload):
+    root: Text
+    total_bytes: Count
+    file_count: Count
+    scan_duration_ms: Count | None = None
+
+
+class StorageScanBucketPayload(Payload):
+    root: Text
+    bucket: Text
+    bytes: Count
+    file_count: Count
+
+
+PUBLISH_TYPES: tuple[str, ...] = (
+    "publish.asset.usd",
+    "publish.anim.usd",
+    "publish.camera.usd",
+    "publish.customanim.usd",
+    "publish.previs_asset.usd",
+)
+TOOL_TYPES: tuple[str, ...] = (
+    "dcc.launch",
+    "file.open",
+    "file.create",
+    "shot.setup",
+    "playblast.create",
+    "build.houdini.component",
+    "texture.export.substance",
+    "texture.convert.tex",
+)
+
+# The 18 event types, in the contract's order, with their payload model.
+EVENT_TYPES: dict[str, type[Payload]] = {
+    **dict.fromkeys(PUBLISH_TYPES, PublishPayload),
+    **dict.fromkeys(TOOL_TYPES, ToolPayload),
+    "tractor.job.spool": TractorJobSpoolPayload,
+    "tractor.farm.snapshot": TractorFarmSnapshotPayload,
+    "render.stats.summary": RenderStatsSummaryPayload,
+    "storage.scan.summary": StorageScanSummaryPayload,
+    "storage.scan.bucket": StorageScanBucketPayload,
+}
+
+# Types whose status is success-or-failure (the denominator of dq_error_rate, contract §7).
+STATUS_TYPES: tuple[str, ...] = (*PUBLISH_TYPES, *TOOL_TYPES, "render.stats.summary")
+
+EventType = Literal[
+    "publish.asset.usd",
+    "publish.anim.usd",
+    "publish.camera.usd",
+    "publish.customanim.usd",
+    "publish.previs_asset.usd",
+    "dcc.launch",
+    "file.open",
+    "file.create",
+    "shot.setup",
+    "playblast.create",
+    "build.houdini.component",
+    "texture.export.substance",
+    "texture.convert.tex",
+    "tractor.job.spool",
+    "tractor.farm.snapshot",
+    "render.stats.summary",
+    "storage.scan.summary",
+    "storage.scan.bucket",
+]
+assert set(typing.get_args(EventType)) == set(EVENT_TYPES), "EventType and EVENT_TYPES disagree"
+
+
+# --- envelope ------------------------------------------------------------------------------------
+
+
+class Envelope(BaseModel):
+    """The fields every event carries (§3); `payload` is checked against EVENT_TYPES[event_type]."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    schema_version: Annotated[str, Field(pattern=SCHEMA_VERSION_PATTERN)]
+    event_id: Annotated[str, Kind("string"), Field(min_length=1, max_length=MAX_EVENT_ID_CHARS)]
+    event_type: EventType
+    ts: Timestamp
+    host: Annotated[str, Kind("string"), Field(min_length=1)]
+    user: Annotated[str, Kind("string"), Field(min_length=1)]
+    show: Text | None = None
+    session_id: Text | None = None
+    payload: dict[str, Any]
+
+
+ENVELOPE_FIELDS: tuple[str, ...] = tuple(Envelope.model_fields)
+
+
+# --- introspection for the SQL generator ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    required: bool
+    kind: Kind
+
+
+def _kind_of(annotation: Any) -> Kind:
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        (inner,) = (a for a in typing.get_args(annotation) if a is not type(None))
+        return _kind_of(inner)
+    for meta in getattr(annotation, "__metadata__", ()):
+        if isinstance(meta, Kind):
+            return meta
+    raise TypeError(f"field annotation {annotation!r} carries no Kind")
+
+
+def payload_field_specs(model: type[Payload]) -> tuple[FieldSpec, ...]:
+    """The declared fields of a payload model with their JSON kind and required-ness."""
+    specs = []
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if info.metadata:
+            annotation = Annotated[(annotation, *info.metadata)]  # type: ignore[valid-type]
+        specs.append(FieldSpec(name, info.is_required(), _kind_of(annotation)))
+    return tuple(specs)
+
+
+def _event_models() -> list[type[BaseModel]]:
+    models = []
+    for event_type, payload_model in EVENT_TYPES.items():
+        name = "".join(part.capitalize() for part in re.split(r"[._]", event_type)) + "Event"
+        models.append(
+            create_model(
+                name,
+                __base__=Envelope,
+                event_type=(Literal[event_type], ...),
+                payload=(payload_model, ...),
+            )
+        )
+    return models
+
+
+def event_json_schema() -> dict[str, Any]:
+    """JSON Schema of one telemetry event (a union discriminated by event_type)."""
+    union = Annotated[Union[tuple(_event_models())], Field(discriminator="event_type")]  # noqa: UP007
+    schema = TypeAdapter(union).json_schema()
+    schema["title"] = "piper telemetry event, schema_version 1.x"
+    return schema

@@ -1,0 +1,103 @@
+"""Files derived from the warehouse tables: silver_events Parquet and per-day quarantine JSONL.
+
+Partitions named in export_pending (committed with the data that dirtied them) are rewritten
+from the tables, each file replaced atomically, then cleared: rerunning after a crash redoes the
+export and yields the same files.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from piper_dagster.settings import Settings
+from piper_dagster.sql import load_sql
+
+
+def _pending(con: duckdb.DuckDBPyConnection, target: str) -> list[date]:
+    rows = con.execute(
+        "SELECT partition_date FROM export_pending WHERE target = ? ORDER BY 1", [target]
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _clear(con: duckdb.DuckDBPyConnection, target: str, dates: list[date]) -> None:
+    con.execute(
+        "DELETE FROM export_pending WHERE target = ? AND partition_date IN (SELECT unnest(?))",
+        [target, dates],
+    )
+
+
+def _sql_literal(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def export_silver_events(con: duckdb.DuckDBPyConnection, out_dir: Path, dates: list[date]) -> int:
+    """Rewrite silver/events/event_date=D/event_type=T/ for each date D; returns files written."""
+    staging = out_dir / f".staging-{uuid.uuid4().hex}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE pending_dates AS SELECT unnest(?) AS partition_date", [dates]
+    )
+    try:
+        con.execute(
+            f"COPY ({load_sql('ingest/export_events')}) TO {_sql_literal(staging)} "
+            "(FORMAT parquet, PARTITION_BY (event_date, event_type), COMPRESSION zstd, "
+            "FILENAME_PATTERN 'data_{i}')"
+        )
+        written = 0
+        for d in dates:
+            name = f"event_date={d.isoformat()}"
+            target, staged = out_dir / name, staging / name
+            target.mkdir(exist_ok=True)
+            fresh: set[tuple[str, str]] = set()
+            for type_dir in sorted(staged.iterdir()) if staged.exists() else []:
+                (target / type_dir.name).mkdir(exist_ok=True)
+                for f in sorted(type_dir.iterdir()):
+                    os.replace(f, target / type_dir.name / f.name)  # atomic per file
+                    fresh.add((type_dir.name, f.name))
+                    written += 1
+            # Whatever the new export did not produce is stale.
+            for type_dir in list(target.iterdir()):
+                for f in list(type_dir.iterdir()):
+                    if (type_dir.name, f.name) not in fresh:
+                        f.unlink()
+                if not any(type_dir.iterdir()):
+                    type_dir.rmdir()
+        return written
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        con.execute("DROP TABLE IF EXISTS pending_dates")
+
+
+def export_quarantine(con: duckdb.DuckDBPyConnection, out_dir: Path, dates: list[date]) -> int:
+    """Rewrite quarantine/invalid_jsonl/D/quarantine.jsonl for each spool date D."""
+    for d in dates:
+        day = out_dir / d.isoformat()
+        day.mkdir(parents=True, exist_ok=True)
+        tmp = day / f".quarantine.jsonl.{uuid.uuid4().hex}.tmp"
+        query = load_sql("ingest/export_quarantine").replace("$spool_date", f"DATE '{d}'")
+        con.execute(f"COPY ({query}) TO {_sql_literal(tmp)} (FORMAT json)")
+        os.replace(tmp, day / "quarantine.jsonl")
+    return len(dates)
+
+
+def export_pending(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
+    """Bring the derived files up to date with the tables; a short summary, '' if nothing."""
+    done = []
+    dates = _pending(con, "silver_events")
+    if dates:
+        files = export_silver_events(con, settings.silver_events_dir, dates)
+        _clear(con, "silver_events", dates)
+        done.append(f"{files} Parquet files for {len(dates)} event dates")
+    qdates = _pending(con, "quarantine")
+    if qdates:
+        export_quarantine(con, settings.quarantine_dir, qdates)
+        _clear(con, "quarantine", qdates)
+        done.append(f"quarantine files for {len(qdates)} spool dates")
+    return "; ".join(done)

@@ -1,0 +1,125 @@
+"""Settings, defined once: defaults in conf/settings.toml, overrides from PIPER_<SECTION>__<KEY>."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TOML = PROJECT_ROOT / "conf" / "settings.toml"
+
+
+class ConfigError(Exception):
+    """A setting or a directory is wrong; the message says which and how to fix it."""
+
+
+class PathsSettings(BaseModel):
+    raw_root: Path = Field(description="the telemetry spool (read-only for piper)")
+    data_root: Path = Field(description="piper's data: warehouse, Parquet, quarantine")
+
+
+class IngestSettings(BaseModel):
+    settle_seconds: float = Field(ge=0, description="a file settles this long after its mtime")
+    skew_tolerance_seconds: float = Field(ge=0, description="ts after file mtime beyond this")
+    batch_bytes: int = Field(ge=1 << 20, description="bytes read per batch (memory bound)")
+    start_date: date = Field(description="first daily partition")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PIPER_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    paths: PathsSettings
+    ingest: IngestSettings
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = Path(os.environ.get("PIPER_CONFIG", DEFAULT_TOML))
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml),
+        )
+
+    # --- derived paths: the storage layout under data_root ------------------------------------
+
+    @cached_property
+    def raw_root(self) -> Path:
+        return self.paths.raw_root.expanduser().absolute()
+
+    @cached_property
+    def data_root(self) -> Path:
+        return self.paths.data_root.expanduser().absolute()
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.data_root / "warehouse" / "telemetry.duckdb"
+
+    @property
+    def silver_events_dir(self) -> Path:
+        return self.data_root / "silver" / "events"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.data_root / "quarantine" / "invalid_jsonl"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.data_root / "dagster"
+
+    # --- checks that give one clear message ------------------------------------------------
+
+    def require_raw_root(self) -> Path:
+        if not self.raw_root.is_dir():
+            raise ConfigError(
+                f"spool directory {self.raw_root} does not exist "
+                "(set paths.raw_root or PIPER_PATHS__RAW_ROOT)"
+            )
+        return self.raw_root
+
+    def require_data_root(self) -> Path:
+        root = self.data_root
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            probe = root / ".piper-write-probe"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise ConfigError(
+                f"data directory {root} is not writable ({exc.strerror}); "
+                "set paths.data_root or PIPER_PATHS__DATA_ROOT"
+            ) from None
+        return root
+
+
+def load_settings() -> Settings:
+    """Load settings, turning validation errors into one ConfigError message."""
+    try:
+        return Settings()  # type: ignore[call-arg]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid piper settings: {problems}") from None

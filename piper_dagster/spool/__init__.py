@@ -1,0 +1,1 @@
+"""The telemetry spool: discovery, reading, and the sample generator."""

@@ -1,0 +1,129 @@
+"""Reading new complete lines from growing, append-only spool files (contract §1-2).
+
+The reader yields bounded pieces of whole lines from each file's consumed offset; an unterminated
+tail stays unread until its newline arrives. A line longer than a whole read chunk is streamed
+without being held in memory (it can only be `line_too_long`, or NUL padding).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from piper_dagster.contract import MAX_LINE_BYTES
+from piper_dagster.spool.discovery import SpoolFile
+
+FINGERPRINT_BYTES = 4096
+QUARANTINE_PREFIX_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Complete lines of one file: `data` ends with b'\\n'."""
+
+    file_idx: int
+    start_offset: int
+    end_offset: int
+    first_line: int  # 1-based number of the first line in data
+    data: bytes
+
+    @property
+    def lines(self) -> int:
+        return self.data.count(b"\n")
+
+
+@dataclass(frozen=True)
+class LongLine:
+    """A line longer than a read chunk, streamed: too long, or only NUL bytes."""
+
+    file_idx: int
+    line_no: int
+    end_offset: int
+    kind: str  # 'line_too_long' | 'nul_padding'
+    prefix: bytes  # first bytes, NULs removed (for the quarantine)
+    length: int  # bytes after NUL removal, terminator excluded
+
+
+def fingerprints(path: Path, offset: int) -> tuple[str, str]:
+    """md5 of the first and of the last (up to) 4 KiB of the consumed bytes [0, offset)."""
+    with open(path, "rb") as f:
+        head = os.pread(f.fileno(), min(offset, FINGERPRINT_BYTES), 0)
+        tail_start = max(0, offset - FINGERPRINT_BYTES)
+        tail = os.pread(f.fileno(), offset - tail_start, tail_start)
+    return hashlib.md5(head).hexdigest(), hashlib.md5(tail).hexdigest()
+
+
+def _stream_long_line(f, file_idx: int, line_no: int, offset: int, limit: int, chunk: int):  # type: ignore[no-untyped-def]
+    """Consume one line longer than `chunk` starting at `offset`; None if it is unterminated."""
+    kept = bytearray()
+    length = 0
+    had_nul = False
+    pos = offset
+    f.seek(offset)
+    while pos < limit:
+        buf = f.read(min(chunk, limit - pos))
+        if not buf:
+            return None
+        cut = buf.find(b"\n")
+        part = buf if cut < 0 else buf[:cut]
+        had_nul = had_nul or b"\x00" in part
+        clean = part.replace(b"\x00", b"")
+        length += len(clean)
+        if len(kept) <= MAX_LINE_BYTES:
+            kept += clean[: MAX_LINE_BYTES + 1 - len(kept)]
+        if cut >= 0:
+            end = pos + cut + 1
+            if kept.endswith(b"\r") and length <= MAX_LINE_BYTES + 1:
+                length -= 1  # CRLF: the CR belongs to the terminator
+                del kept[-1:]
+            if length > MAX_LINE_BYTES:
+                kind = "line_too_long"
+            elif length == 0 and had_nul:
+                kind = "nul_padding"
+            else:
+                # Short once its NUL run is gone: an ordinary line after all.
+                return Piece(file_idx, offset, end, line_no, bytes(kept) + b"\n")
+            return LongLine(
+                file_idx, line_no, end, kind, bytes(kept[:QUARANTINE_PREFIX_BYTES]), length
+            )
+        pos += len(buf)
+    return None
+
+
+def read_new_lines(
+    path: Path,
+    file_idx: int,
+    offset: int,
+    lines_read: int,
+    limit: int,
+    chunk: int,
+) -> Iterator[Piece | LongLine]:
+    """Pieces of complete lines in [offset, limit), each at most `chunk` bytes."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        while offset < limit:
+            want = min(chunk, limit - offset)
+            buf = f.read(want)
+            if not buf:
+                return  # the file shrank under us: the next run will notice
+            cut = buf.rfind(b"\n")
+            if cut < 0:
+                if len(buf) < chunk:
+                    return  # an unterminated tail: wait for its newline
+                item = _stream_long_line(f, file_idx, lines_read + 1, offset, limit, chunk)
+                if item is None:
+                    return
+                yield item
+                offset, lines_read = item.end_offset, lines_read + 1
+                f.seek(offset)
+                continue
+            piece = Piece(file_idx, offset, offset + cut + 1, lines_read + 1, buf[: cut + 1])
+            yield piece
+            offset, lines_read = piece.end_offset, lines_read + piece.lines
+            f.seek(offset)
+
+
+__all__ = ["LongLine", "Piece", "SpoolFile", "fingerprints", "read_new_lines"]

@@ -1,0 +1,37 @@
+"""The DuckDB warehouse: one file on local disk, one writer at a time (the `duckdb` pool)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from piper_dagster.sql import load_sql
+
+
+def prepare(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Session settings every piper connection relies on, and the schema."""
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(load_sql("ddl/warehouse"))
+    return con
+
+
+@contextmanager
+def connect(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse (creating it if needed, unless read-only) with piper's settings."""
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    try:
+        if read_only:
+            con.execute("SET TimeZone = 'UTC'")
+        else:
+            prepare(con)
+        yield con
+        if not read_only:
+            # Leave a self-contained file (no WAL) for readers and backups.
+            con.execute("CHECKPOINT")
+    finally:
+        con.close()

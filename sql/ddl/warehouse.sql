@@ -1,0 +1,87 @@
+-- The warehouse schema owned by the ingest core. Idempotent: applied on every connection.
+
+-- One row per distinct event_id (contract §3: a re-sent event counts once).
+CREATE TABLE IF NOT EXISTS silver_events (
+    event_id        VARCHAR NOT NULL,
+    event_type      VARCHAR NOT NULL,
+    schema_version  VARCHAR NOT NULL,
+    ts              TIMESTAMPTZ NOT NULL,
+    event_date      DATE NOT NULL,      -- UTC date of ts, or the spool date when clock-skewed (§6)
+    host            VARCHAR NOT NULL,
+    "user"          VARCHAR NOT NULL,
+    "show"          VARCHAR NOT NULL,
+    session_id      VARCHAR,
+    payload         JSON NOT NULL,      -- the payload object, unknown fields kept
+    envelope_extra  JSON,               -- unknown envelope fields (minor versions), if any
+    clock_skewed    BOOLEAN NOT NULL,
+    spool_date      DATE NOT NULL,      -- spool date of the file the event was first read from
+    source_file     VARCHAR NOT NULL,   -- path relative to raw_root
+    source_line     BIGINT NOT NULL,    -- 1-based line number in source_file
+    ingested_at     TIMESTAMPTZ NOT NULL,
+    ingest_run_id   VARCHAR
+);
+
+-- Every rejected line with its reason (contract §5); nothing invalid is dropped silently.
+CREATE TABLE IF NOT EXISTS quarantine (
+    reason          VARCHAR NOT NULL,
+    source_file     VARCHAR NOT NULL,
+    source_line     BIGINT NOT NULL,
+    spool_date      DATE NOT NULL,
+    raw_line        VARCHAR NOT NULL,   -- first 4 KiB, valid UTF-8, undecodable bytes escaped \xNN
+    raw_bytes       BLOB,               -- the whole line for replay (NULL for line_too_long)
+    raw_length      BIGINT NOT NULL,    -- bytes, after NUL removal
+    raw_md5         VARCHAR NOT NULL,   -- identity with (source_file, source_line): no line twice
+    quarantined_at  TIMESTAMPTZ NOT NULL,
+    ingest_run_id   VARCHAR
+);
+
+-- Per-file read state: what was consumed, and how to notice a rewrite (contract §1).
+CREATE TABLE IF NOT EXISTS spool_files (
+    source_file     VARCHAR PRIMARY KEY,
+    host            VARCHAR NOT NULL,
+    "user"          VARCHAR NOT NULL,
+    spool_date      DATE NOT NULL,
+    size_seen       BIGINT NOT NULL,    -- st_size when last read
+    mtime_ns        BIGINT NOT NULL,    -- st_mtime_ns when last read
+    offset_bytes    BIGINT NOT NULL,    -- bytes consumed: everything before is complete lines
+    lines_read      BIGINT NOT NULL,    -- complete lines consumed (numbering continues from here)
+    head_md5        VARCHAR NOT NULL,   -- md5 of the first min(offset, 4 KiB) bytes
+    tail_md5        VARCHAR NOT NULL,   -- md5 of the last min(offset, 4 KiB) consumed bytes
+    generation      INTEGER NOT NULL,   -- bumped when the file was found rewritten
+    first_read_at   TIMESTAMPTZ NOT NULL,
+    last_read_at    TIMESTAMPTZ NOT NULL
+);
+
+-- Anomalies found while reading (a file that shrank or whose read bytes changed).
+CREATE TABLE IF NOT EXISTS spool_anomalies (
+    source_file     VARCHAR NOT NULL,
+    kind            VARCHAR NOT NULL,   -- 'shrunk' | 'rewritten'
+    detail          VARCHAR NOT NULL,
+    detected_at     TIMESTAMPTZ NOT NULL,
+    ingest_run_id   VARCHAR
+);
+
+-- Partitions whose Parquet / quarantine files must be rewritten from the tables. Committed with
+-- the data, cleared after the export: a crash in between only means exporting again.
+CREATE TABLE IF NOT EXISTS export_pending (
+    target          VARCHAR NOT NULL,   -- 'silver_events' | 'quarantine'
+    partition_date  DATE NOT NULL,
+    PRIMARY KEY (target, partition_date)
+);
+
+-- What each ingest run touched, for downstream partitions and the UI.
+CREATE TABLE IF NOT EXISTS ingest_batches (
+    ingest_run_id   VARCHAR,
+    batch_no        INTEGER NOT NULL,
+    committed_at    TIMESTAMPTZ NOT NULL,
+    files           INTEGER NOT NULL,
+    bytes           BIGINT NOT NULL,
+    lines           BIGINT NOT NULL,
+    events          BIGINT NOT NULL,
+    duplicates      BIGINT NOT NULL,
+    invalid         BIGINT NOT NULL,
+    blank           BIGINT NOT NULL,
+    nul_padding     BIGINT NOT NULL,
+    skewed          BIGINT NOT NULL,
+    event_dates     DATE[] NOT NULL
+);

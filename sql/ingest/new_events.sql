@@ -1,0 +1,39 @@
+-- The batch's valid events that are new to the warehouse: first copy in the batch (file order,
+-- then line), and not already in silver_events (contract §3: a re-sent event counts once).
+-- Inputs: classified (the validated batch), batch_files; parameters $skew_seconds, $run_id.
+CREATE OR REPLACE TEMP TABLE new_events AS
+WITH candidates AS (
+    SELECT
+        c.*,
+        f.source_file,
+        f.spool_date,
+        -- Contract §6: after the file's last write (+ tolerance), or over 24 h before its day.
+        (c.ts > f.mtime + to_seconds($skew_seconds)
+            OR c.ts < f.spool_date::TIMESTAMPTZ - INTERVAL 24 HOUR) AS clock_skewed
+    FROM classified AS c
+    JOIN batch_files AS f USING (file_idx)
+    WHERE c.status = 'event'
+    QUALIFY row_number() OVER (PARTITION BY c.event_id ORDER BY c.idx) = 1
+)
+SELECT
+    event_id,
+    event_type,
+    schema_version,
+    ts,
+    CASE WHEN clock_skewed THEN spool_date ELSE CAST(ts AS DATE) END AS event_date,
+    host,
+    "user",
+    "show",
+    session_id,
+    payload,
+    envelope_extra,
+    clock_skewed,
+    spool_date,
+    source_file,
+    line_no AS source_line,
+    now() AS ingested_at,
+    $run_id AS ingest_run_id
+FROM candidates
+WHERE NOT EXISTS (
+    SELECT 1 FROM silver_events AS s WHERE s.event_id = candidates.event_id
+);
