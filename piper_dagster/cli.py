@@ -1,0 +1,292 @@
+"""`piper`: the operator's command line (typer). Every materialization goes through Dagster."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from piper_dagster.settings import ConfigError, Settings, load_settings
+
+app = typer.Typer(
+    help="piper: telemetry of the sandwich USD pipeline, on Dagster.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+contract_app = typer.Typer(help="The telemetry contract.", no_args_is_help=True)
+spool_app = typer.Typer(help="The telemetry spool.", no_args_is_help=True)
+app.add_typer(contract_app, name="contract")
+app.add_typer(spool_app, name="spool")
+
+
+def _clear_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Bad settings or directories: one clear line on stderr and exit 2, not a traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as exc:
+            typer.secho(f"piper: {exc}", err=True, fg=typer.colors.RED)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+# --- init ----------------------------------------------------------------------------------------
+
+
+@app.command()
+@_clear_errors
+def init() -> None:
+    """Create the data directory, the warehouse schema and the Dagster instance."""
+    from piper_dagster.dagster_home import ensure_dagster_home
+    from piper_dagster.warehouse import connect
+
+    settings = _settings()
+    settings.require_raw_root()
+    settings.require_data_root()
+    with connect(settings.warehouse_path):
+        pass
+    home = ensure_dagster_home(settings)
+    typer.echo(f"spool      {settings.raw_root}")
+    typer.echo(f"warehouse  {settings.warehouse_path}")
+    typer.echo(f"dagster    {home}")
+
+
+# --- ingest --------------------------------------------------------------------------------------
+
+
+def materialize_spool(settings: Settings, first: date, last: date, **config: Any) -> Any:
+    """One Dagster run of spool_events over first..last, recorded in the instance (UI)."""
+    import dagster as dg
+
+    from piper_dagster.dagster_home import ensure_dagster_home
+    from piper_dagster.defs.partitions import range_tags
+    from piper_dagster.defs.spool import spool_events
+
+    ensure_dagster_home(settings)
+    run_config = {"ops": {"spool_events": {"config": config}}} if config else None
+    with dg.DagsterInstance.get() as instance:
+        return dg.materialize(
+            [spool_events],
+            instance=instance,
+            tags=range_tags(first, last),
+            run_config=run_config,
+            raise_on_error=False,
+        )
+
+
+def _partition_bounds() -> tuple[date, date]:
+    from piper_dagster.defs.partitions import daily_partitions
+
+    keys = daily_partitions.get_partition_keys()
+    return date.fromisoformat(keys[0]), date.fromisoformat(keys[-1])
+
+
+@app.command()
+@_clear_errors
+def ingest(
+    dry_run: Annotated[bool, typer.Option(help="Show the plan, read nothing.")] = False,
+    limit: Annotated[int | None, typer.Option(help="Read at most N files.")] = None,
+) -> None:
+    """Materialize the spool partitions that have settled new bytes (one Dagster run)."""
+    from piper_dagster.ingest.pipeline import load_states, plan_ingest
+    from piper_dagster.spool.discovery import scan_spool
+    from piper_dagster.warehouse import connect
+
+    settings = _settings()
+    raw_root = settings.require_raw_root()
+    settings.require_data_root()
+    with connect(settings.warehouse_path) as con:
+        states = load_states(con)
+    plan = plan_ingest(
+        scan_spool(raw_root),
+        states,
+        now_ns=time.time_ns(),
+        settle_seconds=settings.ingest.settle_seconds,
+    )
+    typer.echo(f"plan: {plan.summary()}")
+    lo, hi = _partition_bounds()
+    dates = [d for d in plan.spool_dates_to_read if lo <= d <= hi]
+    outside = sorted(set(plan.spool_dates_to_read) - set(dates))
+    if outside:
+        typer.secho(
+            f"warning: spool dates outside the partitions {lo}..{hi} are not ingested: "
+            + ", ".join(d.isoformat() for d in outside),
+            err=True,
+            fg=typer.colors.YELLOW,
+        )
+    for d in dates:
+        files = [p for p in plan.to_read if p.file.spool_date == d]
+        typer.echo(f"  {d}  {len(files)} files to read")
+    if dry_run or not dates:
+        if not dates:
+            typer.echo("nothing to ingest")
+        return
+    config = {"limit": limit} if limit is not None else {}
+    result = materialize_spool(settings, dates[0], dates[-1], **config)
+    _report_run(result, "spool_events")
+
+
+def _report_run(result: Any, node: str) -> None:
+    if not result.success:
+        typer.secho(f"run {result.run_id} failed: see the Dagster UI", err=True, fg="red")
+        raise typer.Exit(1)
+    mats = result.asset_materializations_for_node(node)
+    if mats:
+        meta = mats[0].metadata
+        keys = ("files_read", "lines", "events", "duplicates", "invalid", "skewed", "seconds")
+        typer.echo(
+            f"run {result.run_id}: "
+            + ", ".join(f"{k} {meta[k].value}" for k in keys if k in meta)
+        )
+        if "invalid_by_reason" in meta and meta["invalid_by_reason"].value:
+            typer.echo(f"  invalid by reason: {json.dumps(meta['invalid_by_reason'].value)}")
+
+
+# --- contract ------------------------------------------------------------------------------------
+
+
+@contract_app.command("schema")
+def contract_schema() -> None:
+    """Print the JSON Schema of a telemetry event, generated from the contract models."""
+    from piper_dagster.contract import event_json_schema
+
+    typer.echo(json.dumps(event_json_schema(), indent=2))
+
+
+# --- spool generate ------------------------------------------------------------------------------
+
+
+@spool_app.command("generate")
+@_clear_errors
+def spool_generate(
+    out: Annotated[Path, typer.Option(help="Spool directory to write (raw_root).")],
+    start: Annotated[str, typer.Option(help="First spool date, YYYY-MM-DD.")] = "",
+    days: Annotated[int, typer.Option(min=1)] = 3,
+    artists: Annotated[int, typer.Option(min=1)] = 12,
+    events_per_artist_day: Annotated[int, typer.Option(min=1)] = 60,
+    seed: int = 0,
+    damage: Annotated[
+        str, typer.Option(help="Comma-separated damage kinds, 'all', or '' for a clean spool.")
+    ] = "",
+    skewed_hosts: Annotated[int, typer.Option(min=0)] = 0,
+    bulk_events: Annotated[
+        int, typer.Option(help="Write this many clean events fast (benchmarks) instead.")
+    ] = 0,
+    bulk_files: Annotated[int, typer.Option(min=1)] = 200,
+) -> None:
+    """Write a realistic, deterministic sample spool (optionally damaged)."""
+    from piper_dagster.spool.generate import (
+        DAMAGE_KINDS,
+        GenerateOptions,
+        generate_bulk,
+        generate_spool,
+    )
+
+    first = date.fromisoformat(start) if start else date.today() - timedelta(days=days - 1)
+    if bulk_events:
+        summary = generate_bulk(out, events=bulk_events, files=bulk_files, start=first, seed=seed)
+    else:
+        kinds = set(DAMAGE_KINDS) if damage == "all" else {k for k in damage.split(",") if k}
+        unknown = kinds - set(DAMAGE_KINDS)
+        if unknown:
+            raise ConfigError(
+                f"unknown damage kind(s) {sorted(unknown)}; choose from {', '.join(DAMAGE_KINDS)}"
+            )
+        options = GenerateOptions(
+            start=first,
+            days=days,
+            artists=artists,
+            events_per_artist_day=events_per_artist_day,
+            seed=seed,
+            damage=frozenset(kinds),
+            skewed_hosts=skewed_hosts,
+        )
+        summary = generate_spool(out, options)
+    typer.echo(json.dumps(summary.as_dict(), indent=2, default=str))
+
+
+# --- demo ----------------------------------------------------------------------------------------
+
+
+@app.command()
+@_clear_errors
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", help="Where the demo lives.")] = Path(
+        "var/demo"
+    ),
+    days: Annotated[int, typer.Option(min=1)] = 7,
+    ui: Annotated[bool, typer.Option(help="Start the Dagster UI at the end.")] = True,
+    port: int = 3000,
+) -> None:
+    """Sample spool -> every asset -> summary -> the Dagster UI on it."""
+    from piper_dagster.spool.generate import DAMAGE_KINDS, GenerateOptions, generate_spool
+
+    directory = directory.absolute()
+    spool, data = directory / "spool", directory / "data"
+    os.environ["PIPER_PATHS__RAW_ROOT"] = str(spool)
+    os.environ["PIPER_PATHS__DATA_ROOT"] = str(data)
+    os.environ.setdefault("DAGSTER_HOME", str(data / "dagster"))
+    settings = load_settings()
+    first = date.today() - timedelta(days=days - 1)
+    if not spool.exists():
+        typer.echo(f"generating a {days}-day sample spool in {spool} ...")
+        summary = generate_spool(
+            spool,
+            GenerateOptions(
+                start=first, days=days, damage=frozenset(DAMAGE_KINDS), skewed_hosts=1
+            ),
+        )
+        typer.echo(
+            f"  {summary.files} files, {summary.lines} lines, {summary.valid_events} events"
+        )
+    settings.require_data_root()
+    lo, hi = _partition_bounds()
+    result = materialize_spool(settings, max(lo, first - timedelta(days=1)), hi)
+    _report_run(result, "spool_events")
+    _print_summary(settings)
+    if ui:
+        typer.echo(f"\nDagster UI on http://127.0.0.1:{port} (Ctrl-C to stop)")
+        env = {**os.environ}
+        cmd = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-p", str(port)]
+        subprocess.run(cmd, cwd=Path(__file__).resolve().parent.parent, env=env, check=False)
+
+
+def _print_summary(settings: Settings) -> None:
+    from piper_dagster.warehouse import connect
+
+    with connect(settings.warehouse_path, read_only=True) as con:
+        typer.echo("\nsilver_events by event_date:")
+        for d, n, skewed in con.execute(
+            "SELECT event_date, count(*), count(*) FILTER (clock_skewed) FROM silver_events"
+            " GROUP BY 1 ORDER BY 1"
+        ).fetchall():
+            typer.echo(f"  {d}  {n:>7} events  {skewed:>4} skewed")
+        typer.echo("quarantine by reason:")
+        for reason, n in con.execute(
+            "SELECT reason, count(*) FROM quarantine GROUP BY 1 ORDER BY 2 DESC"
+        ).fetchall():
+            typer.echo(f"  {reason:<28}{n:>6}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""Daily partitions shared by the spool, silver and gold assets."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import dagster as dg
+
+from piper_dagster.settings import load_settings
+
+# end_offset=1: today's partition exists today, so data of the current day can flow.
+daily_partitions = dg.DailyPartitionsDefinition(
+    start_date=load_settings().ingest.start_date.isoformat(),
+    end_offset=1,
+    timezone="UTC",
+)
+
+
+def partition_dates(context: dg.AssetExecutionContext) -> tuple[date, date]:
+    """The inclusive date range of the partitions this run materializes (one or a range)."""
+    window = context.partition_time_window
+    return window.start.date(), (window.end - timedelta(days=1)).date()
+
+
+def range_tags(first: date, last: date) -> dict[str, str]:
+    """Run tags that make one run cover the partitions first..last (single-run backfill)."""
+    return {
+        "dagster/asset_partition_range_start": first.isoformat(),
+        "dagster/asset_partition_range_end": last.isoformat(),
+    }

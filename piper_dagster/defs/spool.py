@@ -1,0 +1,43 @@
+"""The spool asset: one daily partition per spool date, ingested into silver_events."""
+
+
+import dagster as dg
+
+from piper_dagster.defs.partitions import daily_partitions, partition_dates
+from piper_dagster.ingest.pipeline import ingest
+from piper_dagster.settings import load_settings
+
+
+class SpoolIngestConfig(dg.Config):
+    """Run options of the spool ingest."""
+
+    limit: int | None = None  # read at most this many files (oldest spool dates first)
+    reread: bool = False  # read the selected files again from byte 0 (dedupe keeps it exact)
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool="duckdb",
+    kinds={"duckdb"},
+    group_name="spool",
+    metadata={"tables": "silver_events, quarantine, spool_files"},
+)
+def spool_events(context: dg.AssetExecutionContext, config: SpoolIngestConfig) -> dg.MaterializeResult:
+    """Spool JSONL of a spool date, validated, deduped into silver_events, the rest quarantined."""
+    first, last = partition_dates(context)
+    result = ingest(
+        load_settings(),
+        dates=(first, last),
+        run_id=context.run_id,
+        limit=config.limit,
+        reread=config.reread,
+        on_progress=context.log.info,
+    )
+    for anomaly in result.anomalies:
+        context.log.warning(f"spool anomaly: {anomaly}")
+    meta = result.metadata()
+    meta["invalid_by_reason"] = dg.MetadataValue.json(meta["invalid_by_reason"])
+    meta["anomalies"] = dg.MetadataValue.json(meta["anomalies"])
+    meta["event_dates"] = dg.MetadataValue.json(meta["event_dates"])
+    return dg.MaterializeResult(metadata=meta)
