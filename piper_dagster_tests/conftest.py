@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from piper_dagster.dagster_home import ensure_dagster_home
 from piper_dagster.settings import Settings, load_settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +31,9 @@ def piper_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     monkeypatch.setenv("PIPER_INGEST__SETTLE_SECONDS", "0")
     monkeypatch.setenv("PIPER_INGEST__BATCH_BYTES", str(1 << 20))
-    return load_settings()
+    settings = load_settings()
+    ensure_dagster_home(settings)
+    return settings
 
 
 def write_spool_file(

@@ -1,4 +1,4 @@
-"""Deterministic, realistic sample spools (contract telemetry-v1 §1) for the demo, tests, benchmarks.
+"""Deterministic, realistic sample spools (contract telemetry-v1 §1): demo, tests, benchmarks.
 
 `generate_spool` writes `<root>/<host>/<user>/<YYYY-MM-DD>_<name>.jsonl` files as the studio's
 emitters would: artists' DCC sessions on their workstations, the Tractor poller, the storage
@@ -190,15 +190,6 @@ def _is_skewed(ts_us: int, mtime_us: int, spool_day: date) -> bool:
     return ts_us > mtime_us + _TOL_US or ts_us < _day_us(spool_day) - _DAY_US
 
 
-def _near_boundary(ts_us: int, mtime_us: int, spool_day: date) -> bool:
-    # Keep every event at least 1 s away from the two §6 thresholds, so that an ingest's choice
-    # of < or <=, or its clock resolution, cannot change the verdict.
-    return (
-        abs(ts_us - (mtime_us + _TOL_US)) <= _US
-        or abs(ts_us - (_day_us(spool_day) - _DAY_US)) <= _US
-    )
-
-
 # --- vocabulary ----------------------------------------------------------------------------------
 
 _FIRST_INITIALS = "abcdefghijklmnoprstvw"
@@ -215,6 +206,7 @@ _ASSETS = (
     "env_fridge", "veh_foodtruck",
 )  # fmt: skip
 _SEQUENCES = ("sq010", "sq020", "sq030", "sq040", "sq050", "sq060")
+_SHOTS = tuple(f"sh{n:04d}" for n in range(10, 210, 10))
 _DCC_VERSIONS = {
     "maya": ("2025.3", "2025.2", "2024.2"),
     "houdini": ("20.5.410", "20.5.332", "20.0.751"),
@@ -240,40 +232,40 @@ _SCENE_EXT = {
 # department -> session templates: (dcc, weight, {action event_type: weight})
 _PROFILES: dict[str, tuple[tuple[str, float, dict[str, float]], ...]] = {
     "anim": (
-        ("maya", 1.0, {"file.open": 20, "playblast.create": 18, "publish.anim.usd": 7,
+        ("maya", 1.0, {"file.open": 8, "playblast.create": 18, "publish.anim.usd": 7,
                        "publish.customanim.usd": 2, "shot.setup": 3, "file.create": 2}),
     ),
     "layout": (
-        ("maya", 1.0, {"shot.setup": 10, "file.open": 18, "playblast.create": 10,
+        ("maya", 1.0, {"shot.setup": 10, "file.open": 8, "playblast.create": 10,
                        "publish.camera.usd": 7, "publish.anim.usd": 2, "file.create": 3}),
     ),
     "lookdev": (
-        ("substance_painter", 0.5, {"file.open": 10, "texture.export.substance": 25,
+        ("substance_painter", 0.5, {"file.open": 5, "texture.export.substance": 25,
                                     "texture.convert.tex": 15, "file.create": 2}),
-        ("maya", 0.3, {"file.open": 15, "publish.asset.usd": 6, "texture.convert.tex": 8,
+        ("maya", 0.3, {"file.open": 6, "publish.asset.usd": 6, "texture.convert.tex": 8,
                        "playblast.create": 2}),
-        ("katana", 0.2, {"file.open": 15, "file.create": 3, "publish.asset.usd": 3}),
+        ("katana", 0.2, {"file.open": 8, "file.create": 3, "publish.asset.usd": 3}),
     ),
     "fx": (
-        ("houdini", 1.0, {"file.open": 15, "build.houdini.component": 12, "file.create": 4,
+        ("houdini", 1.0, {"file.open": 6, "build.houdini.component": 12, "file.create": 4,
                           "publish.customanim.usd": 3, "playblast.create": 3}),
     ),
     "modeling": (
-        ("maya", 0.75, {"file.open": 20, "file.create": 8, "publish.asset.usd": 7,
+        ("maya", 0.75, {"file.open": 8, "file.create": 6, "publish.asset.usd": 7,
                         "playblast.create": 2}),
-        ("houdini", 0.25, {"file.open": 10, "build.houdini.component": 6,
+        ("houdini", 0.25, {"file.open": 5, "build.houdini.component": 6,
                            "publish.asset.usd": 4}),
     ),
     "previs": (
-        ("maya", 1.0, {"file.open": 15, "playblast.create": 12, "publish.previs_asset.usd": 6,
+        ("maya", 1.0, {"file.open": 6, "playblast.create": 12, "publish.previs_asset.usd": 6,
                        "publish.camera.usd": 3, "shot.setup": 5, "file.create": 3}),
     ),
     "lighting": (
-        ("katana", 0.8, {"file.open": 20, "file.create": 3, "shot.setup": 4}),
-        ("nuke", 0.2, {"file.open": 10, "file.create": 2}),
+        ("katana", 0.8, {"file.open": 10, "file.create": 3, "shot.setup": 4}),
+        ("nuke", 0.2, {"file.open": 6, "file.create": 2}),
     ),
-    "comp": (("nuke", 1.0, {"file.open": 25, "file.create": 6}),),
-    "rigging": (("maya", 1.0, {"file.open": 20, "file.create": 5, "publish.asset.usd": 5}),),
+    "comp": (("nuke", 1.0, {"file.open": 12, "file.create": 6}),),
+    "rigging": (("maya", 1.0, {"file.open": 10, "file.create": 5, "publish.asset.usd": 5}),),
 }  # fmt: skip
 # Department of artist i is _DEPARTMENTS[i % 12]: the first dozen cover every event type.
 _DEPARTMENTS = (
@@ -621,7 +613,6 @@ class _ArtistWriter:
         file_day: date,
         gap_mean_us: float,
         flush_until_us: int | None = None,
-        late: bool = False,
     ) -> _File:
         """One DCC session: launch, open/create, then work; its events go to one file.
 
@@ -646,7 +637,7 @@ class _ArtistWriter:
                     context = rng.choice(a.contexts)
             payload = self.payload(event_type, dcc, context)
             t += int(payload["duration_ms"]) * 1000
-            self.add(f, event_type, t, payload, sid, flush_until_us, late)
+            self.add(f, event_type, t, payload, sid, flush_until_us)
             t += int(rng.expovariate(1.0 / gap_mean_us)) + 5 * _US
         return f
 
@@ -677,9 +668,6 @@ class _ArtistWriter:
             if flush_until_us is not None and write_us < flush_until_us:
                 write_us = flush_until_us
         f.recs.append(_Rec("event", write_us, event, ts_us, late=late))
-
-
-_SHOTS = tuple(f"sh{n:04d}" for n in range(10, 210, 10))
 
 
 def _make_artists(options: GenerateOptions) -> list[_Artist]:
@@ -748,19 +736,20 @@ def _gen_late(
     """`late` damage: sessions whose file opens after midnight, and a laptop syncing days later."""
     days = [options.start + timedelta(days=d) for d in range(options.days)]
     produced = 0
-    while produced == 0 or produced < 0.7 * target:
-        artist = rng.choice(artists)
+    candidates = [a for a in artists if a.offset_us == 0] or artists
+    for _ in range(200):
+        if produced and produced >= 0.7 * target:
+            break
+        artist = rng.choice(candidates)
         day = rng.choice(days)
         midnight = _day_us(day)
         writer = _ArtistWriter(spool, artist)
         start_us = midnight - int(rng.uniform(15.0, 55.0) * _MIN_US)
         flush_us = midnight + rng.randint(5, 60) * _US
-        f = writer.session(
-            start_us, rng.randint(8, 16), day, 4 * _MIN_US, flush_until_us=flush_us, late=True
-        )
-        produced += sum(1 for r in f.recs if r.late and r.ts_us < midnight)
+        f = writer.session(start_us, rng.randint(8, 16), day, 4 * _MIN_US, flush_until_us=flush_us)
         for r in f.recs:
             r.late = r.ts_us < midnight
+            produced += r.late
     # A laptop used offline (on a train, at home) syncs its spool days later: the file opened
     # at the sync holds events of the day before (not skewed) and older ones (skewed, §6).
     artist = rng.choice(artists)
@@ -826,16 +815,25 @@ def _gen_farm(spool: _Spool, options: GenerateOptions, n_artists: int) -> None:
                 "active_blades": active,
                 "errored_jobs": errored,
                 "active_jobs": int(15 + 60 * load + rng.randint(-5, 5)),
-                "queued_tasks": int(_lognormal(rng, 8000, 0.5) if load > 0.85 else rng.randint(0, 2000)),
+                "queued_tasks": int(
+                    _lognormal(rng, 8000, 0.5) if load > 0.85 else rng.randint(0, 2000)
+                ),
             }
             t = day_us + slot_us + rng.randint(200_000, 3_000_000)
-            event, ts_us = _envelope(emitter, rng, "tractor.farm.snapshot", t, FARM_HOST, FARM_USER, payload)
+            event, ts_us = _envelope(
+                emitter, rng, "tractor.farm.snapshot", t, FARM_HOST, FARM_USER, payload
+            )
             poller.recs.append(_Rec("event", t + rng.randint(0, 500_000), event, ts_us))
-        n_jobs = max(1, round(max(1, n_artists) * (0.3 if weekend else 1.5) * rng.uniform(0.7, 1.3)))
-        for _ in range(n_jobs):
+        n_jobs = max(
+            1, round(max(1, n_artists) * (0.3 if weekend else 1.5) * rng.uniform(0.7, 1.3))
+        )
+        spool_times = sorted(
+            day_us + int(min(23.9, max(8.0, rng.gauss(16.5, 2.5))) * _HOUR_US)
+            for _ in range(n_jobs)
+        )
+        for spool_us in spool_times:
             job_no += rng.randint(1, 40)
             job_id = f"J{job_no}"
-            spool_us = day_us + int(min(23.9, max(8.0, rng.gauss(16.5, 2.5))) * _HOUR_US)
             frames = rng.choice((48, 72, 96, 120, 144, 180, 240))
             layers = rng.choice((1, 1, 2, 3))
             shot = f"{rng.choice(_SEQUENCES)}_{rng.choice(_SHOTS)}"
@@ -847,7 +845,9 @@ def _gen_farm(spool: _Spool, options: GenerateOptions, n_artists: int) -> None:
                 "title": f"{shot} {rng.choice(_RENDER_PASSES)} v{rng.randint(1, 30):03d}",
                 "priority": rng.choice((50, 100, 100, 100, 200, 500)),
             }
-            event, ts_us = _envelope(emitter, rng, "tractor.job.spool", spool_us, FARM_HOST, FARM_USER, payload)
+            event, ts_us = _envelope(
+                emitter, rng, "tractor.job.spool", spool_us, FARM_HOST, FARM_USER, payload
+            )
             jobs.recs.append(_Rec("event", spool_us + rng.randint(0, 900_000), event, ts_us))
             if rejected:
                 continue
@@ -874,7 +874,9 @@ def _gen_farm(spool: _Spool, options: GenerateOptions, n_artists: int) -> None:
     for finish_us, summary in renders:
         day = _date_of(finish_us)
         jobs = spool.file(FARM_HOST, FARM_USER, day, "tractor-jobs", emitter)
-        event, ts_us = _envelope(emitter, rng, "render.stats.summary", finish_us, FARM_HOST, FARM_USER, summary)
+        event, ts_us = _envelope(
+            emitter, rng, "render.stats.summary", finish_us, FARM_HOST, FARM_USER, summary
+        )
         jobs.recs.append(_Rec("event", finish_us + rng.randint(0, 900_000), event, ts_us))
     for f in spool.files.values():
         if f.host == FARM_HOST:
@@ -905,7 +907,12 @@ def _gen_storage(spool: _Spool, options: GenerateOptions) -> None:
                     count *= 1 + growth * rng.uniform(0.5, 1.2)
                     state[(root, bucket)] = [size, count]
                 t += int(_lognormal(rng, 6 * _MIN_US, 0.6))
-                payload = {"root": root, "bucket": bucket, "bytes": int(size), "file_count": int(count)}
+                payload = {
+                    "root": root,
+                    "bucket": bucket,
+                    "bytes": int(size),
+                    "file_count": int(count),
+                }
                 total_bytes += int(size)
                 total_files += int(count)
                 event_id = f"scan:{day.isoformat()}:{root}:{bucket}"
@@ -928,7 +935,7 @@ def _gen_storage(spool: _Spool, options: GenerateOptions) -> None:
             f.recs.append(_Rec("event", t + rng.randint(0, 200_000), event, ts_us))
 
 
-# --- damage ----------------------------------------------------------------------------------------
+# --- damage ---------------------------------------------------------------------------------------
 
 _SPECS = {event_type: payload_field_specs(model) for event_type, model in EVENT_TYPES.items()}
 _ENVELOPE_REQUIRED = tuple(n for n, info in Envelope.model_fields.items() if info.is_required())
@@ -973,18 +980,6 @@ _VARIANTS: dict[str, tuple[str, ...]] = {
         "long_event_id",
     ),
 }  # fmt: skip
-
-
-def _present(payload: dict[str, Any], json_kinds: tuple[str, ...], **flags: Any) -> list[str]:
-    out = []
-    for spec in _SPECS_BY_PAYLOAD.get(id(payload), ()):
-        if spec.kind.json in json_kinds and payload.get(spec.name) is not None:
-            if all(getattr(spec.kind, k) == v for k, v in flags.items()):
-                out.append(spec.name)
-    return out
-
-
-_SPECS_BY_PAYLOAD: dict[int, tuple[Any, ...]] = {}
 
 
 def _fields(event: dict[str, Any], json_kinds: tuple[str, ...], **flags: Any) -> list[str]:
@@ -1035,7 +1030,9 @@ def _ts_parts(ts_us: int) -> tuple[str, str]:
     return dt.strftime("%Y-%m-%d"), dt.strftime("%H:%M:%S")
 
 
-def _corrupt(variant: str, event: dict[str, Any], ts_us: int, emitter: _Emitter, rng: random.Random) -> bytes:
+def _corrupt(
+    variant: str, event: dict[str, Any], ts_us: int, emitter: _Emitter, rng: random.Random
+) -> bytes:
     """One line derived from the valid `event` with exactly one defect: the variant's reason."""
     ev = json.loads(json.dumps(event))
     dumps = emitter.dumps
@@ -1192,7 +1189,9 @@ class _Damager:
         self.spool = spool
         self.options = options
         self.rng = random.Random(f"{options.seed}:damage")
-        self.files = [spool.files[k] for k in sorted(spool.files, key=lambda k: spool.files[k].relpath)]
+        self.files = [
+            spool.files[k] for k in sorted(spool.files, key=lambda k: spool.files[k].relpath)
+        ]
         self.owner: dict[int, _File] = {}
         pool: list[_Rec] = []
         for f in self.files:
@@ -1243,7 +1242,7 @@ class _Damager:
         n = self.count_for(self.base_events)
         if kind == "line_too_long":
             n = min(n, _LINE_TOO_LONG_MAX)
-            variants.sort()  # the exact-boundary line (MAX_LINE_BYTES + 1) first
+            variants = ["huge_log_min", "huge_log"]  # the exact boundary (MAX + 1 bytes) first
             # and a valid line of exactly MAX_LINE_BYTES bytes (the boundary, still valid)
             rec = self.pick()
             if rec is not None and rec.event is not None:
@@ -1278,7 +1277,9 @@ class _Damager:
         n = max(3, self.count_for(self.base_events))
         order = ["truncated", "padding", "leading"]
         for i in range(n):
-            variant = order[i] if i < 3 else self.rng.choice(("truncated", "padding", "leading", "glued"))
+            variant = (
+                order[i] if i < 3 else self.rng.choice(("truncated", "padding", "leading", "glued"))
+            )
             nuls = b"\x00" * self.rng.choice((1, 7, 512, 1024, 4096, self.rng.randint(2, 4096)))
             if variant == "leading":
                 rec = self.pick()
@@ -1346,7 +1347,6 @@ class _Damager:
             rec = self.pick()
             if rec is None:
                 break
-            rec.plain = True  # the original stays an ordinary valid event
             f = self.owner[id(rec)]
             line = f.render(rec)
             assert rec.event is not None
@@ -1364,18 +1364,20 @@ class _Damager:
                         and min(r.write_us for r in g.recs) >= rec.write_us
                         and _is_skewed(rec.ts_us, g.mtime_us, g.day) == skewed
                         and not _near_mtime_boundary(rec.ts_us, g.mtime_us)
+                        and not _near_day_boundary(rec.ts_us, g.day)
                     ]
                     if others:
                         # re-sent at the start of a later session of the same emitter
                         target = self.rng.choice(others)
                         pos = self.rng.randint(0, min(2, len(target.recs)))
                 limit = min(pos, len(target.recs))
-                write_us = max([r.write_us for r in target.recs[:limit]] or [target.recs[0].write_us])
+                write_us = max(
+                    [r.write_us for r in target.recs[:limit]] or [target.recs[0].write_us]
+                )
                 dup = _Rec("event", min(write_us, target.mtime_us - _US), rec.event, rec.ts_us,
                            raw=line, plain=False, damage="duplicate")  # fmt: skip
                 self.insert(target, pos, dup)
                 self.bump("duplicate")
-            rec.plain = False
 
 
 def _near_mtime_boundary(ts_us: int, mtime_us: int) -> bool:
@@ -1401,7 +1403,11 @@ def _clear_day_boundaries(files: Iterable[_File]) -> None:
     """Move any event within 1 s of its file's 24 h threshold (§6) 3 s later."""
     for f in files:
         for rec in f.recs:
-            if rec.kind == "event" and rec.event is not None and _near_day_boundary(rec.ts_us, f.day):
+            if (
+                rec.kind == "event"
+                and rec.event is not None
+                and _near_day_boundary(rec.ts_us, f.day)
+            ):
                 ts, ts_us = _fmt_ts(rec.ts_us + 3 * _US, f.emitter.ts_style)
                 rec.event["ts"], rec.ts_us = ts, ts_us
                 rec.write_us = max(rec.write_us, ts_us)
@@ -1458,16 +1464,16 @@ def generate_spool(root: Path, options: GenerateOptions) -> GenerateSummary:
     if "duplicate" in damage:
         damager.duplicates()
 
-    summary = _write_and_count(root, damager.files, options.mtime == "realistic")
-    if "late" in damage:
-        damager.counts["late"] = summary.damage_counts.pop("late", 0)
-    else:
-        summary.damage_counts.pop("late", None)
+    summary, late = _write_and_count(root, damager.files, options.mtime == "realistic")
+    damager.counts["late"] = late
     summary.damage_counts = {k: damager.counts.get(k, 0) for k in DAMAGE_KINDS if k in damage}
     return summary
 
 
-def _write_and_count(root: Path, files: list[_File], set_mtime: bool) -> GenerateSummary:
+def _write_and_count(
+    root: Path, files: list[_File], set_mtime: bool
+) -> tuple[GenerateSummary, int]:
+    """Write the files; count their lines as an ingest must; and count the late events."""
     summary = GenerateSummary(0, 0, 0, 0, 0, {}, 0, 0, 0, 0)
     seen: dict[str, bool] = {}
     late = 0
@@ -1495,10 +1501,13 @@ def _write_and_count(root: Path, files: list[_File], set_mtime: bool) -> Generat
                 summary.skewed_events += skewed
                 event_type = rec.event["event_type"]
                 summary.valid_by_type[event_type] = summary.valid_by_type.get(event_type, 0) + 1
-                late += rec.late and _date_of(rec.ts_us) < f.day
+                if rec.late and _date_of(rec.ts_us) < f.day:
+                    late += 1
             elif rec.kind == "invalid":
                 assert rec.reason is not None
-                summary.invalid_by_reason[rec.reason] = summary.invalid_by_reason.get(rec.reason, 0) + 1
+                summary.invalid_by_reason[rec.reason] = (
+                    summary.invalid_by_reason.get(rec.reason, 0) + 1
+                )
             elif rec.kind == "blank":
                 summary.blank_lines += 1
             elif rec.kind == "nul":
@@ -1513,6 +1522,279 @@ def _write_and_count(root: Path, files: list[_File], set_mtime: bool) -> Generat
         summary.files += 1
         summary.bytes += len(data)
     summary.invalid_by_reason = dict(sorted(summary.invalid_by_reason.items()))
-    summary.valid_by_type = {t: summary.valid_by_type[t] for t in EVENT_TYPES if t in summary.valid_by_type}
-    summary.damage_counts = {"late": late}
+    summary.valid_by_type = {
+        t: summary.valid_by_type[t] for t in EVENT_TYPES if t in summary.valid_by_type
+    }
+    return summary, late
+
+
+# --- bulk -----------------------------------------------------------------------------------------
+
+# Artists' event mix of generate_bulk, in percent.
+_BULK_ARTIST_MIX: dict[str, int] = {
+    "file.open": 20, "dcc.launch": 5, "file.create": 6, "playblast.create": 12, "shot.setup": 5,
+    "build.houdini.component": 5, "texture.export.substance": 6, "texture.convert.tex": 10,
+    "publish.asset.usd": 9, "publish.anim.usd": 9, "publish.camera.usd": 5,
+    "publish.customanim.usd": 4, "publish.previs_asset.usd": 4,
+}  # fmt: skip
+_BULK_POOL: tuple[str, ...] = tuple(t for t, w in _BULK_ARTIST_MIX.items() for _ in range(w))
+assert len(_BULK_POOL) == 100 and set(_BULK_ARTIST_MIX) == {*PUBLISH_TYPES, *TOOL_TYPES}
+_BULK_DCC = {
+    "build.houdini.component": "houdini",
+    "texture.export.substance": "substance_painter",
+    "texture.convert.tex": "txmake",
+}
+_UUID_VARIANT = "89ab"
+
+
+def _bulk_ts(day_iso: str, t: float) -> str:
+    s = int(t)
+    h, rest = divmod(s, 3600)
+    m, sec = divmod(rest, 60)
+    return f"{day_iso}T{h:02d}:{m:02d}:{sec:02d}.{int((t - s) * 1000):03d}Z"
+
+
+def _bulk_artist(
+    rng: random.Random,
+    out: list[str],
+    n: int,
+    day_iso: str,
+    window: tuple[float, float],
+    artist: tuple[str, str, str, str],
+    counts: dict[str, int],
+) -> float:
+    host, user, dept, dcc = artist
+    rnd, gauss, bits = rng.random, rng.gauss, rng.getrandbits
+    exp = math.exp
+    sid = f"{_SESSION_PREFIX[dcc]}-{bits(16):04x}"
+    head = f'","host":"{host}","user":"{user}","session_id":"{sid}","payload":{{'
+    versions = {d: rng.choice(v) for d, v in _DCC_VERSIONS.items()}
+    ctx = f"{rng.choice(_SEQUENCES)}_{rng.choice(_SHOTS)}"
+    seq, shot = ctx.split("_")
+    work = f"/groups/sandwich/shots/{seq}/{shot}/{dept}/work/{user}"
+    tool_tail: dict[str, str] = {}
+    for event_type in TOOL_TYPES:
+        tool_dcc = _BULK_DCC.get(event_type, dcc)
+        path = f"{work}/{ctx}_{dept}_v{rng.randint(1, 60):03d}.{_SCENE_EXT.get(tool_dcc, 'ma')}"
+        if event_type == "playblast.create":
+            path = f"{work}/playblasts/{ctx}_{dept}_v{rng.randint(1, 60):03d}.mov"
+        elif event_type.startswith("texture."):
+            ext = "tex" if event_type.endswith("tex") else "exr"
+            path = f"{work}/textures/{ctx}_baseColor.{rng.randint(1001, 1012)}.{ext}"
+        tool_tail[event_type] = (
+            f',"dcc":"{tool_dcc}","dcc_version":"{versions[tool_dcc]}","path":"{path}"'
+        )
+    assets = [rng.choice(_ASSETS) for _ in range(3)]
+    shots = [ctx] + [f"{rng.choice(_SEQUENCES)}_{rng.choice(_SHOTS)}" for _ in range(2)]
+    targets: dict[str, list[tuple[str, str]]] = {}
+    for event_type in PUBLISH_TYPES:
+        kind = event_type.split(".")[1]
+        if event_type in ("publish.asset.usd", "publish.previs_asset.usd"):
+            targets[event_type] = [
+                (a, f"/groups/sandwich/assets/{a}/usd/v{rng.randint(2, 40):03d}/{a}.usda")
+                for a in assets
+            ]
+        else:
+            targets[event_type] = [
+                (s, f"/groups/sandwich/shots/{s[:5]}/{s[6:]}/usd/{kind}/"
+                    f"v{rng.randint(2, 40):03d}/{s}_{kind}.usd")
+                for s in shots
+            ]  # fmt: skip
+    w0, w1 = window
+    step = (w1 - w0) / n
+    t = w0
+    for j in range(n):
+        t = w0 + (j + rnd()) * step
+        h = f"{bits(128):032x}"
+        eid = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_UUID_VARIANT[bits(2)]}{h[17:20]}-{h[20:]}"
+        event_type = _BULK_POOL[int(rnd() * 100)]
+        counts[event_type] += 1
+        if event_type in _PUBLISH_PROFILE:
+            median, fail_rate, median_bytes = _PUBLISH_PROFILE[event_type]
+            duration = int(median * exp(0.8 * gauss(0.0, 1.0)))
+            choices = targets[event_type]
+            target, usd = choices[int(rnd() * len(choices))]
+            if rnd() < fail_rate:
+                error = _PUBLISH_ERRORS[int(rnd() * len(_PUBLISH_ERRORS))]
+                payload = (
+                    f'"status":"failure","duration_ms":{duration // 4},"output_bytes":0,'
+                    f'"asset":"{target}","department":"{dept}","error":"{error}"}}'
+                )
+            else:
+                size = int(median_bytes * exp(gauss(0.0, 1.0)))
+                payload = (
+                    f'"status":"success","duration_ms":{duration},"output_bytes":{size},'
+                    f'"asset":"{target}","department":"{dept}","usd_path":"{usd}","error":null}}'
+                )
+        else:
+            median, sigma, fail_rate = _TOOL_TIMING[event_type]
+            duration = int(median * exp(sigma * gauss(0.0, 1.0)))
+            if rnd() < fail_rate:
+                errors = _TOOL_ERRORS[event_type]
+                error = errors[int(rnd() * len(errors))]
+                payload = (
+                    f'"status":"failure","duration_ms":{duration // 4}{tool_tail[event_type]},'
+                    f'"error":"{error}"}}'
+                )
+            else:
+                payload = f'"status":"success","duration_ms":{duration}{tool_tail[event_type]}}}'
+        out.append(
+            f'{{"schema_version":"1.0","event_id":"{eid}","event_type":"{event_type}",'
+            f'"ts":"{_bulk_ts(day_iso, t)}{head}{payload}}}\n'
+        )
+    return t
+
+
+def _bulk_farm(
+    rng: random.Random, out: list[str], n: int, day_iso: str, job_no: int, counts: dict[str, int]
+) -> float:
+    rnd, gauss, bits = rng.random, rng.gauss, rng.getrandbits
+    head = f'","host":"{FARM_HOST}","user":"{FARM_USER}","payload":{{'
+    step = 86_000.0 / n
+    t = 0.0
+    for j in range(n):
+        t = 60.0 + (j + rnd()) * step
+        h = f"{bits(128):032x}"
+        eid = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_UUID_VARIANT[bits(2)]}{h[17:20]}-{h[20:]}"
+        roll = rnd()
+        if roll < 0.7:
+            event_type = "tractor.farm.snapshot"
+            hour = t / 3600
+            load = min(1.0, max(0.05, (0.9 if hour >= 19 or hour < 8 else 0.62) + gauss(0, 0.05)))
+            active = min(400, int(400 * load))
+            queued = int(8000 * math.exp(0.5 * gauss(0, 1))) if load > 0.85 else int(rnd() * 2000)
+            payload = (
+                f'"total_blades":400,"active_blades":{active},"errored_jobs":{int(rnd() * 8)},'
+                f'"active_jobs":{int(15 + 60 * load)},"queued_tasks":{queued}}}'
+            )
+        elif roll < 0.85:
+            event_type = "tractor.job.spool"
+            job_no += 1
+            frames = (48, 72, 96, 120, 144, 180, 240)[int(rnd() * 7)]
+            shot = f"{_SEQUENCES[int(rnd() * 6)]}_{_SHOTS[int(rnd() * 20)]}"
+            status = "rejected" if rnd() < 0.03 else "spooled"
+            payload = (
+                f'"job_id":"J{job_no}","status":"{status}","task_count":{frames},'
+                f'"title":"{shot} beauty v{int(rnd() * 30) + 1:03d}",'
+                f'"priority":{(50, 100, 100, 200)[int(rnd() * 4)]}}}'
+            )
+        else:
+            event_type = "render.stats.summary"
+            frames = (48, 72, 96, 120, 144, 180, 240)[int(rnd() * 7)]
+            failed = rnd() < 0.08
+            frames_failed = 1 + int(rnd() * frames / 4) if failed else 0
+            cpu = frames * 1300.0 * math.exp(0.7 * gauss(0, 1))
+            wall = 12_600.0 * math.exp(0.6 * gauss(0, 1))
+            payload = (
+                f'"job_id":"J{job_no - int(rnd() * 50)}",'
+                f'"status":"{"failure" if failed else "success"}","frames_total":{frames},'
+                f'"frames_failed":{frames_failed},"cpu_seconds":{cpu:.1f},'
+                f'"wall_seconds":{wall:.1f},"peak_rss_bytes":{int(2.4e10 * (0.5 + rnd()))}}}'
+            )
+        counts[event_type] += 1
+        out.append(
+            f'{{"schema_version":"1.0","event_id":"{eid}","event_type":"{event_type}",'
+            f'"ts":"{_bulk_ts(day_iso, t)}{head}{payload}}}\n'
+        )
+    return t
+
+
+def _bulk_storage(
+    rng: random.Random, out: list[str], n: int, day_iso: str, counts: dict[str, int]
+) -> float:
+    bits = rng.getrandbits
+    head = f'","host":"{STORAGE_HOST}","user":"{STORAGE_USER}","payload":{{'
+    cycle: list[tuple[str, str | None]] = []
+    base: dict[tuple[str, str], tuple[float, float]] = {}
+    for root, pool in _STORAGE_ROOTS.items():
+        for bucket in pool[: rng.randint(4, 6)]:
+            size = 40e12 * math.exp(rng.gauss(0, 1))
+            base[(root, bucket)] = (size, size / 8e6)
+            cycle.append((root, bucket))
+        cycle.append((root, None))
+    step = 80_000.0 / n
+    t = 0.0
+    for j in range(n):
+        t = 3600.0 + (j + rng.random()) * step
+        growth = 1 + 0.002 * (j // len(cycle))
+        root, bucket = cycle[j % len(cycle)]
+        h = f"{bits(128):032x}"
+        eid = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_UUID_VARIANT[bits(2)]}{h[17:20]}-{h[20:]}"
+        if bucket is None:
+            event_type = "storage.scan.summary"
+            sizes = [
+                (int(s * growth), int(c * growth)) for (r, _), (s, c) in base.items() if r == root
+            ]
+            payload = (
+                f'"root":"{root}","total_bytes":{sum(s for s, _ in sizes)},'
+                f'"file_count":{sum(c for _, c in sizes)},"scan_duration_ms":{int(step * 1000)}}}'
+            )
+        else:
+            event_type = "storage.scan.bucket"
+            size, count = base[(root, bucket)]
+            payload = (
+                f'"root":"{root}","bucket":"{bucket}","bytes":{int(size * growth)},'
+                f'"file_count":{int(count * growth)}}}'
+            )
+        counts[event_type] += 1
+        out.append(
+            f'{{"schema_version":"1.0","event_id":"{eid}","event_type":"{event_type}",'
+            f'"ts":"{_bulk_ts(day_iso, t)}{head}{payload}}}\n'
+        )
+    return t
+
+
+def generate_bulk(
+    root: Path, *, events: int, files: int, start: date, seed: int = 0
+) -> GenerateSummary:
+    """Write `events` clean, valid events in `files` files (benchmarks): no damage, no skew.
+
+    Files are spread over days (about 40 per day, at most 30 days) and, per day, over the farm
+    poller, the storage auditor and artists' workstations (two session files per artist).
+    Lines are built from string templates; event types follow a realistic mix.
+    """
+    if files < 1 or events < files:
+        raise ValueError("need files >= 1 and events >= files")
+    root = Path(root)
+    rng = random.Random(f"{seed}:bulk")
+    days = max(1, min(30, files // 40))
+    per_day = -(-files // days)
+    roles = ["farm", "storage"] if per_day >= 8 else ["farm"] if per_day >= 4 else []
+    names = _user_names(per_day, seed)
+    counts = dict.fromkeys(EVENT_TYPES, 0)
+    summary = GenerateSummary(0, 0, 0, 0, 0, {}, 0, 0, 0, 0)
+    per_file, extra = divmod(events, files)
+    job_no = 8_800_000
+    for i in range(files):
+        day = start + timedelta(days=i % days)
+        day_iso = day.isoformat()
+        slot = i // days
+        n = per_file + (1 if i < extra else 0)
+        out: list[str] = []
+        if slot < len(roles) and roles[slot] == "farm":
+            host, user, name = FARM_HOST, FARM_USER, "tractor-poller"
+            last = _bulk_farm(rng, out, n, day_iso, job_no, counts)
+            job_no += n
+        elif slot < len(roles):
+            host, user, name = STORAGE_HOST, STORAGE_USER, "storage-audit"
+            last = _bulk_storage(rng, out, n, day_iso, counts)
+        else:
+            index = (slot - len(roles)) // 2
+            session = (slot - len(roles)) % 2
+            dept = _DEPARTMENTS[index % len(_DEPARTMENTS)]
+            dcc = _PROFILES[dept][0][0]
+            host, user = f"ws{index + 1:03d}", names[index]
+            name = f"{_SESSION_PREFIX[dcc]}-{i:05x}"
+            window = (8 * 3600.0, 13 * 3600.0) if session == 0 else (14 * 3600.0, 19.5 * 3600.0)
+            last = _bulk_artist(rng, out, n, day_iso, window, (host, user, dept, dcc), counts)
+        data = "".join(out).encode()
+        path = root / host / user / f"{day_iso}_{name}.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        mtime_ns = (_day_us(day) // _US + int(last) + 1 + rng.randint(1, 4)) * 1_000_000_000
+        os.utime(path, ns=(mtime_ns, mtime_ns))
+        summary.files += 1
+        summary.bytes += len(data)
+    summary.lines = summary.valid_events = events
+    summary.valid_by_type = {t: c for t, c in counts.items() if c}
     return summary
