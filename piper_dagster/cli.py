@@ -151,8 +151,7 @@ def _report_run(result: Any, node: str) -> None:
         meta = mats[0].metadata
         keys = ("files_read", "lines", "events", "duplicates", "invalid", "skewed", "seconds")
         typer.echo(
-            f"run {result.run_id}: "
-            + ", ".join(f"{k} {meta[k].value}" for k in keys if k in meta)
+            f"run {result.run_id}: " + ", ".join(f"{k} {meta[k].value}" for k in keys if k in meta)
         )
         if "invalid_by_reason" in meta and meta["invalid_by_reason"].value:
             typer.echo(f"  invalid by reason: {json.dumps(meta['invalid_by_reason'].value)}")
@@ -248,13 +247,9 @@ def demo(
         typer.echo(f"generating a {days}-day sample spool in {spool} ...")
         summary = generate_spool(
             spool,
-            GenerateOptions(
-                start=first, days=days, damage=frozenset(DAMAGE_KINDS), skewed_hosts=1
-            ),
+            GenerateOptions(start=first, days=days, damage=frozenset(DAMAGE_KINDS), skewed_hosts=1),
         )
-        typer.echo(
-            f"  {summary.files} files, {summary.lines} lines, {summary.valid_events} events"
-        )
+        typer.echo(f"  {summary.files} files, {summary.lines} lines, {summary.valid_events} events")
     settings.require_data_root()
     lo, hi = _partition_bounds()
     result = materialize_spool(settings, max(lo, first - timedelta(days=1)), hi)

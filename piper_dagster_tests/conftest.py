@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -37,7 +37,12 @@ def piper_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 
 def write_spool_file(
-    raw_root: Path, rel: str, data: bytes, *, mtime: float | None = SETTLED_MTIME, append: bool = False
+    raw_root: Path,
+    rel: str,
+    data: bytes,
+    *,
+    mtime: float | None = SETTLED_MTIME,
+    append: bool = False,
 ) -> Path:
     """Write (or append to) a spool file and give it a settled mtime."""
     path = raw_root / rel

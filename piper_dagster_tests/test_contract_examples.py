@@ -30,9 +30,7 @@ def test_valid_file_yields_20_events_and_each_invalid_line_its_reason(
             " ORDER BY source_line"
         ).fetchall()
         assert [r[0] for r in got] == expected
-        lines = con.execute(
-            "SELECT source_line FROM quarantine ORDER BY source_line"
-        ).fetchall()
+        lines = con.execute("SELECT source_line FROM quarantine ORDER BY source_line").fetchall()
         assert [r[0] for r in lines] == list(range(1, len(expected) + 1))
         assert con.execute("SELECT count(DISTINCT event_type) FROM silver_events").fetchone() == (
             18,

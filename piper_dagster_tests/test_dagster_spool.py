@@ -53,9 +53,9 @@ def test_a_partition_range_is_one_run_and_rematerializing_is_idempotent(
         assert mats[0].metadata["events"].value == 4
         assert "2 files new" in mats[0].metadata["plan"].value
         again = dg.materialize([spool_events], instance=instance, tags=tags)
-        assert again.asset_materializations_for_node("spool_events")[0].metadata[
-            "events"
-        ].value == 0
+        assert (
+            again.asset_materializations_for_node("spool_events")[0].metadata["events"].value == 0
+        )
         runs = instance.get_runs()
         assert len(runs) == 2
     with warehouse() as con:

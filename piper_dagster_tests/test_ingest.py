@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -256,12 +255,14 @@ def test_rerun_from_zero_is_exact(piper_env: Settings, warehouse) -> None:
         assert count(con, "SELECT count(*) FROM quarantine") == 1
 
 
-def test_bad_settings_give_one_clear_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_settings_give_one_clear_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from piper_dagster.settings import ConfigError, load_settings
 
     monkeypatch.setenv("PIPER_PATHS__RAW_ROOT", str(tmp_path / "missing"))
     monkeypatch.setenv("PIPER_PATHS__DATA_ROOT", str(tmp_path / "data"))
-    with pytest.raises(ConfigError, match="spool directory .*missing does not exist"):
+    with pytest.raises(ConfigError, match=r"spool directory .*missing does not exist"):
         load_settings().require_raw_root()
     blocker = tmp_path / "file"
     blocker.write_text("")
@@ -269,5 +270,5 @@ def test_bad_settings_give_one_clear_message(tmp_path: Path, monkeypatch: pytest
     with pytest.raises(ConfigError, match="not writable"):
         load_settings().require_data_root()
     monkeypatch.setenv("PIPER_INGEST__SETTLE_SECONDS", "-1")
-    with pytest.raises(ConfigError, match="ingest.settle_seconds"):
+    with pytest.raises(ConfigError, match=r"ingest\.settle_seconds"):
         load_settings()

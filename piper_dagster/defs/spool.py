@@ -1,6 +1,5 @@
 """The spool asset: one daily partition per spool date, ingested into silver_events."""
 
-
 import dagster as dg
 
 from piper_dagster.defs.partitions import daily_partitions, partition_dates
@@ -23,13 +22,15 @@ class SpoolIngestConfig(dg.Config):
     group_name="spool",
     metadata={"tables": "silver_events, quarantine, spool_files"},
 )
-def spool_events(context: dg.AssetExecutionContext, config: SpoolIngestConfig) -> dg.MaterializeResult:
+def spool_events(
+    context: dg.AssetExecutionContext, config: SpoolIngestConfig
+) -> dg.MaterializeResult:
     """Spool JSONL of a spool date, validated, deduped into silver_events, the rest quarantined."""
     first, last = partition_dates(context)
     result = ingest(
         load_settings(),
         dates=(first, last),
-        run_id=context.run_id,
+        run_id=context.run.run_id,
         limit=config.limit,
         reread=config.reread,
         on_progress=context.log.info,

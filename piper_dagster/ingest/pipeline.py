@@ -179,13 +179,24 @@ class IngestResult:
 # --- batches -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Progress:
+    """A file's read state after a batch."""
+
+    offset: int  # bytes consumed (complete lines)
+    lines: int  # lines consumed
+    generation: int
+    # Bytes looked at: the stat() size once the file was read to its end, else `offset` (so a
+    # file left half read by a batch boundary or a crash is "grown" for the next plan).
+    size_seen: int
+
+
 @dataclass
 class Batch:
     files: list[SpoolFile]
     pieces: list[Piece] = field(default_factory=list)
     long_lines: list[LongLine] = field(default_factory=list)
-    # file_idx -> (end offset, lines consumed, generation) after this batch
-    progress: dict[int, tuple[int, int, int]] = field(default_factory=dict)
+    progress: dict[int, Progress] = field(default_factory=dict)  # by file_idx
     anomalies: list[dict[str, str]] = field(default_factory=list)
     nbytes: int = 0
 
@@ -198,7 +209,7 @@ class Batch:
             self.long_lines.append(item)
             self.nbytes += item.length
             lines = item.line_no
-        self.progress[item.file_idx] = (item.end_offset, lines, generation)
+        self.progress[item.file_idx] = Progress(item.end_offset, lines, generation, item.end_offset)
 
 
 def _verify(plan: FilePlan, path: Path) -> tuple[FileState | None, dict[str, str] | None]:
@@ -242,8 +253,6 @@ def iter_batches(
         offset, lines, generation = (
             (state.offset_bytes, state.lines_read, state.generation) if state else (0, 0, 0)
         )
-        # Even with no complete line to read, record the file (its size and mtime as seen).
-        batch.progress.setdefault(idx, (offset, lines, generation))
         try:
             items = read_new_lines(path, idx, offset, lines, plan.file.size, batch_bytes)
             # Lazily: a batch may be handed out while this file is half read.
@@ -254,6 +263,11 @@ def iter_batches(
                 batch.add(item, generation)
         except FileNotFoundError:
             continue
+        # Read to its end (maybe with nothing new, or an unterminated tail): record it as seen.
+        last = batch.progress.get(idx)
+        if last is not None:
+            offset, lines = last.offset, last.lines
+        batch.progress[idx] = Progress(offset, lines, generation, plan.file.size)
         if batch.nbytes >= batch_bytes:
             yield batch
             batch = Batch(files)
@@ -391,23 +405,23 @@ def _files_table(batch: Batch, raw_root: Path) -> pa.Table:
             "generation",
         )
     }
-    for idx, (offset, lines, generation) in batch.progress.items():
+    for idx, p in batch.progress.items():
         f = batch.files[idx]
-        head, tail = fingerprints(raw_root / f.source_file, offset)
+        head, tail = fingerprints(raw_root / f.source_file, p.offset)
         for key, value in (
             ("file_idx", idx),
             ("source_file", f.source_file),
             ("host", f.host),
             ("user", f.user),
             ("spool_date", f.spool_date),
-            ("size_seen", f.size),
+            ("size_seen", p.size_seen),
             ("mtime_ns", f.mtime_ns),
             ("mtime", datetime.fromtimestamp(f.mtime_ns / 1e9, UTC)),
-            ("offset_bytes", offset),
-            ("lines_read", lines),
+            ("offset_bytes", p.offset),
+            ("lines_read", p.lines),
             ("head_md5", head),
             ("tail_md5", tail),
-            ("generation", generation),
+            ("generation", p.generation),
         ):
             rows[key].append(value)
     return pa.table(rows)

@@ -1,0 +1,151 @@
+"""kill -9 at any point, then a rerun, gives exactly the result of an uninterrupted run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from piper_dagster.ingest.pipeline import ingest
+from piper_dagster.settings import load_settings
+from piper_dagster_tests.conftest import REPO_ROOT, SETTLED_MTIME, write_spool_file
+from piper_dagster_tests.test_ingest import ev
+
+pytestmark = pytest.mark.slow
+
+
+def _make_spool(raw: Path) -> None:
+    """~6 MB over 30 files: many 1 MiB batches, with invalid lines and re-sent events."""
+    rng = random.Random(7)
+    n = 0
+    for f in range(30):
+        lines = []
+        for _ in range(800):
+            n += 1
+            roll = rng.random()
+            if roll < 0.03:
+                lines.append(b'{"broken": ' + str(n).encode() + b"\n")
+            elif roll < 0.06:
+                lines.append(ev(rng.randrange(1, n + 1)))  # a re-sent event
+            else:
+                lines.append(ev(n, pad="x" * rng.randrange(0, 200)))
+        day = 2 + f % 3
+        write_spool_file(raw, f"ws{f % 7:03d}/u{f % 5}/2026-03-0{day}_s{f}.jsonl", b"".join(lines))
+
+
+def _snapshot(data_root: Path) -> dict[str, object]:
+    con = duckdb.connect(str(data_root / "warehouse" / "telemetry.duckdb"), read_only=True)
+    try:
+        events = con.execute(
+            "SELECT * EXCLUDE (ingested_at, ingest_run_id) FROM silver_events ORDER BY event_id"
+        ).fetchall()
+        quarantine = con.execute(
+            "SELECT * EXCLUDE (quarantined_at, ingest_run_id) FROM quarantine"
+            " ORDER BY source_file, source_line"
+        ).fetchall()
+        files = con.execute(
+            "SELECT source_file, offset_bytes, lines_read, generation FROM spool_files ORDER BY 1"
+        ).fetchall()
+        pending = con.execute("SELECT count(*) FROM export_pending").fetchone()
+        parquet = con.execute(
+            f"SELECT event_id, event_date, event_type, source_file, source_line FROM read_parquet("
+            f"'{data_root}/silver/events/**/*.parquet', hive_partitioning = true) ORDER BY 1"
+        ).fetchall()
+    finally:
+        con.close()
+    qfiles = {
+        str(p.relative_to(data_root)): hashlib.md5(p.read_bytes()).hexdigest()
+        for p in sorted((data_root / "quarantine").rglob("*.jsonl"))
+    }
+    return {
+        "events": events,
+        "quarantine": quarantine,
+        "files": files,
+        "pending": pending,
+        "parquet": parquet,
+        "quarantine_files": qfiles,
+    }
+
+
+def _child(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "piper_dagster_tests.crash_child", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_kill_9_at_several_points_then_rerun_is_exact(tmp_path: Path) -> None:
+    raw = tmp_path / "spool"
+    _make_spool(raw)
+    base = {
+        **os.environ,
+        "PIPER_PATHS__RAW_ROOT": str(raw),
+        "PIPER_INGEST__SETTLE_SECONDS": "0",
+        "PIPER_INGEST__BATCH_BYTES": str(1 << 20),
+    }
+
+    # The uninterrupted run.
+    clean_env = {**base, "PIPER_PATHS__DATA_ROOT": str(tmp_path / "clean")}
+    os.environ.update({k: clean_env[k] for k in clean_env if k.startswith("PIPER_")})
+    try:
+        reference = ingest(load_settings())
+    finally:
+        for k in clean_env:
+            if k.startswith("PIPER_"):
+                os.environ.pop(k, None)
+    assert reference.batches >= 5 and reference.duplicates > 0 and reference.invalid > 0
+    expected = _snapshot(tmp_path / "clean")
+
+    # The same spool, killed over and over at chosen points, then finished.
+    env = {**base, "PIPER_PATHS__DATA_ROOT": str(tmp_path / "crashy")}
+    kills = [("in-batch", "1"), ("after-batch", "2"), ("in-batch", "2"), ("in-export", "3")]
+    for mode, n in kills:
+        proc = _child(env, mode, n)
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == -signal.SIGKILL, (mode, n, err.decode()[-2000:])
+    # And by the clock, wherever it lands.
+    for delay in (0.5, 1.0, 1.5):
+        proc = _child(env, "none")
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+    proc = _child(env, "none")
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err.decode()[-2000:]
+
+    got = _snapshot(tmp_path / "crashy")
+    for key in expected:
+        assert got[key] == expected[key], key
+    assert got["pending"] == (0,)
+
+
+def test_an_appended_file_after_a_crash_is_read_once(tmp_path: Path) -> None:
+    raw = tmp_path / "spool"
+    f = "ws001/a/2026-03-04_x.jsonl"
+    write_spool_file(raw, f, ev(1) + ev(2))
+    env = {
+        **os.environ,
+        "PIPER_PATHS__RAW_ROOT": str(raw),
+        "PIPER_PATHS__DATA_ROOT": str(tmp_path / "data"),
+        "PIPER_INGEST__SETTLE_SECONDS": "0",
+    }
+    proc = _child(env, "in-batch", "1")
+    proc.communicate(timeout=120)
+    write_spool_file(raw, f, ev(3), append=True, mtime=SETTLED_MTIME + 1)
+    assert _child(env, "none").wait(timeout=120) == 0
+    con = duckdb.connect(str(tmp_path / "data/warehouse/telemetry.duckdb"), read_only=True)
+    rows = con.execute("SELECT event_id, source_line FROM silver_events ORDER BY 2").fetchall()
+    assert rows == [("evt-1", 1), ("evt-2", 2), ("evt-3", 3)]
+    json.dumps(rows)
