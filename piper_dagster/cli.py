@@ -197,7 +197,8 @@ def spool_generate(
         generate_spool,
     )
 
-    first = date.fromisoformat(start) if start else date.today() - timedelta(days=days - 1)
+    # Default: the `days` days up to yesterday, so every file is already settled.
+    first = date.fromisoformat(start) if start else date.today() - timedelta(days=days)
     if bulk_events:
         summary = generate_bulk(out, events=bulk_events, files=bulk_files, start=first, seed=seed)
     else:
@@ -242,7 +243,8 @@ def demo(
     os.environ["PIPER_PATHS__DATA_ROOT"] = str(data)
     os.environ.setdefault("DAGSTER_HOME", str(data / "dagster"))
     settings = load_settings()
-    first = date.today() - timedelta(days=days - 1)
+    # The days up to yesterday: realistic mtimes of today's files would lie in the future.
+    first = date.today() - timedelta(days=days)
     if not spool.exists():
         typer.echo(f"generating a {days}-day sample spool in {spool} ...")
         summary = generate_spool(

@@ -20,7 +20,6 @@ from piper_dagster.contract.models import (
     MAX_EVENT_ID_CHARS,
     MAX_LINE_BYTES,
     Envelope,
-    FieldSpec,
     Kind,
     Payload,
     Reason,
@@ -61,24 +60,21 @@ def _num(v: str) -> str:
     return f"TRY_CAST({v} AS DOUBLE)"
 
 
-def _is_number(v: str) -> str:
-    return f"coalesce(isfinite({_num(v)}), false)"
+def _type_ok(kind: Kind, name: str) -> str:
+    """SQL: payload field `name` (present) has the JSON type of `kind`."""
+    if kind.json == "string":
+        return _is_str(f"p.{name}")
+    n = f"n_{name}"  # its value as DOUBLE, computed once per line (NULL if not a number)
+    if kind.json == "integer":
+        return f"coalesce(isfinite({n}) AND {n} = trunc({n}), false)"
+    return f"coalesce(isfinite({n}), false)"
 
 
-def _is_integer(v: str) -> str:
-    n = _num(v)
-    return f"coalesce(isfinite({n}) AND {n} = trunc({n}), false)"
-
-
-def _type_ok(kind: Kind, v: str) -> str:
-    return {"string": _is_str, "integer": _is_integer, "number": _is_number}[kind.json](v)
-
-
-def _value_bad(kind: Kind, v: str) -> str | None:
+def _value_bad(kind: Kind, name: str) -> str | None:
     if kind.choices:
-        return f"{_unquote(v)} NOT IN ({', '.join(_q(c) for c in kind.choices)})"
+        return f"{_unquote('p.' + name)} NOT IN ({', '.join(_q(c) for c in kind.choices)})"
     if kind.nonneg:
-        return f"{_num(v)} < 0"
+        return f"n_{name} < 0"
     return None
 
 
@@ -90,9 +86,9 @@ _MODELS: tuple[type[Payload], ...] = tuple(dict.fromkeys(EVENT_TYPES.values()))
 
 
 def _model_id() -> str:
-    """CASE mapping event_type to the index of its payload model (computed once per line)."""
+    """CASE mapping the event type to the index of its payload model (computed once per line)."""
     whens = " ".join(f"WHEN {_q(t)} THEN {_MODELS.index(m)}" for t, m in EVENT_TYPES.items())
-    return f"CASE et {whens} END"
+    return f"CASE s_event_type {whens} END"
 
 
 def _per_model(builder) -> str:  # type: ignore[no-untyped-def]
@@ -108,7 +104,7 @@ def _payload_missing(model: type[Payload]) -> str:
 def _payload_wrong(model: type[Payload]) -> str:
     terms = []
     for f in payload_field_specs(model):
-        ok = _type_ok(f.kind, f"p.{f.name}")
+        ok = _type_ok(f.kind, f.name)
         terms.append(f"NOT {ok}" if f.required else f"(p.{f.name} IS NOT NULL AND NOT {ok})")
     return _any(terms)
 
@@ -116,11 +112,11 @@ def _payload_wrong(model: type[Payload]) -> str:
 def _payload_invalid(model: type[Payload]) -> str:
     terms = []
     for f in payload_field_specs(model):
-        bad = _value_bad(f.kind, f"p.{f.name}")
+        bad = _value_bad(f.kind, f.name)
         if bad:
             terms.append(f"coalesce({bad}, false)")
     for small, big in model.at_most:
-        terms.append(f"coalesce({_num('p.' + small)} > {_num('p.' + big)}, false)")
+        terms.append(f"coalesce(n_{small} > n_{big}, false)")
     return _any(terms)
 
 
@@ -135,31 +131,44 @@ def _struct(names: list[str]) -> str:
     return _q(json.dumps(dict.fromkeys(names, "JSON")))
 
 
-def _envelope_spec(name: str) -> FieldSpec:
-    info = Envelope.model_fields[name]
-    return FieldSpec(name, info.is_required(), Kind("string"))
+def _numeric_fields() -> list[str]:
+    names: dict[str, None] = {}
+    for model in EVENT_TYPES.values():
+        for f in payload_field_specs(model):
+            if f.kind.json in ("integer", "number"):
+                names[f.name] = None
+    return list(names)
 
 
 @cache
 def classify_sql(source: str) -> str:
-    """The SELECT that classifies every line of `source` (columns idx, raw)."""
+    """The SELECT that classifies every line of `source` (columns idx, raw, term, nul_only).
+
+    Stages that compute something expensive are MATERIALIZED: DuckDB would otherwise inline
+    them and evaluate a JSON parse once per reference. Each derived scalar is computed once.
+    """
     required = [n for n in ENVELOPE_FIELDS if Envelope.model_fields[n].is_required()]
     strings = ["event_id", "host", "user"]
     optional_strings = [n for n in ENVELOPE_FIELDS if not Envelope.model_fields[n].is_required()]
     known = ", ".join(_q(n) for n in ENVELOPE_FIELDS)
     event_types = ", ".join(_q(t) for t in EVENT_TYPES)
+    text_fields = ["schema_version", *strings, *optional_strings, "event_type", "ts"]
     env_wrong = _any(
         [f"NOT {_is_str('e.' + n)}" for n in strings]
         + [f"(e.{n} IS NOT NULL AND NOT {_is_str('e.' + n)})" for n in optional_strings]
         + ["NOT starts_with(e.payload, '{')"]
     )
     env_invalid = _any(
-        [f"{_unquote('e.' + n)} = ''" for n in strings]
-        + [f"length({_unquote('e.event_id')}) > {MAX_EVENT_ID_CHARS}"]
+        [f"s_{n} = ''" for n in strings] + [f"length(s_event_id) > {MAX_EVENT_ID_CHARS}"]
     )
     ws = _q(WHITESPACE_CHARS)
     # A JSON pointer reaches any key, whatever characters it holds (RFC 6901 escapes).
     pointer = "'/' || replace(replace(k, '~', '~0'), '/', '~1')"
+    unquoted = ",\n        ".join(
+        f"CASE WHEN starts_with(e.{n}, '\"') THEN {_unquote('e.' + n)} END AS s_{n}"
+        for n in text_fields
+    )
+    numbers = ",\n        ".join(f"{_num('p.' + n)} AS n_{n}" for n in _numeric_fields())
     return f"""
 WITH decoded AS MATERIALIZED (
     SELECT idx, nul_only, octet_length(raw) - term AS nbytes,
@@ -167,7 +176,7 @@ WITH decoded AS MATERIALIZED (
     FROM {source}
 ),
 shaped AS (
-    SELECT idx, nbytes, txt,
+    SELECT idx, txt,
         CASE
             WHEN nul_only THEN 'nul_padding'
             WHEN nbytes > {MAX_LINE_BYTES} THEN '{Reason.LINE_TOO_LONG}'
@@ -181,59 +190,57 @@ shaped AS (
         END AS early
     FROM decoded
 ),
-env AS MATERIALIZED (
-    SELECT idx, early, txt,
+parsed AS MATERIALIZED (
+    SELECT idx, early,
         CASE WHEN early IS NULL
-             THEN json_transform(txt, {_struct(list(ENVELOPE_FIELDS))}) END AS e
+             THEN json_transform(txt, {_struct(list(ENVELOPE_FIELDS))}) END AS e,
+        CASE WHEN early IS NULL
+             THEN list_filter(json_keys(txt), k -> k NOT IN ({known})) END AS extra_keys,
+        txt
     FROM shaped
 ),
-typed AS (
-    SELECT idx, early, txt, e,
-        CASE WHEN starts_with(e.event_type, '"') THEN {_unquote("e.event_type")} END AS et,
-        CASE WHEN starts_with(e.ts, '"') THEN {_unquote("e.ts")} END AS ts_text
+env AS MATERIALIZED (
+    SELECT idx, early, e, extra_keys,
+        CASE WHEN len(extra_keys) > 0 THEN txt END AS txt,
+        {unquoted},
+        CASE WHEN starts_with(e.payload, '{{')
+             THEN json_transform(e.payload, {_struct(_all_payload_fields())}) END AS p
+    FROM parsed
+),
+fields AS MATERIALIZED (
+    SELECT *,
+        {_model_id()} AS model,
+        CASE WHEN regexp_full_match(s_ts, {_q(TS_STRICT_PATTERN)})
+             THEN TRY_CAST(upper(s_ts) AS TIMESTAMPTZ) END AS ts,
+        {numbers}
     FROM env
 ),
-modeled AS (
-    SELECT *, {_model_id()} AS model
-    FROM typed
-),
-payloads AS MATERIALIZED (
-    SELECT *,
-        CASE WHEN early IS NULL AND starts_with(e.payload, '{{')
-             THEN json_transform(e.payload, {_struct(_all_payload_fields())}) END AS p,
-        CASE WHEN regexp_full_match(ts_text, {_q(TS_STRICT_PATTERN)})
-             THEN TRY_CAST(upper(ts_text) AS TIMESTAMPTZ) END AS ts,
-        CASE WHEN early IS NULL
-             THEN list_filter(json_keys(txt), k -> k NOT IN ({known})) END AS extra_keys
-    FROM modeled
-),
 classified AS (
-    SELECT idx, txt, e, et, ts, p, extra_keys, model,
+    SELECT *,
         CASE
             WHEN early IS NOT NULL THEN early
             WHEN {_any([f"e.{n} IS NULL" for n in required])} THEN '{Reason.MISSING_FIELD}'
-            WHEN NOT coalesce(regexp_full_match({_unquote("e.schema_version")}, '1\\.[0-9]+')
-                              AND {_is_str("e.schema_version")}, false)
+            WHEN NOT coalesce(regexp_full_match(s_schema_version, '1\\.[0-9]+'), false)
                 THEN '{Reason.UNSUPPORTED_SCHEMA_VERSION}'
-            WHEN et IS NULL OR et NOT IN ({event_types}) THEN '{Reason.UNKNOWN_EVENT_TYPE}'
+            WHEN s_event_type IS NULL OR s_event_type NOT IN ({event_types})
+                THEN '{Reason.UNKNOWN_EVENT_TYPE}'
             WHEN ts IS NULL OR NOT year(ts) BETWEEN 1 AND 9999 THEN '{Reason.INVALID_TIMESTAMP}'
             WHEN p IS NOT NULL AND {_per_model(_payload_missing)} THEN '{Reason.MISSING_FIELD}'
             WHEN {env_wrong} OR {_per_model(_payload_wrong)} THEN '{Reason.WRONG_TYPE}'
             WHEN {env_invalid} OR {_per_model(_payload_invalid)} THEN '{Reason.INVALID_VALUE}'
             ELSE 'event'
         END AS status
-    FROM payloads
+    FROM fields
 )
 SELECT idx, status,
-    CASE WHEN status = 'event' THEN {_unquote("e.event_id")} END AS event_id,
-    CASE WHEN status = 'event' THEN et END AS event_type,
-    CASE WHEN status = 'event' THEN {_unquote("e.schema_version")} END AS schema_version,
+    CASE WHEN status = 'event' THEN s_event_id END AS event_id,
+    CASE WHEN status = 'event' THEN s_event_type END AS event_type,
+    CASE WHEN status = 'event' THEN s_schema_version END AS schema_version,
     CASE WHEN status = 'event' THEN ts END AS ts,
-    CASE WHEN status = 'event' THEN {_unquote("e.host")} END AS host,
-    CASE WHEN status = 'event' THEN {_unquote("e.user")} END AS "user",
-    CASE WHEN status = 'event'
-         THEN coalesce({_unquote("e.show")}, {_q(DEFAULT_SHOW)}) END AS show,
-    CASE WHEN status = 'event' THEN {_unquote("e.session_id")} END AS session_id,
+    CASE WHEN status = 'event' THEN s_host END AS host,
+    CASE WHEN status = 'event' THEN s_user END AS "user",
+    CASE WHEN status = 'event' THEN coalesce(s_show, {_q(DEFAULT_SHOW)}) END AS show,
+    CASE WHEN status = 'event' THEN s_session_id END AS session_id,
     CASE WHEN status = 'event' THEN e.payload::JSON END AS payload,
     CASE WHEN status = 'event' AND len(extra_keys) > 0 THEN to_json(map_from_entries(
         list_transform(extra_keys, k -> {{'key': k, 'value': json_extract(txt, {pointer})}})

@@ -396,7 +396,7 @@ def _artist_emitter(rng: random.Random) -> _Emitter:
 
 @dataclass(eq=False)
 class _Rec:
-    kind: Literal["event", "invalid", "blank", "nul", "tail"]
+    kind: Literal["event", "invalid", "blank", "nul", "tail", "gone"]  # gone: replaced
     write_us: int
     event: dict[str, Any] | None = None
     ts_us: int = 0
@@ -1202,6 +1202,7 @@ class _Damager:
         self.rng.shuffle(pool)
         self.pool = pool
         self.base_events = len(pool)
+        self.replaced = 0
         self.counts: dict[str, int] = {}
 
     def count_for(self, units: int) -> int:
@@ -1218,6 +1219,17 @@ class _Damager:
                 rec.plain = False
                 return rec
         return None
+
+    def pick_any(self, pred: Callable[[_Rec], bool] = lambda r: True) -> _Rec | None:
+        """Any untouched valid event still in its file (already the source of a broken copy or
+        of a duplicate, maybe): for damage that leaves the event itself valid."""
+        candidates = [
+            r
+            for r in self.pool
+            if r.kind == "event" and r.raw is None and not r.prefix and r.damage is None
+        ]
+        candidates = [r for r in candidates if pred(r)]
+        return self.rng.choice(candidates) if candidates else None
 
     @staticmethod
     def insert(f: _File, pos: int, rec: _Rec) -> None:
@@ -1240,33 +1252,50 @@ class _Damager:
         variants = list(_VARIANTS[kind])
         self.rng.shuffle(variants)
         n = self.count_for(self.base_events)
+        boundaries = self.base_events >= 50  # valid lines at the limits, in larger spools
         if kind == "line_too_long":
             n = min(n, _LINE_TOO_LONG_MAX)
             variants = ["huge_log_min", "huge_log"]  # the exact boundary (MAX + 1 bytes) first
             # and a valid line of exactly MAX_LINE_BYTES bytes (the boundary, still valid)
-            rec = self.pick()
+            rec = self.pick() if boundaries else None
             if rec is not None and rec.event is not None:
                 _sized_line(rec.event, self.owner[id(rec)].emitter, MAX_LINE_BYTES)
+                rec.damage = "boundary"
         if kind == "invalid_value":
             # a valid event_id of exactly MAX_EVENT_ID_CHARS characters
-            rec = self.pick()
+            rec = self.pick() if boundaries else None
             if rec is not None and rec.event is not None:
                 eid = rec.event["event_id"]
                 rec.event["event_id"] = (eid * (MAX_EVENT_ID_CHARS // len(eid) + 1))[
                     :MAX_EVENT_ID_CHARS
                 ]
+                rec.damage = "boundary"
         for i in range(n):
-            variant = variants[i % len(variants)]
-            rec = self.pick(lambda r, v=variant: _applies(v, r.event or {}))
+            # the next variant that applies to some event; when no untouched event is left,
+            # a broken copy of an event that stays valid
+            for j in range(len(variants)):
+                variant = variants[(i + j) % len(variants)]
+
+                def applies(r: _Rec, v: str = variant) -> bool:
+                    return _applies(v, r.event or {})
+
+                rec, replace = self.pick(applies), True
+                if rec is None:
+                    rec, replace = self.pick_any(applies), False
+                if rec is not None:
+                    break
             if rec is None:
                 break
             assert rec.event is not None
             f = self.owner[id(rec)]
             raw = _corrupt(variant, rec.event, rec.ts_us, f.emitter, self.rng)
             bad = _Rec("invalid", rec.write_us, raw=raw, reason=kind, plain=False, damage=kind)
-            if self.rng.random() < 0.75 or kind == "line_too_long":
+            replace = replace and self.replaced < self.base_events // 2  # keep most events
+            if replace and (self.rng.random() < 0.75 or kind == "line_too_long"):
                 # the emitter wrote a broken line instead of the event
                 f.recs[f.recs.index(rec)] = bad
+                rec.kind = "gone"
+                self.replaced += 1
             else:
                 # a broken copy next to the valid event: quarantined although its id is known
                 pos = f.recs.index(rec) + self.rng.choice((0, 1))
@@ -1281,10 +1310,10 @@ class _Damager:
                 order[i] if i < 3 else self.rng.choice(("truncated", "padding", "leading", "glued"))
             )
             nuls = b"\x00" * self.rng.choice((1, 7, 512, 1024, 4096, self.rng.randint(2, 4096)))
-            if variant == "leading":
-                rec = self.pick()
-                if rec is None:
-                    continue
+            rec = self.pick() if variant == "leading" else None
+            if variant == "leading" and rec is None:
+                variant = "padding"  # no untouched event left
+            if rec is not None:
                 rec.prefix = nuls  # NULs, then an intact event on the same line: valid
                 self.bump("nul_run")
                 continue
@@ -1344,7 +1373,7 @@ class _Damager:
         for f in self.files:
             by_owner.setdefault((f.host, f.user), []).append(f)
         for _ in range(self.count_for(self.base_events)):
-            rec = self.pick()
+            rec = self.pick() or self.pick_any()
             if rec is None:
                 break
             f = self.owner[id(rec)]
@@ -1363,6 +1392,7 @@ class _Damager:
                         and g.recs
                         and min(r.write_us for r in g.recs) >= rec.write_us
                         and _is_skewed(rec.ts_us, g.mtime_us, g.day) == skewed
+                        and (not skewed or g.day == f.day)  # same event_date either way
                         and not _near_mtime_boundary(rec.ts_us, g.mtime_us)
                         and not _near_day_boundary(rec.ts_us, g.day)
                     ]
@@ -1532,10 +1562,10 @@ def _write_and_count(
 
 # Artists' event mix of generate_bulk, in percent.
 _BULK_ARTIST_MIX: dict[str, int] = {
-    "file.open": 20, "dcc.launch": 5, "file.create": 6, "playblast.create": 12, "shot.setup": 5,
-    "build.houdini.component": 5, "texture.export.substance": 6, "texture.convert.tex": 10,
-    "publish.asset.usd": 9, "publish.anim.usd": 9, "publish.camera.usd": 5,
-    "publish.customanim.usd": 4, "publish.previs_asset.usd": 4,
+    "file.open": 22, "dcc.launch": 7, "file.create": 7, "playblast.create": 14, "shot.setup": 6,
+    "build.houdini.component": 6, "texture.export.substance": 7, "texture.convert.tex": 15,
+    "publish.asset.usd": 5, "publish.anim.usd": 5, "publish.camera.usd": 2,
+    "publish.customanim.usd": 2, "publish.previs_asset.usd": 2,
 }  # fmt: skip
 _BULK_POOL: tuple[str, ...] = tuple(t for t, w in _BULK_ARTIST_MIX.items() for _ in range(w))
 assert len(_BULK_POOL) == 100 and set(_BULK_ARTIST_MIX) == {*PUBLISH_TYPES, *TOOL_TYPES}
@@ -1560,30 +1590,24 @@ def _bulk_artist(
     n: int,
     day_iso: str,
     window: tuple[float, float],
-    artist: tuple[str, str, str, str],
+    artist: tuple[str, str, str, str, str],
     counts: dict[str, int],
 ) -> float:
-    host, user, dept, dcc = artist
+    host, user, dept, dcc, sid = artist
     rnd, gauss, bits = rng.random, rng.gauss, rng.getrandbits
     exp = math.exp
-    sid = f"{_SESSION_PREFIX[dcc]}-{bits(16):04x}"
     head = f'","host":"{host}","user":"{user}","session_id":"{sid}","payload":{{'
     versions = {d: rng.choice(v) for d, v in _DCC_VERSIONS.items()}
     ctx = f"{rng.choice(_SEQUENCES)}_{rng.choice(_SHOTS)}"
     seq, shot = ctx.split("_")
-    work = f"/groups/sandwich/shots/{seq}/{shot}/{dept}/work/{user}"
+    work = f"/groups/sandwich/shots/{seq}/{shot}/{dept}/work"
     tool_tail: dict[str, str] = {}
     for event_type in TOOL_TYPES:
         tool_dcc = _BULK_DCC.get(event_type, dcc)
-        path = f"{work}/{ctx}_{dept}_v{rng.randint(1, 60):03d}.{_SCENE_EXT.get(tool_dcc, 'ma')}"
-        if event_type == "playblast.create":
-            path = f"{work}/playblasts/{ctx}_{dept}_v{rng.randint(1, 60):03d}.mov"
-        elif event_type.startswith("texture."):
-            ext = "tex" if event_type.endswith("tex") else "exr"
-            path = f"{work}/textures/{ctx}_baseColor.{rng.randint(1001, 1012)}.{ext}"
-        tool_tail[event_type] = (
-            f',"dcc":"{tool_dcc}","dcc_version":"{versions[tool_dcc]}","path":"{path}"'
-        )
+        tool_tail[event_type] = f',"dcc":"{tool_dcc}","dcc_version":"{versions[tool_dcc]}"'
+        if event_type == "file.open":
+            path = f"{work}/{ctx}_{dept}_v{rng.randint(1, 60):03d}.{_SCENE_EXT[dcc]}"
+            tool_tail[event_type] += f',"path":"{path}"'
     assets = [rng.choice(_ASSETS) for _ in range(3)]
     shots = [ctx] + [f"{rng.choice(_SEQUENCES)}_{rng.choice(_SHOTS)}" for _ in range(2)]
     targets: dict[str, list[tuple[str, str]]] = {}
@@ -1763,13 +1787,20 @@ def generate_bulk(
     names = _user_names(per_day, seed)
     counts = dict.fromkeys(EVENT_TYPES, 0)
     summary = GenerateSummary(0, 0, 0, 0, 0, {}, 0, 0, 0, 0)
-    per_file, extra = divmod(events, files)
+    # Events per file: one each, the rest by weight; the farm poller of a day writes about a
+    # quarter of its events (a snapshot every few minutes), like generate_spool's spools.
+    farm_weight = max(1.0, 0.3 * (per_day - len(roles)))
+    weights = [farm_weight if i // days == 0 and roles else 1.0 for i in range(files)]
+    share = [(events - files) * w / sum(weights) for w in weights]
+    sizes = [1 + int(x) for x in share]
+    for i in sorted(range(files), key=lambda i: int(share[i]) - share[i])[: events - sum(sizes)]:
+        sizes[i] += 1
     job_no = 8_800_000
     for i in range(files):
         day = start + timedelta(days=i % days)
         day_iso = day.isoformat()
         slot = i // days
-        n = per_file + (1 if i < extra else 0)
+        n = sizes[i]
         out: list[str] = []
         if slot < len(roles) and roles[slot] == "farm":
             host, user, name = FARM_HOST, FARM_USER, "tractor-poller"
@@ -1784,9 +1815,11 @@ def generate_bulk(
             dept = _DEPARTMENTS[index % len(_DEPARTMENTS)]
             dcc = _PROFILES[dept][0][0]
             host, user = f"ws{index + 1:03d}", names[index]
-            name = f"{_SESSION_PREFIX[dcc]}-{i:05x}"
+            # a bijection of i on 16 bits: distinct session ids for a host and day
+            name = f"{_SESSION_PREFIX[dcc]}-{(i * 40503) & 0xFFFF:04x}"
             window = (8 * 3600.0, 13 * 3600.0) if session == 0 else (14 * 3600.0, 19.5 * 3600.0)
-            last = _bulk_artist(rng, out, n, day_iso, window, (host, user, dept, dcc), counts)
+            artist = (host, user, dept, dcc, name)
+            last = _bulk_artist(rng, out, n, day_iso, window, artist, counts)
         data = "".join(out).encode()
         path = root / host / user / f"{day_iso}_{name}.jsonl"
         path.parent.mkdir(parents=True, exist_ok=True)
