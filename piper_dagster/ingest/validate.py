@@ -56,8 +56,8 @@ def _unquote(v: str) -> str:
 
 def _num(v: str) -> str:
     # json_transform hands back canonical JSON text: strings keep their quotes, so only JSON
-    # numbers cast to DOUBLE.
-    return f"TRY_CAST({v} AS DOUBLE)"
+    # numbers and booleans cast to DOUBLE (as VARCHAR: a JSON cast would unquote strings).
+    return f"CASE WHEN {v} NOT IN ('true', 'false') THEN TRY_CAST({v}::VARCHAR AS DOUBLE) END"
 
 
 def _type_ok(kind: Kind, name: str) -> str:
