@@ -38,6 +38,9 @@ LENIENT_PATTERN = (
     r'^(?:[^"]|"(?:[^"\\]|\\.)*")*?(?:,[ \t\r\n]*[\]}]|[:\[,][ \t\r\n]*[-+]?(?i:nan|inf))'
 )
 # Blank lines (§2): only ASCII whitespace; the line's own terminator is still attached here.
+# UTC years 1..9999 (RFC 3339 §5.6 four-digit years, as the reference parses them).
+TS_MIN = "TIMESTAMPTZ '0001-01-01 00:00:00+00'"
+TS_MAX = "TIMESTAMPTZ '9999-12-31 23:59:59.999999+00'"
 WHITESPACE_CHARS = " \t\r\n\x0b\x0c"
 
 
@@ -91,10 +94,22 @@ def _model_id() -> str:
     return f"CASE s_event_type {whens} END"
 
 
-def _per_model(builder) -> str:  # type: ignore[no-untyped-def]
-    """CASE over the payload model, one branch per model."""
-    branches = [f"WHEN {i} THEN {builder(model)}" for i, model in enumerate(_MODELS)]
-    return "CASE model " + " ".join(branches) + " ELSE false END"
+def _payload_status(env_wrong: str, env_invalid: str) -> str:
+    """Steps 9-11 of §5 for a line whose envelope passed steps 1-8: one CASE over the model.
+
+    Each line evaluates one branch only; the envelope's own wrong_type/invalid_value terms are
+    repeated in every branch so that the precedence stays the contract's.
+    """
+    branches = []
+    for i, model in enumerate(_MODELS):
+        branches.append(
+            f"WHEN {i} THEN CASE"
+            f" WHEN {_payload_missing(model)} THEN '{Reason.MISSING_FIELD}'"
+            f" WHEN {env_wrong} OR {_payload_wrong(model)} THEN '{Reason.WRONG_TYPE}'"
+            f" WHEN {env_invalid} OR {_payload_invalid(model)} THEN '{Reason.INVALID_VALUE}'"
+            " ELSE 'event' END"
+        )
+    return "CASE model " + " ".join(branches) + " END"
 
 
 def _payload_missing(model: type[Payload]) -> str:
@@ -144,19 +159,19 @@ def _numeric_fields() -> list[str]:
 def classify_sql(source: str) -> str:
     """The SELECT that classifies every line of `source` (columns idx, raw, term, nul_only).
 
-    Stages that compute something expensive are MATERIALIZED: DuckDB would otherwise inline
-    them and evaluate a JSON parse once per reference. Each derived scalar is computed once.
+    Output: idx, status ('event', 'blank', 'nul_padding' or a reason) and, meaningful where
+    status = 'event', the envelope fields. The stages holding a JSON parse or the status are
+    MATERIALIZED: DuckDB would otherwise inline them and evaluate them once per reference.
     """
     required = [n for n in ENVELOPE_FIELDS if Envelope.model_fields[n].is_required()]
     strings = ["event_id", "host", "user"]
     optional_strings = [n for n in ENVELOPE_FIELDS if not Envelope.model_fields[n].is_required()]
     known = ", ".join(_q(n) for n in ENVELOPE_FIELDS)
-    event_types = ", ".join(_q(t) for t in EVENT_TYPES)
     text_fields = ["schema_version", *strings, *optional_strings, "event_type", "ts"]
     env_wrong = _any(
-        [f"NOT {_is_str('e.' + n)}" for n in strings]
+        ["NOT starts_with(e.payload, '{')"]
+        + [f"NOT {_is_str('e.' + n)}" for n in strings]
         + [f"(e.{n} IS NOT NULL AND NOT {_is_str('e.' + n)})" for n in optional_strings]
-        + ["NOT starts_with(e.payload, '{')"]
     )
     env_invalid = _any(
         [f"s_{n} = ''" for n in strings] + [f"length(s_event_id) > {MAX_EVENT_ID_CHARS}"]
@@ -200,48 +215,51 @@ parsed AS MATERIALIZED (
     FROM shaped
 ),
 env AS MATERIALIZED (
-    SELECT idx, early, e, extra_keys,
+    SELECT idx, early, e.payload AS payload, extra_keys,
         CASE WHEN len(extra_keys) > 0 THEN txt END AS txt,
+        {_any([f"e.{n} IS NULL" for n in required])} AS env_missing,
+        {env_wrong} AS env_wrong,
         {unquoted},
         CASE WHEN starts_with(e.payload, '{{')
              THEN json_transform(e.payload, {_struct(_all_payload_fields())}) END AS p
     FROM parsed
 ),
 fields AS MATERIALIZED (
-    SELECT *,
+    SELECT idx, early, payload, extra_keys, txt, env_missing, env_wrong, p,
+        s_schema_version, s_event_id, s_host, s_user, s_show, s_session_id, s_event_type,
         {_model_id()} AS model,
         CASE WHEN regexp_full_match(s_ts, {_q(TS_STRICT_PATTERN)})
              THEN TRY_CAST(upper(s_ts) AS TIMESTAMPTZ) END AS ts,
         {numbers}
     FROM env
 ),
-classified AS (
-    SELECT *,
+classified AS MATERIALIZED (
+    SELECT idx, payload, extra_keys, txt, ts,
+        s_schema_version, s_event_id, s_host, s_user, s_show, s_session_id, s_event_type,
         CASE
             WHEN early IS NOT NULL THEN early
-            WHEN {_any([f"e.{n} IS NULL" for n in required])} THEN '{Reason.MISSING_FIELD}'
+            WHEN env_missing THEN '{Reason.MISSING_FIELD}'
             WHEN NOT coalesce(regexp_full_match(s_schema_version, '1\\.[0-9]+'), false)
                 THEN '{Reason.UNSUPPORTED_SCHEMA_VERSION}'
-            WHEN s_event_type IS NULL OR s_event_type NOT IN ({event_types})
-                THEN '{Reason.UNKNOWN_EVENT_TYPE}'
-            WHEN ts IS NULL OR NOT year(ts) BETWEEN 1 AND 9999 THEN '{Reason.INVALID_TIMESTAMP}'
-            WHEN p IS NOT NULL AND {_per_model(_payload_missing)} THEN '{Reason.MISSING_FIELD}'
-            WHEN {env_wrong} OR {_per_model(_payload_wrong)} THEN '{Reason.WRONG_TYPE}'
-            WHEN {env_invalid} OR {_per_model(_payload_invalid)} THEN '{Reason.INVALID_VALUE}'
-            ELSE 'event'
+            WHEN model IS NULL THEN '{Reason.UNKNOWN_EVENT_TYPE}'
+            WHEN ts IS NULL OR ts NOT BETWEEN {TS_MIN} AND {TS_MAX}
+                THEN '{Reason.INVALID_TIMESTAMP}'
+            -- §5 step 10: a payload that is not an object has no fields to look up (step 9).
+            WHEN p IS NULL THEN '{Reason.WRONG_TYPE}'
+            ELSE {_payload_status("env_wrong", env_invalid)}
         END AS status
     FROM fields
 )
 SELECT idx, status,
-    CASE WHEN status = 'event' THEN s_event_id END AS event_id,
-    CASE WHEN status = 'event' THEN s_event_type END AS event_type,
-    CASE WHEN status = 'event' THEN s_schema_version END AS schema_version,
-    CASE WHEN status = 'event' THEN ts END AS ts,
-    CASE WHEN status = 'event' THEN s_host END AS host,
-    CASE WHEN status = 'event' THEN s_user END AS "user",
-    CASE WHEN status = 'event' THEN coalesce(s_show, {_q(DEFAULT_SHOW)}) END AS show,
-    CASE WHEN status = 'event' THEN s_session_id END AS session_id,
-    CASE WHEN status = 'event' THEN e.payload::JSON END AS payload,
+    s_event_id AS event_id,
+    s_event_type AS event_type,
+    s_schema_version AS schema_version,
+    ts,
+    s_host AS host,
+    s_user AS "user",
+    coalesce(s_show, {_q(DEFAULT_SHOW)}) AS show,
+    s_session_id AS session_id,
+    payload,
     CASE WHEN status = 'event' AND len(extra_keys) > 0 THEN to_json(map_from_entries(
         list_transform(extra_keys, k -> {{'key': k, 'value': json_extract(txt, {pointer})}})
     )) END AS envelope_extra

@@ -13,7 +13,15 @@ WITH candidates AS (
     FROM classified AS c
     JOIN batch_files AS f USING (file_idx)
     WHERE c.status = 'event'
-    QUALIFY row_number() OVER (PARTITION BY c.event_id ORDER BY c.idx) = 1
+),
+first_copies AS (
+    SELECT min(idx) AS idx FROM candidates GROUP BY event_id
+),
+-- Probe the warehouse with the batch's ids (the hash table is built on the batch, not on
+-- silver_events, so the cost does not grow with the warehouse's memory).
+known AS (
+    SELECT event_id FROM silver_events
+    WHERE event_id IN (SELECT event_id FROM candidates)
 )
 SELECT
     event_id,
@@ -34,6 +42,5 @@ SELECT
     now() AS ingested_at,
     $run_id AS ingest_run_id
 FROM candidates
-WHERE NOT EXISTS (
-    SELECT 1 FROM silver_events AS s WHERE s.event_id = candidates.event_id
-);
+WHERE idx IN (SELECT idx FROM first_copies)
+  AND event_id NOT IN (SELECT event_id FROM known);

@@ -1,0 +1,127 @@
+"""Ingest benchmark (issue: the ingest core). Ratios against a baseline measured in the same run.
+
+    uv run python benchmarks/bench_ingest.py [--events 1000000] [--workdir /tmp/piper-bench]
+
+(a) DuckDB's bare read_json(format='newline_delimited') into a table of a fresh database file,
+(b) piper's full ingest (validation, dedupe, quarantine, silver_events, Parquet) on the same files,
+each in its own process (peak RSS per process); then one new file among 10,000 already ingested.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+BASELINE = """
+import duckdb, json, resource, sys, time
+root, db = sys.argv[1], sys.argv[2]
+con = duckdb.connect(db)
+t = time.perf_counter()
+con.execute(
+    f"CREATE TABLE raw AS SELECT * FROM read_json('{root}/*/*/*.jsonl', format='newline_delimited')"
+)
+con.execute("CHECKPOINT")
+seconds = time.perf_counter() - t
+rows = con.execute("SELECT count(*) FROM raw").fetchone()[0]
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"seconds": seconds, "rows": rows, "peak_rss": rss}))
+"""
+
+PIPER = """
+import json, os, resource, sys, time
+from piper_dagster.ingest.pipeline import ingest
+from piper_dagster.settings import load_settings
+t = time.perf_counter()
+r = ingest(load_settings(), on_progress=lambda s: None)
+seconds = time.perf_counter() - t
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"seconds": seconds, "events": r.events, "lines": r.lines,
+                  "bytes": r.bytes_read, "batches": r.batches, "peak_rss": rss,
+                  "plan": r.plan_summary}))
+"""
+
+
+def run(code: str, *args: str, env: dict[str, str] | None = None) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def piper_env(raw: Path, data: Path) -> dict[str, str]:
+    return {
+        "PIPER_PATHS__RAW_ROOT": str(raw),
+        "PIPER_PATHS__DATA_ROOT": str(data),
+        "PIPER_INGEST__SETTLE_SECONDS": "0",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--files", type=int, default=200)
+    parser.add_argument("--small-files", type=int, default=10_000)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/piper-bench"))
+    args = parser.parse_args()
+
+    from piper_dagster.spool.generate import generate_bulk
+
+    work = args.workdir
+    shutil.rmtree(work, ignore_errors=True)
+    raw = work / "spool"
+    t = time.perf_counter()
+    gen = generate_bulk(raw, events=args.events, files=args.files, start=date(2026, 3, 1))
+    print(f"generated {gen.valid_events} events, {gen.bytes / 1e6:.0f} MB in {args.files} files"
+          f" ({time.perf_counter() - t:.1f} s)", flush=True)
+
+    base = run(BASELINE, str(raw), str(work / "baseline.duckdb"))
+    print(f"(a) read_json -> table: {base['seconds']:.2f} s", flush=True)
+    full = run(PIPER, env=piper_env(raw, work / "data"))
+    print(f"(b) piper ingest:       {full['seconds']:.2f} s", flush=True)
+
+    # One new file among many already ingested.
+    small = work / "spool-small"
+    generate_bulk(small, events=args.small_files * 20, files=args.small_files,
+                  start=date(2026, 3, 1), seed=1)
+    env = piper_env(small, work / "data-small")
+    first = run(PIPER, env=env)
+    generate_bulk(work / "one", events=100, files=1, start=date(2026, 4, 1), seed=2)
+    for p in (work / "one").rglob("*.jsonl"):
+        dest = small / "ws999" / "late" / p.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(p, dest)
+    one = run(PIPER, env=env)
+
+    results = {
+        "events": full["events"],
+        "bytes": full["bytes"],
+        "baseline_seconds": round(base["seconds"], 3),
+        "baseline_lines_per_s": round(base["rows"] / base["seconds"]),
+        "piper_seconds": round(full["seconds"], 3),
+        "piper_lines_per_s": round(full["lines"] / full["seconds"]),
+        "throughput_ratio": round(base["seconds"] / full["seconds"], 3),
+        "piper_peak_rss_mib": round(full["peak_rss"] / 2**20),
+        "baseline_peak_rss_mib": round(base["peak_rss"] / 2**20),
+        "small_files_initial_seconds": round(first["seconds"], 3),
+        "one_new_file_seconds": round(one["seconds"], 3),
+        "one_new_file_plan": one["plan"],
+    }
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
