@@ -1,0 +1,108 @@
+"""The piper CLI: real commands against a real spool, warehouse and Dagster instance."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from typer.testing import CliRunner
+
+from piper_dagster.cli import app
+from piper_dagster.settings import Settings
+from piper_dagster_tests.conftest import EXAMPLES, REPO_ROOT, write_spool_file
+
+runner = CliRunner()
+
+
+def test_contract_schema_prints_the_generated_json_schema() -> None:
+    out = runner.invoke(app, ["contract", "schema"])
+    assert out.exit_code == 0
+    schema = json.loads(out.stdout)
+    assert len(schema["discriminator"]["mapping"]) == 18
+
+
+def test_init_creates_the_layout(piper_env: Settings) -> None:
+    out = runner.invoke(app, ["init"])
+    assert out.exit_code == 0, out.output
+    assert piper_env.warehouse_path.exists()
+    assert (Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml").exists()
+
+
+def test_ingest_dry_run_then_ingest_through_dagster(piper_env: Settings, warehouse) -> None:
+    for name in ("2026-03-04_valid.jsonl", "2026-03-04_invalid.jsonl"):
+        write_spool_file(piper_env.raw_root, f"ws042/jdoe/{name}", (EXAMPLES / name).read_bytes())
+    dry = runner.invoke(app, ["ingest", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "2 files new, 0 grown, 0 changed, 0 unchanged, 0 waiting to settle" in dry.output
+    assert "2026-03-04  2 files to read" in dry.output
+    assert not piper_env.silver_events_dir.exists()
+
+    out = runner.invoke(app, ["ingest", "--limit", "1"])
+    assert out.exit_code == 0, out.output
+    assert "files_read 1" in out.output
+    out = runner.invoke(app, ["ingest"])
+    assert out.exit_code == 0, out.output
+    assert "1 files new" in out.output
+    with dg.DagsterInstance.get() as instance:
+        runs = instance.get_runs()
+        assert len(runs) == 2 and all(r.is_success for r in runs)
+        assert runs[0].tags["dagster/asset_partition_range_start"] == "2026-03-04"
+    with warehouse() as con:
+        assert con.execute("SELECT count(*) FROM silver_events").fetchone() == (20,)
+        assert con.execute("SELECT count(*) FROM quarantine").fetchone() == (11,)
+    nothing = runner.invoke(app, ["ingest"])
+    assert "nothing to ingest" in nothing.output
+
+
+def test_spool_generate_writes_a_damaged_spool(tmp_path: Path) -> None:
+    out = runner.invoke(
+        app,
+        [
+            "spool",
+            "generate",
+            "--out",
+            str(tmp_path / "s"),
+            "--start",
+            "2026-03-02",
+            "--days",
+            "2",
+            "--damage",
+            "all",
+            "--skewed-hosts",
+            "1",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    summary = json.loads(out.stdout)
+    assert summary["valid_events"] > 0 and summary["invalid_by_reason"]
+    bad = runner.invoke(app, ["spool", "generate", "--out", str(tmp_path / "t"), "--damage", "x"])
+    assert bad.exit_code == 2 and "unknown damage kind" in bad.output
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PIPER_PATHS__RAW_ROOT": "/nonexistent/spool"}, "spool directory /nonexistent/spool"),
+        ({"PIPER_INGEST__SETTLE_SECONDS": "-5"}, "ingest.settle_seconds"),
+        ({"PIPER_PATHS__DATA_ROOT": "/proc/piper"}, "not writable"),
+    ],
+)
+def test_bad_settings_exit_2_with_one_line(
+    piper_env: Settings, env: dict[str, str], message: str
+) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "piper_dagster.cli", "ingest"],
+        cwd=REPO_ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
