@@ -32,6 +32,10 @@ class IngestSettings(BaseModel):
     settle_seconds: float = Field(ge=0, description="a file settles this long after its mtime")
     skew_tolerance_seconds: float = Field(ge=0, description="ts after file mtime beyond this")
     batch_bytes: int = Field(ge=1 << 20, description="bytes read per batch (memory bound)")
+    memory_limit: str = Field(
+        pattern=r"^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|KiB|MiB|GiB)$",
+        description="DuckDB memory limit of the ingest (it spills beyond)",
+    )
     start_date: date = Field(description="first daily partition")
 
 

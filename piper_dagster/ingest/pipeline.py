@@ -551,6 +551,7 @@ def ingest(
     result = IngestResult(run_id=run_id or f"adhoc-{uuid.uuid4()}")
     started = time.perf_counter()
     with connect(settings.warehouse_path) as con:
+        con.execute("SET memory_limit = ?", [settings.ingest.memory_limit])
         files = list(scan_spool(raw_root))
         plan = plan_ingest(
             files,
