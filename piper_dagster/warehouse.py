@@ -14,6 +14,7 @@ from piper_dagster.sql import load_sql
 def prepare(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """Session settings every piper connection relies on, and the schema."""
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # logs, not a terminal
     con.execute(load_sql("ddl/warehouse"))
     return con
 
