@@ -85,8 +85,11 @@ def main() -> None:
     raw = work / "spool"
     t = time.perf_counter()
     gen = generate_bulk(raw, events=args.events, files=args.files, start=date(2026, 3, 1))
-    print(f"generated {gen.valid_events} events, {gen.bytes / 1e6:.0f} MB in {args.files} files"
-          f" ({time.perf_counter() - t:.1f} s)", flush=True)
+    print(
+        f"generated {gen.valid_events} events, {gen.bytes / 1e6:.0f} MB in {args.files} files"
+        f" ({time.perf_counter() - t:.1f} s)",
+        flush=True,
+    )
 
     base = run(BASELINE, str(raw), str(work / "baseline.duckdb"))
     print(f"(a) read_json -> table: {base['seconds']:.2f} s", flush=True)
@@ -95,8 +98,9 @@ def main() -> None:
 
     # One new file among many already ingested.
     small = work / "spool-small"
-    generate_bulk(small, events=args.small_files * 20, files=args.small_files,
-                  start=date(2026, 3, 1), seed=1)
+    generate_bulk(
+        small, events=args.small_files * 20, files=args.small_files, start=date(2026, 3, 1), seed=1
+    )
     env = piper_env(small, work / "data-small")
     first = run(PIPER, env=env)
     generate_bulk(work / "one", events=100, files=1, start=date(2026, 4, 1), seed=2)

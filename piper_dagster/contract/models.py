@@ -94,8 +94,8 @@ def _choices(*values: str) -> Any:
 
 Text = Annotated[str, Kind("string")]
 Count = Annotated[int, Kind("integer", nonneg=True), BeforeValidator(_whole_number), Field(ge=0)]
-Seconds = Annotated[float, Kind("number", nonneg=True), Field(ge=0)]
-Number = Annotated[float, Kind("number")]
+Seconds = Annotated[float, Kind("number", nonneg=True), Field(ge=0, allow_inf_nan=False)]
+Number = Annotated[float, Kind("number"), Field(allow_inf_nan=False)]
 Status = Annotated[
     str,
     Kind("string", choices=("success", "failure")),
@@ -128,7 +128,7 @@ def parse_rfc3339(value: str) -> datetime:
     if m is None:
         raise ValueError("not an RFC 3339 timestamp with offset")
     year, month, day, hour, minute, second = (int(g) for g in m.group(1, 2, 3, 4, 5, 6))
-    if hour > 23 or minute > 59 or second > 59:
+    if year == 0 or hour > 23 or minute > 59 or second > 59:
         raise ValueError("time out of range")
     micro = int((m.group(7) or "0")[:6].ljust(6, "0"))
     if m.group(8):
@@ -140,10 +140,10 @@ def parse_rfc3339(value: str) -> datetime:
         sign = 1 if m.group(9) == "+" else -1
         tz = timezone(sign * timedelta(hours=oh, minutes=om))
     local = datetime(year, month, day, hour, minute, second, micro, tzinfo=tz)
-    utc = local.astimezone(UTC)
-    if not 1 <= utc.year <= 9999:
-        raise ValueError("year out of range")
-    return utc
+    try:
+        return local.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("year out of range in UTC") from None
 
 
 def _check_ts(value: str) -> str:

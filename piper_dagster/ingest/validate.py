@@ -35,7 +35,8 @@ TS_STRICT_PATTERN = (
 # Cheap prefilter first, then a string-aware pattern on the few candidate lines.
 COMMA_PREFILTER = r",[ \t\r\n]*[\]}]"
 LENIENT_PATTERN = (
-    r'^(?:[^"]|"(?:[^"\\]|\\.)*")*?(?:,[ \t\r\n]*[\]}]|[:\[,][ \t\r\n]*[-+]?(?i:nan|inf))'
+    r"^(?:[ \t\r\n]*[-+]?(?i:nan|inf)"  # the whole document is such a literal
+    r'|(?:[^"]|"(?:[^"\\]|\\.)*")*?(?:,[ \t\r\n]*[\]}]|[:\[,][ \t\r\n]*[-+]?(?i:nan|inf)))'
 )
 # Blank lines (§2): only ASCII whitespace; the line's own terminator is still attached here.
 # UTC years 1..9999 (RFC 3339 §5.6 four-digit years, as the reference parses them).
@@ -131,7 +132,9 @@ def _payload_invalid(model: type[Payload]) -> str:
         if bad:
             terms.append(f"coalesce({bad}, false)")
     for small, big in model.at_most:
-        terms.append(f"coalesce(n_{small} > n_{big}, false)")
+        # Exact for integers beyond 2^53 (as HUGEINT), doubles otherwise.
+        exact = f"TRY_CAST(p.{small}::VARCHAR AS HUGEINT) > TRY_CAST(p.{big}::VARCHAR AS HUGEINT)"
+        terms.append(f"coalesce({exact}, n_{small} > n_{big}, false)")
     return _any(terms)
 
 
@@ -210,7 +213,9 @@ parsed AS MATERIALIZED (
         CASE WHEN early IS NULL
              THEN json_transform(txt, {_struct(list(ENVELOPE_FIELDS))}) END AS e,
         CASE WHEN early IS NULL
-             THEN list_filter(json_keys(txt), k -> k NOT IN ({known})) END AS extra_keys,
+             -- distinct: a repeated key keeps its first value, like every other field
+             THEN list_distinct(list_filter(json_keys(txt), k -> k NOT IN ({known}))) END
+             AS extra_keys,
         txt
     FROM shaped
 ),
@@ -228,7 +233,7 @@ fields AS MATERIALIZED (
     SELECT idx, early, payload, extra_keys, txt, env_missing, env_wrong, p,
         s_schema_version, s_event_id, s_host, s_user, s_show, s_session_id, s_event_type,
         {_model_id()} AS model,
-        CASE WHEN regexp_full_match(s_ts, {_q(TS_STRICT_PATTERN)})
+        CASE WHEN regexp_full_match(s_ts, {_q(TS_STRICT_PATTERN)}) AND s_ts[1:4] != '0000'
              THEN TRY_CAST(upper(s_ts) AS TIMESTAMPTZ) END AS ts,
         {numbers}
     FROM env
