@@ -46,7 +46,7 @@ seconds = time.perf_counter() - t
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print(json.dumps({"seconds": seconds, "events": r.events, "lines": r.lines,
                   "bytes": r.bytes_read, "batches": r.batches, "peak_rss": rss,
-                  "plan": r.plan_summary}))
+                  "plan": r.plan_summary, "phases": r.metadata()["phase_seconds"]}))
 """
 
 
@@ -118,11 +118,13 @@ def main() -> None:
         "piper_seconds": round(full["seconds"], 3),
         "piper_lines_per_s": round(full["lines"] / full["seconds"]),
         "throughput_ratio": round(base["seconds"] / full["seconds"], 3),
+        "piper_phase_seconds": full["phases"],
         "piper_peak_rss_mib": round(full["peak_rss"] / 2**20),
         "baseline_peak_rss_mib": round(base["peak_rss"] / 2**20),
         "small_files_initial_seconds": round(first["seconds"], 3),
         "one_new_file_seconds": round(one["seconds"], 3),
         "one_new_file_plan": one["plan"],
+        "one_new_file_phase_seconds": one["phases"],
     }
     print(json.dumps(results, indent=2))
 

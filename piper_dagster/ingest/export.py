@@ -47,7 +47,7 @@ def export_silver_events(con: duckdb.DuckDBPyConnection, out_dir: Path, dates: l
     try:
         con.execute(
             f"COPY ({load_sql('ingest/export_events')}) TO {_sql_literal(staging)} "
-            "(FORMAT parquet, PARTITION_BY (event_date, event_type), COMPRESSION zstd, "
+            "(FORMAT parquet, PARTITION_BY (event_date, event_type), COMPRESSION snappy, "
             "FILENAME_PATTERN 'data_{i}')"
         )
         written = 0

@@ -147,6 +147,8 @@ class IngestResult:
     anomalies: list[dict[str, str]] = field(default_factory=list)
     batches: int = 0
     seconds: float = 0.0
+    # read (files → batches), split, validate, write, commit, export: where the time went
+    phase_seconds: Counter[str] = field(default_factory=Counter)
 
     @property
     def invalid(self) -> int:
@@ -171,6 +173,7 @@ class IngestResult:
             "event_dates": [d.isoformat() for d in sorted(self.event_dates)],
             "batches": self.batches,
             "seconds": round(self.seconds, 3),
+            "phase_seconds": {k: round(v, 3) for k, v in self.phase_seconds.items()},
             "lines_per_second": round(self.lines / secs),
             "mb_per_second": round(self.bytes_read / secs / 1e6, 2),
         }
@@ -427,8 +430,22 @@ def _files_table(batch: Batch, raw_root: Path) -> pa.Table:
     return pa.table(rows)
 
 
+class _PhaseClock:
+    """Adds the seconds since the last lap to `into[phase]`."""
+
+    def __init__(self, into: Counter[str]) -> None:
+        self.into = into
+        self.last = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.into[phase] += now - self.last
+        self.last = now
+
+
 @dataclass
 class BatchStats:
+    phase_seconds: Counter[str] = field(default_factory=Counter)
     events: int = 0
     duplicates: int = 0
     skewed: int = 0
@@ -450,8 +467,10 @@ def write_batch(
 ) -> BatchStats:
     """Validate and write one batch, with its files' offsets, in one transaction."""
     stats = BatchStats()
+    clock = _PhaseClock(stats.phase_seconds)
     lines = _lines_table(batch) if batch.pieces else None
     files = _files_table(batch, raw_root)
+    clock.lap("split")
     con.execute("BEGIN TRANSACTION")
     try:
         con.register("batch_files", files)
@@ -462,6 +481,7 @@ def write_batch(
                 f"SELECT c.*, l.file_idx, l.line_no FROM ({classify_sql('batch_lines')}) c "
                 "JOIN batch_lines l USING (idx)"
             )
+            clock.lap("validate")
             counts = dict(
                 con.execute("SELECT status, count(*) FROM classified GROUP BY ALL").fetchall()
             )
@@ -476,19 +496,19 @@ def write_batch(
         stats.nul_padding = counts.pop("nul_padding", 0)
         valid = counts.pop("event", 0)
         if valid:
-            params = {"skew_seconds": skew_seconds, "run_id": run_id}
-            con.execute(load_sql("ingest/new_events"), params)
+            con.execute(load_sql("ingest/new_events"), {"skew_seconds": skew_seconds})
             stats.events, stats.skewed = con.execute(
                 "SELECT count(*), count(*) FILTER (clock_skewed) FROM new_events"
             ).fetchone()  # type: ignore[misc]
             stats.event_dates = [
                 r[0] for r in con.execute("SELECT DISTINCT event_date FROM new_events").fetchall()
             ]
-            con.execute("INSERT INTO silver_events SELECT * FROM new_events")
+            con.execute(load_sql("ingest/insert_events"), {"run_id": run_id})
             con.execute(load_sql("ingest/pending_events"))
             stats.duplicates = valid - stats.events
         qrows = _quarantine_rows(batch, lines, rejected)
         stats.nul_padding += sum(1 for ll in batch.long_lines if ll.kind == "nul_padding")
+        clock.lap("write")
         if qrows:
             con.register("batch_quarantine", pa.Table.from_pylist(qrows, _QUARANTINE_SCHEMA))
             con.execute(load_sql("ingest/insert_quarantine"), {"run_id": run_id})
@@ -519,6 +539,7 @@ def write_batch(
             },
         )
         con.execute("COMMIT")
+        clock.lap("commit")
     except BaseException:
         con.execute("ROLLBACK")
         raise
@@ -552,6 +573,7 @@ def ingest(
     started = time.perf_counter()
     with connect(settings.warehouse_path) as con:
         con.execute("SET memory_limit = ?", [settings.ingest.memory_limit])
+        clock = _PhaseClock(result.phase_seconds)
         files = list(scan_spool(raw_root))
         plan = plan_ingest(
             files,
@@ -569,11 +591,12 @@ def ingest(
             f"plan: {result.plan_summary}"
             + (f"; reading {len(to_read)} (limit)" if limit is not None else "")
         )
+        clock.lap("plan")
         if dry_run:
             return result
-        for batch_no, batch in enumerate(
-            iter_batches(to_read, raw_root, settings.ingest.batch_bytes, result.anomalies), 1
-        ):
+        batches = iter_batches(to_read, raw_root, settings.ingest.batch_bytes, result.anomalies)
+        for batch_no, batch in enumerate(batches, 1):
+            clock.lap("read")
             stats = write_batch(
                 con,
                 batch,
@@ -597,10 +620,13 @@ def ingest(
                 f" {stats.lines} lines, {stats.events} events, {stats.duplicates} duplicates,"
                 f" {sum(stats.invalid_by_reason.values())} invalid"
             )
+            result.phase_seconds.update(stats.phase_seconds)
             if after_batch:
                 after_batch(batch_no)
+            clock = _PhaseClock(result.phase_seconds)
         result.files_read = len(to_read)
         exported = export_pending(con, settings)
+        clock.lap("export")
         if exported:
             say(f"exported {exported}")
     result.seconds = time.perf_counter() - started

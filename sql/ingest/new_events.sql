@@ -1,11 +1,13 @@
--- The batch's valid events that are new to the warehouse: first copy in the batch (file order,
--- then line), and not already in silver_events (contract §3: a re-sent event counts once).
--- Inputs: classified (the validated batch), batch_files; parameters $skew_seconds, $run_id.
+-- Which of the batch's valid events are new to the warehouse (narrow: idx, event_date, skew):
+-- the first copy in the batch (file order, then line), and not already in silver_events
+-- (contract §3: a re-sent event counts once).
+-- Inputs: classified (the validated batch), batch_files; parameter $skew_seconds.
 CREATE OR REPLACE TEMP TABLE new_events AS
 WITH candidates AS (
     SELECT
-        c.*,
-        f.source_file,
+        c.idx,
+        c.event_id,
+        c.ts,
         f.spool_date,
         -- Contract §6: after the file's last write (+ tolerance), or over 24 h before its day.
         (c.ts > f.mtime + to_seconds($skew_seconds)
@@ -24,23 +26,10 @@ known AS (
     WHERE event_id IN (SELECT event_id FROM candidates)
 )
 SELECT
-    event_id,
-    event_type,
-    schema_version,
-    ts,
+    idx,
+    -- A skewed event belongs to its file's spool date (§6); otherwise the UTC date of ts.
     CASE WHEN clock_skewed THEN spool_date ELSE CAST(ts AS DATE) END AS event_date,
-    host,
-    "user",
-    "show",
-    session_id,
-    payload,
-    envelope_extra,
-    clock_skewed,
-    spool_date,
-    source_file,
-    line_no AS source_line,
-    now() AS ingested_at,
-    $run_id AS ingest_run_id
+    clock_skewed
 FROM candidates
 WHERE idx IN (SELECT idx FROM first_copies)
   AND event_id NOT IN (SELECT event_id FROM known);
