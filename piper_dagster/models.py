@@ -1,0 +1,141 @@
+"""SQL models (silver domains, gold KPIs): a refresh replaces a date window in one transaction.
+
+Each model is a SELECT under sql/<layer>/<name>.sql reading its upstream tables for the window
+[$start, $end) (DATEs, end exclusive). Refreshing deletes that window of the model's table and
+inserts the SELECT's rows in one transaction, so a refresh is idempotent and a crash leaves the
+previous state. Weekly models widen the window to whole ISO weeks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Literal
+
+import duckdb
+
+from piper_dagster.sql import load_sql
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str  # the table, e.g. silver_publish_usd
+    layer: Literal["silver", "gold"]
+    deps: tuple[str, ...]  # tables it reads
+    grain: Literal["day", "iso_week"] = "day"
+    description: str = ""
+
+    @property
+    def key(self) -> str:
+        """The date column the window applies to."""
+        return "week" if self.grain == "iso_week" else "event_date"
+
+    @property
+    def sql(self) -> str:
+        return load_sql(f"{self.layer}/{self.name}")
+
+    def window(self, first: date, last: date) -> tuple[date, date]:
+        """[start, end) covering first..last, whole ISO weeks for a weekly model."""
+        if self.grain == "iso_week":
+            start = first - timedelta(days=first.weekday())
+            end = last - timedelta(days=last.weekday()) + timedelta(days=7)
+            return start, end
+        return first, last + timedelta(days=1)
+
+
+SILVER_MODELS: tuple[Model, ...] = (
+    Model("silver_publish_usd", "silver", ("silver_events",), description="USD publishes, typed"),
+    Model("silver_tool_events", "silver", ("silver_events",), description="DCC tool events, typed"),
+    Model("silver_tractor_job_spool", "silver", ("silver_events",), description="Farm job spools"),
+    Model(
+        "silver_tractor_farm_snapshot", "silver", ("silver_events",), description="Farm snapshots"
+    ),
+    Model(
+        "silver_render_stats_summary", "silver", ("silver_events",), description="Finished renders"
+    ),
+    Model("silver_storage_scan_summary", "silver", ("silver_events",), description="Storage roots"),
+    Model(
+        "silver_storage_scan_bucket", "silver", ("silver_events",), description="Storage buckets"
+    ),
+)
+
+GOLD_MODELS: tuple[Model, ...] = (
+    Model(
+        "gold_publish_health_daily",
+        "gold",
+        ("silver_publish_usd",),
+        description="Publish health per day and publish type",
+    ),
+    Model(
+        "gold_render_health_daily",
+        "gold",
+        ("silver_render_stats_summary",),
+        description="Render health per day",
+    ),
+    Model(
+        "gold_farm_pressure_daily",
+        "gold",
+        ("silver_tractor_farm_snapshot", "silver_tractor_job_spool"),
+        description="Farm pressure per day",
+    ),
+    Model(
+        "gold_tool_reliability_daily",
+        "gold",
+        ("silver_tool_events",),
+        description="Tool reliability per day and tool event type",
+    ),
+    Model(
+        "gold_storage_growth_weekly",
+        "gold",
+        ("silver_storage_scan_bucket",),
+        grain="iso_week",
+        description="Storage per ISO week, root and bucket (latest scan of the week)",
+    ),
+    Model(
+        "gold_data_quality_daily", "gold", ("silver_events",), description="Data quality per day"
+    ),
+)
+
+MODELS: dict[str, Model] = {m.name: m for m in (*SILVER_MODELS, *GOLD_MODELS)}
+
+
+def define_user_macro(con: duckdb.DuckDBPyConnection, *, mask: bool, key: str) -> None:
+    """`piper_user(u)`: the user name, or a keyed hash of it when users are masked.
+
+    A temporary macro: the key lives in the connection only, never in the warehouse.
+    """
+    if mask:
+        # The key is hashed into the macro so the literal key never appears in SQL text.
+        salt = hashlib.sha256(key.encode()).hexdigest()
+        con.execute(
+            f"CREATE OR REPLACE TEMP MACRO piper_user(u) AS 'u_' || left(sha256('{salt}' || u), 16)"
+        )
+    else:
+        con.execute("CREATE OR REPLACE TEMP MACRO piper_user(u) AS u")
+
+
+def refresh(con: duckdb.DuckDBPyConnection, model: Model, first: date, last: date) -> int:
+    """Replace the model's rows for first..last (inclusive) in one transaction; rows written."""
+    start, end = model.window(first, last)
+    params = {"start": start, "end": end}
+    select = model.sql
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            f"CREATE TABLE IF NOT EXISTS {model.name} AS SELECT * FROM ({select}) WHERE false",
+            params,
+        )
+        con.execute(
+            f"DELETE FROM {model.name} WHERE {model.key} >= $start AND {model.key} < $end", params
+        )
+        con.execute(f"INSERT INTO {model.name} BY NAME SELECT * FROM ({select})", params)
+        rows = con.execute(
+            f"SELECT count(*) FROM {model.name} WHERE {model.key} >= $start AND {model.key} < $end",
+            params,
+        ).fetchone()[0]  # type: ignore[index]
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return int(rows)
