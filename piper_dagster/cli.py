@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from piper_dagster.models import GOLD_MODELS, SILVER_MODELS
 from piper_dagster.settings import ConfigError, Settings, load_settings
 
 app = typer.Typer(
@@ -70,24 +71,37 @@ def init() -> None:
 # --- ingest --------------------------------------------------------------------------------------
 
 
-def materialize_spool(settings: Settings, first: date, last: date, **config: Any) -> Any:
-    """One Dagster run of spool_events over first..last, recorded in the instance (UI)."""
+def run_assets(
+    settings: Settings,
+    selection: list[str],
+    first: date,
+    last: date,
+    spool_config: dict[str, Any] | None = None,
+) -> Any:
+    """One Dagster run of the selected assets over first..last, recorded in the instance (UI)."""
     import dagster as dg
 
     from piper_dagster.dagster_home import ensure_dagster_home
+    from piper_dagster.definitions import defs
     from piper_dagster.defs.partitions import range_tags
-    from piper_dagster.defs.spool import spool_events
 
     ensure_dagster_home(settings)
-    run_config = {"ops": {"spool_events": {"config": config}}} if config else None
+    run_config = {"ops": {"spool_events": {"config": spool_config}}} if spool_config else None
+    assets = list(defs.assets or [])
     with dg.DagsterInstance.get() as instance:
         return dg.materialize(
-            [spool_events],
+            assets,  # type: ignore[arg-type]
+            selection=selection,
             instance=instance,
             tags=range_tags(first, last),
             run_config=run_config,
             raise_on_error=False,
         )
+
+
+def materialize_spool(settings: Settings, first: date, last: date, **config: Any) -> Any:
+    """One Dagster run of spool_events over first..last."""
+    return run_assets(settings, ["spool_events"], first, last, config or None)
 
 
 def _partition_bounds() -> tuple[date, date]:
@@ -155,6 +169,80 @@ def _report_run(result: Any, node: str) -> None:
         )
         if "invalid_by_reason" in meta and meta["invalid_by_reason"].value:
             typer.echo(f"  invalid by reason: {json.dumps(meta['invalid_by_reason'].value)}")
+
+
+MODEL_NAMES = [m.name for m in (*SILVER_MODELS, *GOLD_MODELS)]
+
+
+def _date_range(start: str, end: str, settings: Settings) -> tuple[date, date]:
+    from piper_dagster.warehouse import connect
+
+    lo, hi = _partition_bounds()
+    if start and end:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    else:
+        with connect(settings.warehouse_path) as con:
+            row = con.execute(
+                "SELECT min(event_date), max(event_date) FROM silver_events"
+            ).fetchone()
+        if row is None or row[0] is None:
+            raise ConfigError("the warehouse has no events yet: run `piper ingest` first")
+        first = date.fromisoformat(start) if start else row[0]
+        last = date.fromisoformat(end) if end else row[1]
+    first, last = max(first, lo), min(last, hi)
+    if first > last:
+        raise ConfigError(f"empty date range (partitions exist from {lo} to {hi})")
+    return first, last
+
+
+@app.command()
+@_clear_errors
+def materialize(
+    model: Annotated[str, typer.Option(help=f"One model: {', '.join(MODEL_NAMES)}.")] = "",
+    start: Annotated[str, typer.Option(help="First event date (default: the oldest).")] = "",
+    end: Annotated[str, typer.Option(help="Last event date (default: the newest).")] = "",
+) -> None:
+    """Rebuild silver and gold (or one model) for a range of event dates, in one Dagster run."""
+    settings = _settings()
+    if model and model not in MODEL_NAMES:
+        raise ConfigError(f"unknown model {model!r}; choose from {', '.join(MODEL_NAMES)}")
+    first, last = _date_range(start, end, settings)
+    selection = [model] if model else MODEL_NAMES
+    typer.echo(f"materializing {len(selection)} models for {first}..{last}")
+    result = run_assets(settings, selection, first, last)
+    _report_models(result, selection)
+
+
+@app.command()
+@_clear_errors
+def backfill(
+    start: Annotated[str, typer.Option(help="First spool date, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option(help="Last spool date, YYYY-MM-DD.")],
+) -> None:
+    """Re-ingest the spool dates start..end from byte 0, then silver and gold, in one run.
+
+    Events and quarantined lines already in the warehouse are recognised and not counted twice.
+    """
+    settings = _settings()
+    settings.require_raw_root()
+    first, last = date.fromisoformat(start), date.fromisoformat(end)
+    lo, hi = _partition_bounds()
+    first, last = max(first, lo), min(last, hi)
+    if first > last:
+        raise ConfigError(f"empty date range (partitions exist from {lo} to {hi})")
+    result = run_assets(settings, ["spool_events", *MODEL_NAMES], first, last, {"reread": True})
+    _report_run(result, "spool_events")
+    _report_models(result, MODEL_NAMES)
+
+
+def _report_models(result: Any, names: list[str]) -> None:
+    if not result.success:
+        typer.secho(f"run {result.run_id} failed: see the Dagster UI", err=True, fg="red")
+        raise typer.Exit(1)
+    for name in names:
+        mats = result.asset_materializations_for_node(name)
+        if mats:
+            typer.echo(f"  {name:<32}{mats[0].metadata['rows'].value:>9} rows")
 
 
 # --- contract ------------------------------------------------------------------------------------

@@ -1,12 +1,14 @@
 """The piper code location: every asset, check, sensor and resource, assembled once."""
 
-from __future__ import annotations
-
 import dagster as dg
 
+from piper_dagster.defs.late_data import refresh_models_job, touched_event_dates_sensor
+from piper_dagster.defs.models import gold_assets, silver_assets
 from piper_dagster.defs.spool import spool_events
 
 defs = dg.Definitions(
-    assets=[spool_events],
+    assets=[spool_events, *silver_assets, *gold_assets],
+    jobs=[refresh_models_job],
+    sensors=[touched_event_dates_sensor],
     executor=dg.in_process_executor,  # steps share one DuckDB file: no subprocess per step
 )

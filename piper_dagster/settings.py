@@ -7,7 +7,7 @@ from datetime import date
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -39,6 +39,17 @@ class IngestSettings(BaseModel):
     start_date: date = Field(description="first daily partition")
 
 
+class PrivacySettings(BaseModel):
+    mask_users: bool = Field(description="replace user names in silver by a keyed hash")
+    user_hash_key: SecretStr = Field(description="key of the user hash (env only, never in git)")
+
+    @model_validator(mode="after")
+    def _key_when_masking(self) -> PrivacySettings:
+        if self.mask_users and not self.user_hash_key.get_secret_value():
+            raise ValueError("privacy.mask_users needs a key: set PIPER_PRIVACY__USER_HASH_KEY")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PIPER_",
@@ -49,6 +60,7 @@ class Settings(BaseSettings):
 
     paths: PathsSettings
     ingest: IngestSettings
+    privacy: PrivacySettings
 
     @classmethod
     def settings_customise_sources(

@@ -37,38 +37,49 @@ def _sql_literal(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def export_silver_events(con: duckdb.DuckDBPyConnection, out_dir: Path, dates: list[date]) -> int:
-    """Rewrite silver/events/event_date=D/event_type=T/ for each date D; returns files written."""
+def write_date_partitions(
+    con: duckdb.DuckDBPyConnection,
+    select: str,
+    out_dir: Path,
+    dates: list[date],
+    partition_by: tuple[str, ...] = ("event_date",),
+) -> int:
+    """Rewrite out_dir/event_date=D/... for each D in `dates` from `select`; files written.
+
+    `select` reads the dates from the temp table `pending_dates(partition_date)`. Each file is
+    replaced atomically; files the new export did not produce (stale) are removed.
+    """
     staging = out_dir / f".staging-{uuid.uuid4().hex}"
     out_dir.mkdir(parents=True, exist_ok=True)
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE pending_dates AS SELECT unnest(?) AS partition_date", [dates]
+        "CREATE OR REPLACE TEMP TABLE pending_dates AS SELECT unnest(?::DATE[]) AS partition_date",
+        [dates],
     )
     try:
         con.execute(
-            f"COPY ({load_sql('ingest/export_events')}) TO {_sql_literal(staging)} "
-            "(FORMAT parquet, PARTITION_BY (event_date, event_type), COMPRESSION snappy, "
+            f"COPY ({select}) TO {_sql_literal(staging)} (FORMAT parquet, "
+            f"PARTITION_BY ({', '.join(partition_by)}), COMPRESSION snappy, "
             "FILENAME_PATTERN 'data_{i}')"
         )
         written = 0
         for d in dates:
             name = f"event_date={d.isoformat()}"
             target, staged = out_dir / name, staging / name
-            target.mkdir(exist_ok=True)
-            fresh: set[tuple[str, str]] = set()
-            for type_dir in sorted(staged.iterdir()) if staged.exists() else []:
-                (target / type_dir.name).mkdir(exist_ok=True)
-                for f in sorted(type_dir.iterdir()):
-                    os.replace(f, target / type_dir.name / f.name)  # atomic per file
-                    fresh.add((type_dir.name, f.name))
-                    written += 1
-            # Whatever the new export did not produce is stale.
-            for type_dir in list(target.iterdir()):
-                for f in list(type_dir.iterdir()):
-                    if (type_dir.name, f.name) not in fresh:
-                        f.unlink()
-                if not any(type_dir.iterdir()):
-                    type_dir.rmdir()
+            fresh: set[Path] = set()
+            for f in sorted(staged.rglob("*.parquet")) if staged.exists() else []:
+                rel = f.relative_to(staged)
+                (target / rel).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(f, target / rel)  # atomic per file
+                fresh.add(rel)
+                written += 1
+            if target.exists():
+                for f in sorted(target.rglob("*"), reverse=True):
+                    if f.is_file() and f.relative_to(target) not in fresh:
+                        f.unlink()  # stale: the tables no longer produce it
+                    elif f.is_dir() and not any(f.iterdir()):
+                        f.rmdir()
+                if not any(target.iterdir()):
+                    target.rmdir()
         return written
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -92,7 +103,13 @@ def export_pending(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
     done = []
     dates = _pending(con, "silver_events")
     if dates:
-        files = export_silver_events(con, settings.silver_events_dir, dates)
+        files = write_date_partitions(
+            con,
+            load_sql("ingest/export_events"),
+            settings.silver_events_dir,
+            dates,
+            partition_by=("event_date", "event_type"),
+        )
         _clear(con, "silver_events", dates)
         done.append(f"{files} Parquet files for {len(dates)} event dates")
     qdates = _pending(con, "quarantine")

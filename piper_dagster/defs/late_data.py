@@ -1,0 +1,68 @@
+"""Late data: refresh silver and gold for every event date an ingest added events to.
+
+`AutomationCondition.eager()` only acts on the latest partition, and events reach past days
+(sessions across midnight, laptops syncing days later, clock-skew reassignment). Each spool
+materialization records the event dates it touched (metadata `event_dates`); this sensor reads
+new spool materializations and requests one run of every silver and gold model per contiguous
+range of touched dates, however far in the past.
+"""
+
+import json
+from datetime import date, timedelta
+
+import dagster as dg
+
+from piper_dagster.defs.partitions import daily_partitions, range_tags
+
+refresh_models_job = dg.define_asset_job(
+    "refresh_models",
+    selection=dg.AssetSelection.groups("silver", "gold"),
+    partitions_def=daily_partitions,
+    description="Silver and gold for a range of event dates (one run per range).",
+)
+
+
+def contiguous_ranges(dates: set[date]) -> list[tuple[date, date]]:
+    """[(first, last)] covering `dates`, one per run of consecutive days."""
+    ranges: list[tuple[date, date]] = []
+    for d in sorted(dates):
+        if ranges and d - ranges[-1][1] == timedelta(days=1):
+            ranges[-1] = (ranges[-1][0], d)
+        else:
+            ranges.append((d, d))
+    return ranges
+
+
+def _touched_dates(record: dg.EventLogRecord) -> set[date]:
+    mat = record.asset_materialization
+    value = mat.metadata.get("event_dates") if mat else None
+    raw = getattr(value, "value", value) or []
+    if isinstance(raw, str):
+        raw = json.loads(raw)
+    return {date.fromisoformat(d) for d in raw}
+
+
+@dg.sensor(
+    job=refresh_models_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+    description="Refreshes silver and gold for the event dates each spool ingest touched.",
+)
+def touched_event_dates_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    result = context.instance.fetch_materializations(
+        dg.AssetKey("spool_events"), limit=1000, cursor=context.cursor, ascending=True
+    )
+    touched: set[date] = set()
+    for record in result.records:
+        touched |= _touched_dates(record)
+    keys = daily_partitions.get_partition_keys(dynamic_partitions_store=context.instance)
+    lo, hi = date.fromisoformat(keys[0]), date.fromisoformat(keys[-1])
+    touched = {d for d in touched if lo <= d <= hi}
+    requests = [
+        dg.RunRequest(
+            run_key=f"{first}..{last}@{result.cursor}",
+            tags=range_tags(first, last),
+        )
+        for first, last in contiguous_ranges(touched)
+    ]
+    return dg.SensorResult(run_requests=requests, cursor=result.cursor)
