@@ -342,8 +342,13 @@ def demo(
         typer.echo(f"  {summary.files} files, {summary.lines} lines, {summary.valid_events} events")
     settings.require_data_root()
     lo, hi = _partition_bounds()
-    result = materialize_spool(settings, max(lo, first - timedelta(days=1)), hi)
+    # One run: the spool dates of the sample (and the day before, for sessions across
+    # midnight), then every silver and gold model for the same dates.
+    result = run_assets(
+        settings, ["spool_events", *MODEL_NAMES], max(lo, first - timedelta(days=1)), hi
+    )
     _report_run(result, "spool_events")
+    _report_models(result, MODEL_NAMES)
     _print_summary(settings)
     if ui:
         typer.echo(f"\nDagster UI on http://127.0.0.1:{port} (Ctrl-C to stop)")
@@ -367,6 +372,10 @@ def _print_summary(settings: Settings) -> None:
             "SELECT reason, count(*) FROM quarantine GROUP BY 1 ORDER BY 2 DESC"
         ).fetchall():
             typer.echo(f"  {reason:<28}{n:>6}")
+        for model in GOLD_MODELS:
+            typer.echo(f"\n{model.name} (latest rows):")
+            rel = con.sql(f"SELECT * FROM {model.name} ORDER BY {model.key} DESC LIMIT 4")
+            typer.echo(str(rel))
 
 
 def main() -> None:

@@ -103,13 +103,15 @@ MODELS: dict[str, Model] = {m.name: m for m in (*SILVER_MODELS, *GOLD_MODELS)}
 def define_user_macro(con: duckdb.DuckDBPyConnection, *, mask: bool, key: str) -> None:
     """`piper_user(u)`: the user name, or a keyed hash of it when users are masked.
 
+    Service accounts (`svc_*`) are not people and stay readable: dq_active_users excludes them.
     A temporary macro: the key lives in the connection only, never in the warehouse.
     """
     if mask:
         # The key is hashed into the macro so the literal key never appears in SQL text.
         salt = hashlib.sha256(key.encode()).hexdigest()
         con.execute(
-            f"CREATE OR REPLACE TEMP MACRO piper_user(u) AS 'u_' || left(sha256('{salt}' || u), 16)"
+            "CREATE OR REPLACE TEMP MACRO piper_user(u) AS CASE WHEN starts_with(u, 'svc_') "
+            f"THEN u ELSE 'u_' || left(sha256('{salt}' || u), 16) END"
         )
     else:
         con.execute("CREATE OR REPLACE TEMP MACRO piper_user(u) AS u")

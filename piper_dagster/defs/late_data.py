@@ -17,7 +17,6 @@ from piper_dagster.defs.partitions import daily_partitions, range_tags
 refresh_models_job = dg.define_asset_job(
     "refresh_models",
     selection=dg.AssetSelection.groups("silver", "gold"),
-    partitions_def=daily_partitions,
     description="Silver and gold for a range of event dates (one run per range).",
 )
 

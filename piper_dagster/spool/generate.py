@@ -1769,11 +1769,12 @@ def _bulk_storage(
 
 
 def generate_bulk(
-    root: Path, *, events: int, files: int, start: date, seed: int = 0
+    root: Path, *, events: int, files: int, start: date, seed: int = 0, days: int | None = None
 ) -> GenerateSummary:
     """Write `events` clean, valid events in `files` files (benchmarks): no damage, no skew.
 
-    Files are spread over days (about 40 per day, at most 30 days) and, per day, over the farm
+    Files are spread over `days` days (default: about 40 files a day, at most 30 days) and,
+    per day, over the farm
     poller, the storage auditor and artists' workstations (two session files per artist).
     Lines are built from string templates; event types follow a realistic mix.
     """
@@ -1781,7 +1782,7 @@ def generate_bulk(
         raise ValueError("need files >= 1 and events >= files")
     root = Path(root)
     rng = random.Random(f"{seed}:bulk")
-    days = max(1, min(30, files // 40))
+    days = days or max(1, min(30, files // 40))
     per_day = -(-files // days)
     roles = ["farm", "storage"] if per_day >= 8 else ["farm"] if per_day >= 4 else []
     names = _user_names(per_day, seed)

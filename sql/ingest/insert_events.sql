@@ -7,7 +7,7 @@ SELECT
     c.ts,
     n.event_date,
     c.host,
-    piper_user(c."user") AS "user",
+    c."user",
     c."show",
     c.session_id,
     c.payload,

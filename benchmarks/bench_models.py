@@ -1,0 +1,86 @@
+"""Silver and gold benchmark (issue: silver domains and gold models).
+
+    uv run python benchmarks/bench_models.py [--events 5000000] [--days 90]
+
+Generates `--events` clean events over `--days` days, ingests them, then times, in the same run:
+the 7 silver and 6 gold models built for all days in ONE Dagster run, and a one-day refresh
+(the last day) of the same models. Target: the one-day refresh is <= 1/20 of the full build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=5_000_000)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--files", type=int, default=900)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/piper-bench-models"))
+    args = parser.parse_args()
+
+    work = args.workdir
+    shutil.rmtree(work, ignore_errors=True)
+    os.environ["PIPER_PATHS__RAW_ROOT"] = str(work / "spool")
+    os.environ["PIPER_PATHS__DATA_ROOT"] = str(work / "data")
+    os.environ["PIPER_INGEST__SETTLE_SECONDS"] = "0"
+    os.environ["DAGSTER_HOME"] = tempfile.mkdtemp(prefix="dagster-home-")
+
+    import dagster as dg
+
+    from piper_dagster.dagster_home import ensure_dagster_home
+    from piper_dagster.definitions import defs
+    from piper_dagster.defs.partitions import range_tags
+    from piper_dagster.ingest.pipeline import ingest
+    from piper_dagster.models import GOLD_MODELS, SILVER_MODELS
+    from piper_dagster.settings import load_settings
+    from piper_dagster.spool.generate import generate_bulk
+
+    start = date(2026, 3, 2)
+    last = start + timedelta(days=args.days - 1)
+    t = time.perf_counter()
+    gen = generate_bulk(
+        work / "spool", events=args.events, files=args.files, start=start, days=args.days
+    )
+    print(
+        f"generated {gen.valid_events} events over {args.days} days"
+        f" ({time.perf_counter() - t:.0f} s)",
+        flush=True,
+    )
+    settings = load_settings()
+    ensure_dagster_home(settings)
+    r = ingest(settings, on_progress=lambda s: None)
+    print(f"ingested {r.events} events in {r.seconds:.0f} s", flush=True)
+
+    models = [m.name for m in (*SILVER_MODELS, *GOLD_MODELS)]
+    assets = list(defs.assets or [])
+    timings = {}
+    with dg.DagsterInstance.get() as instance:
+        for label, first in (("full_build", start), ("one_day_refresh", last)):
+            t = time.perf_counter()
+            run = dg.materialize(
+                assets, selection=models, instance=instance, tags=range_tags(first, last)
+            )
+            timings[label] = time.perf_counter() - t
+            assert run.success
+            print(f"{label}: {timings[label]:.2f} s", flush=True)
+    results = {
+        "events": r.events,
+        "days": args.days,
+        "full_build_seconds": round(timings["full_build"], 2),
+        "one_day_refresh_seconds": round(timings["one_day_refresh"], 2),
+        "ratio": round(timings["one_day_refresh"] / timings["full_build"], 4),
+    }
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
