@@ -24,8 +24,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 contract_app = typer.Typer(help="The telemetry contract.", no_args_is_help=True)
+catalog_app = typer.Typer(
+    help="The metrics catalog (conf/metrics_catalog.yml).", no_args_is_help=True
+)
 spool_app = typer.Typer(help="The telemetry spool.", no_args_is_help=True)
 app.add_typer(contract_app, name="contract")
+app.add_typer(catalog_app, name="catalog")
 app.add_typer(spool_app, name="spool")
 
 
@@ -254,6 +258,23 @@ def contract_schema() -> None:
     from piper_dagster.contract import event_json_schema
 
     typer.echo(json.dumps(event_json_schema(), indent=2))
+
+
+# --- catalog -------------------------------------------------------------------------------------
+
+
+@catalog_app.command("list")
+@_clear_errors
+def catalog_list(
+    model: Annotated[str, typer.Option(help="Only the metrics of this gold model.")] = "",
+) -> None:
+    """The gold metrics: model, column, unit, which direction is good, thresholds."""
+    from piper_dagster.catalog import format_table, load_catalog
+
+    entries = [e for e in load_catalog() if not model or e.model == model]
+    if not entries:
+        raise ConfigError(f"no metric of model {model!r} in the catalog")
+    typer.echo(format_table(entries))
 
 
 # --- spool generate ------------------------------------------------------------------------------

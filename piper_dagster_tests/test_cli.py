@@ -106,3 +106,39 @@ def test_bad_settings_exit_2_with_one_line(
     assert proc.returncode == 2
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_catalog_list(piper_env: Settings) -> None:
+    out = runner.invoke(app, ["catalog", "list"])
+    assert out.exit_code == 0, out.output
+    assert "publish_success_rate" in out.output and "dq_active_users" in out.output
+    one = runner.invoke(app, ["catalog", "list", "--model", "gold_render_health_daily"])
+    assert "render_cpu_hours" in one.output and "publish_success_rate" not in one.output
+    bad = runner.invoke(app, ["catalog", "list", "--model", "nope"])
+    assert bad.exit_code == 2
+
+
+def test_materialize_and_backfill_run_through_dagster(piper_env: Settings, warehouse) -> None:
+    for name in ("2026-03-04_valid.jsonl", "2026-03-04_invalid.jsonl"):
+        write_spool_file(piper_env.raw_root, f"ws042/jdoe/{name}", (EXAMPLES / name).read_bytes())
+    assert runner.invoke(app, ["ingest"]).exit_code == 0
+    out = runner.invoke(app, ["materialize"])
+    assert out.exit_code == 0, out.output
+    assert "materializing 13 models for 2026-03-04..2026-03-04" in out.output
+    assert "gold_publish_health_daily" in out.output
+    one = runner.invoke(app, ["materialize", "--model", "gold_render_health_daily"])
+    assert one.exit_code == 0 and "materializing 1 models" in one.output
+    with warehouse() as con:
+        before = con.execute("SELECT * FROM gold_publish_health_daily ORDER BY ALL").fetchall()
+    back = runner.invoke(app, ["backfill", "--start", "2026-03-04", "--end", "2026-03-04"])
+    assert back.exit_code == 0, back.output
+    assert "events 0, duplicates 20" in back.output  # re-read from byte 0, exact
+    with warehouse() as con:
+        assert (
+            con.execute("SELECT * FROM gold_publish_health_daily ORDER BY ALL").fetchall() == before
+        )
+        assert con.execute("SELECT count(*) FROM silver_events").fetchone() == (20,)
+    with dg.DagsterInstance.get() as instance:
+        assert len(instance.get_runs()) == 4
+    unknown = runner.invoke(app, ["materialize", "--model", "gold_nope"])
+    assert unknown.exit_code == 2

@@ -4,6 +4,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 
+from piper_dagster.catalog import column_descriptions
 from piper_dagster.defs.partitions import daily_partitions, partition_dates
 from piper_dagster.ingest.export import write_date_partitions
 from piper_dagster.models import GOLD_MODELS, SILVER_MODELS, Model, define_user_macro, refresh
@@ -16,14 +17,15 @@ def _deps(model: Model) -> list[str]:
     return ["spool_events" if d == "silver_events" else d for d in model.deps]
 
 
-def _column_descriptions(model: Model) -> dict[str, str]:
+def _column_schema(model: Model) -> dict[str, object]:
+    """Gold column descriptions from the metrics catalog, as the UI's column schema."""
     if model.layer != "gold":
         return {}
-    try:
-        from piper_dagster.catalog import column_descriptions
-    except ImportError:  # the catalog arrives with the gold models
-        return {}
-    return column_descriptions(model.name)
+    columns = [
+        dg.TableColumn(name, description=text)
+        for name, text in column_descriptions(model.name).items()
+    ]
+    return {"dagster/column_schema": dg.TableSchema(columns=columns)}
 
 
 def refresh_model(model: Model, first: date, last: date) -> dict[str, object]:
@@ -59,8 +61,6 @@ def refresh_model(model: Model, first: date, last: date) -> dict[str, object]:
 
 
 def build_model_asset(model: Model) -> dg.AssetsDefinition:
-    descriptions = _column_descriptions(model)
-
     @dg.asset(
         name=model.name,
         deps=_deps(model),
@@ -73,9 +73,7 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
         metadata={
             "sql": f"sql/{model.layer}/{model.name}.sql",
             "grain": model.grain,
-            **(
-                {"column_descriptions": dg.MetadataValue.json(descriptions)} if descriptions else {}
-            ),
+            **_column_schema(model),
         },
     )
     def _asset(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
