@@ -3,11 +3,11 @@
 import dagster as dg
 
 from piper_dagster.defs.late_data import refresh_models_job, touched_event_dates_sensor
-from piper_dagster.defs.models import gold_assets, silver_assets
+from piper_dagster.defs.models import gold_models, silver_models
 from piper_dagster.defs.spool import spool_events
 
 defs = dg.Definitions(
-    assets=[spool_events, *silver_assets, *gold_assets],
+    assets=[spool_events, silver_models, gold_models],
     jobs=[refresh_models_job],
     sensors=[touched_event_dates_sensor],
     executor=dg.in_process_executor,  # steps share one DuckDB file: no subprocess per step
