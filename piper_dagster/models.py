@@ -100,8 +100,10 @@ GOLD_MODELS: tuple[Model, ...] = (
 MODELS: dict[str, Model] = {m.name: m for m in (*SILVER_MODELS, *GOLD_MODELS)}
 
 
-def define_user_macro(con: duckdb.DuckDBPyConnection, *, mask: bool, key: str) -> None:
-    """`piper_user(u)`: the user name, or a keyed hash of it when users are masked.
+def define_macros(con: duckdb.DuckDBPyConnection, *, mask: bool, key: str) -> None:
+    """The connection's temporary macros: `piper_user(u)` and those of sql/macros/silver.sql.
+
+    `piper_user(u)` is the user name, or a keyed hash of it when users are masked.
 
     Service accounts (`svc_*`) are not people and stay readable: dq_active_users excludes them.
     A temporary macro: the key lives in the connection only, never in the warehouse.
@@ -115,6 +117,7 @@ def define_user_macro(con: duckdb.DuckDBPyConnection, *, mask: bool, key: str) -
         )
     else:
         con.execute("CREATE OR REPLACE TEMP MACRO piper_user(u) AS u")
+    con.execute(load_sql("macros/silver"))
 
 
 def refresh(con: duckdb.DuckDBPyConnection, model: Model, first: date, last: date) -> int:

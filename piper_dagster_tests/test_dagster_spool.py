@@ -92,5 +92,15 @@ def test_dagster_cli_materializes_a_partition_range(piper_env: Settings, warehou
     assert proc.returncode == 0, proc.stderr[-3000:]
     with warehouse() as con:
         assert con.execute("SELECT count(*) FROM silver_events").fetchone() == (26,)
+        # Silver and gold were built in the same run, for the whole range.
+        assert con.execute(
+            "SELECT count(DISTINCT event_date) FROM gold_data_quality_daily"
+        ).fetchone() == (3,)
+        assert (
+            con.execute("SELECT sum(tool_invocations) FROM gold_tool_reliability_daily").fetchone()[
+                0
+            ]
+            > 0
+        )
     with dg.DagsterInstance.get() as instance:
         assert len(instance.get_runs()) == 1

@@ -13,7 +13,7 @@ import pytest
 
 from piper_dagster.contract import EVENT_TYPES, PUBLISH_TYPES, TOOL_TYPES, payload_field_specs
 from piper_dagster.ingest.pipeline import ingest
-from piper_dagster.models import MODELS, SILVER_MODELS, define_user_macro, refresh
+from piper_dagster.models import MODELS, SILVER_MODELS, define_macros, refresh
 from piper_dagster.settings import Settings
 from piper_dagster.spool.generate import GenerateOptions, generate_spool
 from piper_dagster.warehouse import connect
@@ -236,7 +236,7 @@ def open_models(
     settings: Settings, *, mask: bool = False, key: str = ""
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     with connect(settings.warehouse_path) as con:
-        define_user_macro(con, mask=mask, key=key)
+        define_macros(con, mask=mask, key=key)
         yield con
 
 

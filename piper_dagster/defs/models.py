@@ -7,7 +7,7 @@ import dagster as dg
 from piper_dagster.catalog import column_descriptions
 from piper_dagster.defs.partitions import daily_partitions, partition_dates
 from piper_dagster.ingest.export import write_date_partitions
-from piper_dagster.models import GOLD_MODELS, SILVER_MODELS, Model, define_user_macro, refresh
+from piper_dagster.models import GOLD_MODELS, SILVER_MODELS, Model, define_macros, refresh
 from piper_dagster.settings import load_settings
 from piper_dagster.warehouse import connect
 
@@ -33,7 +33,7 @@ def refresh_models(models: list[Model], first: date, last: date) -> dict[str, di
     settings = load_settings()
     out: dict[str, dict[str, object]] = {}
     with connect(settings.warehouse_path) as con:
-        define_user_macro(
+        define_macros(
             con,
             mask=settings.privacy.mask_users,
             key=settings.privacy.user_hash_key.get_secret_value(),

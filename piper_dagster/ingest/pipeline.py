@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from piper_dagster.ingest.export import export_pending
 from piper_dagster.ingest.validate import classify_sql
-from piper_dagster.models import define_user_macro
+from piper_dagster.models import define_macros
 from piper_dagster.settings import Settings
 from piper_dagster.spool.discovery import SpoolFile, scan_spool
 from piper_dagster.spool.reader import (
@@ -574,7 +574,7 @@ def ingest(
     started = time.perf_counter()
     with connect(settings.warehouse_path) as con:
         con.execute("SET memory_limit = ?", [settings.ingest.memory_limit])
-        define_user_macro(
+        define_macros(
             con,
             mask=settings.privacy.mask_users,
             key=settings.privacy.user_hash_key.get_secret_value(),

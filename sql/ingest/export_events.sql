@@ -2,14 +2,6 @@
 -- Users are masked here as in the silver domains: piper_user() is the identity unless
 -- privacy.mask_users is on (then a keyed hash, service accounts kept readable).
 SELECT
-    * REPLACE (
-        piper_user("user") AS "user",
-        concat_ws(
-            '/',
-            split_part(source_file, '/', 1),
-            piper_user(split_part(source_file, '/', 2)),
-            array_to_string(string_split(source_file, '/')[3:], '/')
-        ) AS source_file
-    )
+    * REPLACE (piper_user("user") AS "user", piper_source_file(source_file) AS source_file)
 FROM silver_events
 WHERE event_date IN (SELECT partition_date FROM pending_dates)

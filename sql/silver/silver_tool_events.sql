@@ -1,43 +1,19 @@
 -- DCC tool events: one row per event of the 8 tool types in [$start, $end) (contract §4).
 -- Typed payload fields; integers are cast from the JSON text, so a whole float (30000.0) becomes
 -- 30000 exactly (no DOUBLE detour: exact beyond 2^53). JSON null or absent optional fields: NULL.
--- piper_user() (a temp macro, piper_dagster.models.define_user_macro) hashes user names when
--- users are masked; it is applied to the user column, the user folder of source_file and the
--- path segments equal to the user (or to the user folder of source_file).
+-- Common columns (users masked per privacy settings): silver_base(), sql/macros/silver.sql.
 SELECT
-    event_id,
-    event_type,
-    event_date,
-    ts,
-    host,
-    piper_user("user") AS "user",
-    "show",
-    session_id,
-    clock_skewed,
-    concat_ws(
-        '/',
-        split_part(source_file, '/', 1),
-        piper_user(split_part(source_file, '/', 2)),
-        array_to_string(string_split(source_file, '/')[3:], '/')
-    ) AS source_file,
-    source_line,
+    * EXCLUDE (payload, raw_user, raw_folder),
     payload->>'$.status' AS status,
     CAST(payload->>'$.duration_ms' AS BIGINT) AS duration_ms,
     payload->>'$.dcc' AS dcc,
     payload->>'$.dcc_version' AS dcc_version,
-    array_to_string(
-        list_transform(
-            string_split(payload->>'$.path', '/'),
-            lambda s: CASE
-                WHEN s IN ("user", split_part(source_file, '/', 2)) THEN piper_user(s) ELSE s
-            END
-        ),
-        '/'
-    ) AS path,
+    piper_path(payload->>'$.path', raw_user, raw_folder) AS path,
     payload->>'$.error' AS error
-FROM silver_events
-WHERE event_date >= $start AND event_date < $end
-    AND event_type IN (
+FROM silver_base(
+    $start,
+    $end,
+    [
         'dcc.launch',
         'file.open',
         'file.create',
@@ -46,4 +22,5 @@ WHERE event_date >= $start AND event_date < $end
         'build.houdini.component',
         'texture.export.substance',
         'texture.convert.tex'
-    )
+    ]
+)

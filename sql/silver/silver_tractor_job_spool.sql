@@ -1,30 +1,12 @@
 -- Farm job spools: one row per event of tractor.job.spool in [$start, $end) (contract §4).
 -- Typed payload fields; integers are cast from the JSON text, so a whole float (30000.0) becomes
 -- 30000 exactly (no DOUBLE detour: exact beyond 2^53). JSON null or absent optional fields: NULL.
--- piper_user() (a temp macro, piper_dagster.models.define_user_macro) hashes user names when
--- users are masked; it is applied to the user column and the user folder of source_file.
+-- Common columns (users masked per privacy settings): silver_base(), sql/macros/silver.sql.
 SELECT
-    event_id,
-    event_type,
-    event_date,
-    ts,
-    host,
-    piper_user("user") AS "user",
-    "show",
-    session_id,
-    clock_skewed,
-    concat_ws(
-        '/',
-        split_part(source_file, '/', 1),
-        piper_user(split_part(source_file, '/', 2)),
-        array_to_string(string_split(source_file, '/')[3:], '/')
-    ) AS source_file,
-    source_line,
+    * EXCLUDE (payload, raw_user, raw_folder),
     payload->>'$.job_id' AS job_id,
     payload->>'$.status' AS status,
     CAST(payload->>'$.task_count' AS BIGINT) AS task_count,
     payload->>'$.title' AS title,
     CAST(payload->>'$.priority' AS DOUBLE) AS priority
-FROM silver_events
-WHERE event_date >= $start AND event_date < $end
-    AND event_type = 'tractor.job.spool'
+FROM silver_base($start, $end, ['tractor.job.spool'])
