@@ -134,11 +134,10 @@ def refresh(con: duckdb.DuckDBPyConnection, model: Model, first: date, last: dat
         con.execute(
             f"DELETE FROM {model.name} WHERE {model.key} >= $start AND {model.key} < $end", params
         )
-        con.execute(f"INSERT INTO {model.name} BY NAME SELECT * FROM ({select})", params)
-        rows = con.execute(
-            f"SELECT count(*) FROM {model.name} WHERE {model.key} >= $start AND {model.key} < $end",
-            params,
-        ).fetchone()[0]  # type: ignore[index]
+        inserted = con.execute(
+            f"INSERT INTO {model.name} BY NAME SELECT * FROM ({select})", params
+        ).fetchone()
+        rows = inserted[0] if inserted else 0
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -41,7 +41,8 @@ from piper_dagster.warehouse import connect
 
 log = logging.getLogger("piper.ingest")
 
-NON_EVENTS = ("event", "blank", "nul_padding")
+# Statuses of lines that are not quarantined.
+NOT_REJECTED = ("event", "blank", "nul_padding")
 
 
 # --- the plan ------------------------------------------------------------------------------------
@@ -391,44 +392,28 @@ _QUARANTINE_SCHEMA = pa.schema(
 
 
 def _files_table(batch: Batch, raw_root: Path) -> pa.Table:
-    rows: dict[str, list[Any]] = {
-        k: []
-        for k in (
-            "file_idx",
-            "source_file",
-            "host",
-            "user",
-            "spool_date",
-            "size_seen",
-            "mtime_ns",
-            "mtime",
-            "offset_bytes",
-            "lines_read",
-            "head_md5",
-            "tail_md5",
-            "generation",
-        )
-    }
+    rows = []
     for idx, p in batch.progress.items():
         f = batch.files[idx]
         head, tail = fingerprints(raw_root / f.source_file, p.offset)
-        for key, value in (
-            ("file_idx", idx),
-            ("source_file", f.source_file),
-            ("host", f.host),
-            ("user", f.user),
-            ("spool_date", f.spool_date),
-            ("size_seen", p.size_seen),
-            ("mtime_ns", f.mtime_ns),
-            ("mtime", datetime.fromtimestamp(f.mtime_ns / 1e9, UTC)),
-            ("offset_bytes", p.offset),
-            ("lines_read", p.lines),
-            ("head_md5", head),
-            ("tail_md5", tail),
-            ("generation", p.generation),
-        ):
-            rows[key].append(value)
-    return pa.table(rows)
+        rows.append(
+            {
+                "file_idx": idx,
+                "source_file": f.source_file,
+                "host": f.host,
+                "user": f.user,
+                "spool_date": f.spool_date,
+                "size_seen": p.size_seen,
+                "mtime_ns": f.mtime_ns,
+                "mtime": datetime.fromtimestamp(f.mtime_ns / 1e9, UTC),
+                "offset_bytes": p.offset,
+                "lines_read": p.lines,
+                "head_md5": head,
+                "tail_md5": tail,
+                "generation": p.generation,
+            }
+        )
+    return pa.Table.from_pylist(rows)
 
 
 class _PhaseClock:
@@ -487,8 +472,9 @@ def write_batch(
                 con.execute("SELECT status, count(*) FROM classified GROUP BY ALL").fetchall()
             )
             rejected = con.execute(
-                "SELECT idx, status FROM classified WHERE status NOT IN ('event', 'blank', "
-                "'nul_padding') ORDER BY idx"
+                "SELECT idx, status FROM classified WHERE NOT list_contains(?, status)"
+                " ORDER BY idx",
+                [list(NOT_REJECTED)],
             ).fetchall()
         else:
             counts, rejected = {}, []
