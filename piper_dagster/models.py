@@ -101,7 +101,7 @@ MODELS: dict[str, Model] = {m.name: m for m in (*SILVER_MODELS, *GOLD_MODELS)}
 
 
 def define_macros(con: duckdb.DuckDBPyConnection, *, mask: bool, key: str) -> None:
-    """The connection's temporary macros: `piper_user(u)` and those of sql/macros/silver.sql.
+    """The connection's temporary macros: `piper_user(u)`, sql/macros/privacy.sql, silver.sql.
 
     `piper_user(u)` is the user name, or a keyed hash of it when users are masked.
 
@@ -115,8 +115,11 @@ def define_macros(con: duckdb.DuckDBPyConnection, *, mask: bool, key: str) -> No
             "CREATE OR REPLACE TEMP MACRO piper_user(u) AS CASE WHEN starts_with(u, 'svc_') "
             f"THEN u ELSE 'u_' || left(sha256('{salt}' || u), 16) END"
         )
+        con.execute(load_sql("macros/privacy"))
     else:
         con.execute("CREATE OR REPLACE TEMP MACRO piper_user(u) AS u")
+        con.execute("CREATE OR REPLACE TEMP MACRO piper_source_file(path) AS path")
+        con.execute("CREATE OR REPLACE TEMP MACRO piper_path(path, raw_user, raw_folder) AS path")
     con.execute(load_sql("macros/silver"))
 
 
