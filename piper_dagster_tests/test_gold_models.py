@@ -27,6 +27,7 @@ from piper_dagster.catalog import (
     grain_columns,
     load_catalog,
 )
+from piper_dagster.contract import PUBLISH_TYPES, STATUS_TYPES, TOOL_TYPES
 from piper_dagster.models import GOLD_MODELS, MODELS, refresh
 from piper_dagster.warehouse import connect
 from piper_dagster_tests.conftest import SHARED
@@ -35,24 +36,7 @@ CONTRACT = SHARED / "contract" / "telemetry-v1.md"
 
 # --- silver tables, as the silver models write them -----------------------------------------
 
-PUBLISH_TYPES = (
-    "publish.asset.usd",
-    "publish.anim.usd",
-    "publish.camera.usd",
-    "publish.customanim.usd",
-    "publish.previs_asset.usd",
-)
-TOOL_TYPES = (
-    "dcc.launch",
-    "file.open",
-    "file.create",
-    "shot.setup",
-    "playblast.create",
-    "build.houdini.component",
-    "texture.export.substance",
-    "texture.convert.tex",
-)
-OUTCOME_TYPES = (*PUBLISH_TYPES, *TOOL_TYPES, "render.stats.summary")
+OUTCOME_TYPES = STATUS_TYPES  # the success-or-failure types of dq_error_rate
 
 COMMON_COLUMNS = {
     "event_id": "VARCHAR",
