@@ -6,6 +6,7 @@ import os
 from datetime import date
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
@@ -50,6 +51,13 @@ class PrivacySettings(BaseModel):
         return self
 
 
+class DagsterSettings(BaseModel):
+    storage: Literal["sqlite", "postgres"] = Field(
+        description="instance storage: embedded SQLite, or Postgres (DAGSTER_PG_* env)"
+    )
+    sensor_interval_seconds: int = Field(ge=1, description="how often the sensors tick")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PIPER_",
@@ -61,6 +69,7 @@ class Settings(BaseSettings):
     paths: PathsSettings
     ingest: IngestSettings
     privacy: PrivacySettings
+    dagster: DagsterSettings
 
     @classmethod
     def settings_customise_sources(

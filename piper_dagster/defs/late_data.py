@@ -13,6 +13,7 @@ from datetime import date, timedelta
 import dagster as dg
 
 from piper_dagster.defs.partitions import daily_partitions, range_tags
+from piper_dagster.settings import load_settings
 
 refresh_models_job = dg.define_asset_job(
     "refresh_models",
@@ -44,7 +45,7 @@ def _touched_dates(record: dg.EventLogRecord) -> set[date]:
 @dg.sensor(
     job=refresh_models_job,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=load_settings().dagster.sensor_interval_seconds,
     description="Refreshes silver and gold for the event dates each spool ingest touched.",
 )
 def touched_event_dates_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:

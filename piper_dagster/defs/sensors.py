@@ -41,7 +41,7 @@ def spool_run_requests(
 @dg.sensor(
     target=dg.AssetSelection.assets("spool_events"),
     default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=load_settings().dagster.sensor_interval_seconds,
     description="Ingests the spool dates whose settled files are new, grown or changed.",
 )
 def spool_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
