@@ -86,7 +86,13 @@ def dagster_dev(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dic
     try:
         client = DagsterGraphQLClient("127.0.0.1", port_number=port)
         _wait("the webserver", lambda: socket.create_connection(("127.0.0.1", port), 1))
-        yield {"raw": raw, "data": data, "client": client, "log": tmp_path / "dagster_dev.log"}
+        yield {
+            "raw": raw,
+            "data": data,
+            "port": port,
+            "client": client,
+            "log": tmp_path / "dagster_dev.log",
+        }
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
