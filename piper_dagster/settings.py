@@ -56,6 +56,9 @@ class DagsterSettings(BaseModel):
         description="instance storage: embedded SQLite, or Postgres (DAGSTER_PG_* env)"
     )
     sensor_interval_seconds: int = Field(ge=1, description="how often the sensors tick")
+    retry_after_seconds: int = Field(
+        ge=1, description="a requested run neither finished nor alive after this is requested again"
+    )
 
 
 class Settings(BaseSettings):

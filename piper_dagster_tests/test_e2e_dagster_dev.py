@@ -4,6 +4,7 @@ day's gold; a partition-range run launched through the GraphQL client succeeds."
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -48,6 +49,51 @@ def _wait(what: str, probe: Callable[[], Any], timeout: float = 240) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+class DagsterDev:
+    """`dagster dev` (webserver + daemon) as a subprocess in its own process group."""
+
+    def __init__(self, tmp_path: Path, env: dict[str, str]) -> None:
+        self.env = env
+        self.port = _free_port()
+        self.log_path = tmp_path / "dagster_dev.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "dagster",
+                    "dev",
+                    "-w",
+                    "workspace.yaml",
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.port),
+                ],
+                cwd=REPO_ROOT,
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # webserver, daemon, code servers, runs: one group
+            )
+        _wait("the webserver", lambda: socket.create_connection(("127.0.0.1", self.port), 1))
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, sig)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+        self.proc = None
+
+
 @pytest.fixture
 def dagster_dev(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     raw, data, home = tmp_path / "spool", tmp_path / "data", tmp_path / "dagster_home"
@@ -57,50 +103,25 @@ def dagster_dev(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dic
         "PIPER_PATHS__DATA_ROOT": str(data),
         "PIPER_INGEST__SETTLE_SECONDS": "1",
         "PIPER_DAGSTER__SENSOR_INTERVAL_SECONDS": "3",
+        "PIPER_DAGSTER__RETRY_AFTER_SECONDS": "20",
         "DAGSTER_HOME": str(home),
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     ensure_dagster_home(load_settings())
-    port = _free_port()
-    log = open(tmp_path / "dagster_dev.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dagster",
-            "dev",
-            "-w",
-            "workspace.yaml",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
-        cwd=REPO_ROOT,
-        env={**os.environ, **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group: webserver, daemon, code servers, runs
-    )
+    server = DagsterDev(tmp_path, env)
+    server.start()
     try:
-        client = DagsterGraphQLClient("127.0.0.1", port_number=port)
-        _wait("the webserver", lambda: socket.create_connection(("127.0.0.1", port), 1))
         yield {
             "raw": raw,
             "data": data,
-            "port": port,
-            "client": client,
-            "log": tmp_path / "dagster_dev.log",
+            "port": server.port,
+            "server": server,
+            "client": DagsterGraphQLClient("127.0.0.1", port_number=server.port),
+            "log": server.log_path,
         }
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-        log.close()
+        server.stop()
 
 
 def _gold(data: Path, day: str) -> int | None:
@@ -142,3 +163,40 @@ def test_spool_to_gold_by_itself_then_late_data_then_a_graphql_range_run(dagster
     )
     assert status == "SUCCESS", dagster_dev["log"].read_text()[-5000:]
     assert _gold(data, "2026-03-04") == 3
+
+
+def test_a_daemon_killed_mid_way_neither_skips_nor_double_reads(dagster_dev) -> None:
+    raw, data, server = dagster_dev["raw"], dagster_dev["data"], dagster_dev["server"]
+    # Enough files and days that the kill lands while runs are queued or in flight.
+    n = 0
+    for day in ("2026-03-02", "2026-03-03", "2026-03-04"):
+        for f in range(4):
+            n += 1
+            mtime = datetime.fromisoformat(f"{day}T23:00:00+00:00").timestamp()
+            write_spool_file(
+                raw, f"ws00{f}/u/{day}_s.jsonl", ev(n, f"{day}T1{f}:00:00Z"), mtime=mtime
+            )
+    _wait("a first run", lambda: (data / "warehouse" / "telemetry.duckdb").exists(), 120)
+    server.stop(signal.SIGKILL)  # the whole group: webserver, daemon, runs in flight
+    # More data arrives while it is down, for a day that may already be ingested.
+    write_spool_file(
+        raw,
+        "ws009/u/2026-03-04_late.jsonl",
+        ev(n + 1, "2026-03-04T21:00:00Z"),
+        mtime=END_OF_MARCH_4,
+    )
+    server.start()
+
+    def all_in() -> bool:
+        con = duckdb.connect(str(data / "warehouse" / "telemetry.duckdb"), read_only=True)
+        try:
+            events, distinct = con.execute(
+                "SELECT count(*), count(DISTINCT event_id) FROM silver_events"
+            ).fetchone()
+            gold = con.execute("SELECT sum(dq_events) FROM gold_data_quality_daily").fetchone()
+        finally:
+            con.close()
+        assert events == distinct  # never read twice
+        return events == 13 and gold == (13,)
+
+    _wait("every event, once, in silver and gold", all_in, 300)

@@ -1,4 +1,4 @@
-"""The spool sensor on a real Dagster instance: stat() only, settle window, run keys."""
+"""The spool sensor on a real Dagster instance: settle window, run keys, retries."""
 
 from __future__ import annotations
 
@@ -9,17 +9,16 @@ import dagster as dg
 import pytest
 
 from piper_dagster.definitions import defs
-from piper_dagster.defs.sensors import spool_sensor
+from piper_dagster.defs.sensors import STATE_TAG, spool_sensor
 from piper_dagster.settings import Settings, load_settings
 from piper_dagster_tests.conftest import SETTLED_MTIME, write_spool_file
 from piper_dagster_tests.test_ingest import ev
 
 
-def _tick(instance: dg.DagsterInstance, cursor: str | None) -> tuple[list[dg.RunRequest], str]:
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
-    result = spool_sensor(context)
+def _tick(instance: dg.DagsterInstance) -> list[dg.RunRequest]:
+    result = spool_sensor(dg.build_sensor_context(instance=instance, definitions=defs))
     assert isinstance(result, dg.SensorResult)
-    return list(result.run_requests or []), str(result.cursor)
+    return list(result.run_requests or [])
 
 
 def _ranges(requests: list[dg.RunRequest]) -> list[tuple[str, str]]:
@@ -29,8 +28,19 @@ def _ranges(requests: list[dg.RunRequest]) -> list[tuple[str, str]]:
     ]
 
 
-def test_new_grown_and_settling_files_trigger_exactly_once(
-    piper_env: Settings, monkeypatch: pytest.MonkeyPatch
+def _run(instance: dg.DagsterInstance, request: dg.RunRequest) -> bool:
+    """Execute a requested run as the daemon would (same tags)."""
+    result = dg.materialize(
+        [defs.get_assets_def("spool_events")],
+        instance=instance,
+        tags=request.tags,
+        raise_on_error=False,
+    )
+    return result.success
+
+
+def test_new_grown_and_settling_files_trigger_once_per_state(
+    piper_env: Settings, monkeypatch: pytest.MonkeyPatch, warehouse
 ) -> None:
     monkeypatch.setenv("PIPER_INGEST__SETTLE_SECONDS", "120")
     raw = load_settings().raw_root
@@ -39,33 +49,42 @@ def test_new_grown_and_settling_files_trigger_exactly_once(
     write_spool_file(raw, "ws002/b/2026-03-06_y.jsonl", ev(3))
     write_spool_file(raw, "ws002/b/2026-03-07_y.jsonl", ev(4), mtime=time.time())  # not settled
     with dg.DagsterInstance.get() as instance:
-        requests, cursor = _tick(instance, None)
-        assert _ranges(requests) == [("2026-03-03", "2026-03-04"), ("2026-03-06", "2026-03-06")]
-        assert _tick(instance, cursor)[0] == []  # same state: nothing
+        first = _tick(instance)
+        assert _ranges(first) == [("2026-03-03", "2026-03-04"), ("2026-03-06", "2026-03-06")]
+        # Not run yet: the same state gives the same run keys (Dagster runs a key once).
+        assert [r.run_key for r in _tick(instance)] == [r.run_key for r in first]
+        assert all(_run(instance, r) for r in first)
+        assert _tick(instance) == []  # read: nothing to do
 
         # A file of a day already ingested grows; the unsettled one settles.
         write_spool_file(
             raw, "ws001/a/2026-03-04_x.jsonl", ev(5), append=True, mtime=SETTLED_MTIME + 9
         )
-        path = raw / "ws002/b/2026-03-07_y.jsonl"
-        os.utime(path, (SETTLED_MTIME, SETTLED_MTIME))
-        again, cursor2 = _tick(instance, cursor)
+        os.utime(raw / "ws002/b/2026-03-07_y.jsonl", (SETTLED_MTIME, SETTLED_MTIME))
+        again = _tick(instance)
         assert _ranges(again) == [("2026-03-04", "2026-03-04"), ("2026-03-07", "2026-03-07")]
-        assert {r.run_key for r in again}.isdisjoint({r.run_key for r in requests})
-        assert _tick(instance, cursor2)[0] == []
-        assert len(cursor2) < 200  # one short fingerprint per spool date
+        assert {r.run_key for r in again}.isdisjoint({r.run_key for r in first})
+        assert all(_run(instance, r) for r in again)
+        assert _tick(instance) == []
+    with warehouse() as con:
+        assert con.execute("SELECT count(*) FROM silver_events").fetchone() == (5,)
 
 
-def test_a_requested_run_ingests_and_the_late_data_sensor_follows(
-    piper_env: Settings, warehouse
+def test_a_state_whose_run_died_is_requested_again(
+    piper_env: Settings, monkeypatch: pytest.MonkeyPatch, warehouse
 ) -> None:
     write_spool_file(piper_env.raw_root, "ws001/a/2026-03-04_x.jsonl", ev(1) + ev(2))
     with dg.DagsterInstance.get() as instance:
-        (request,), _ = _tick(instance, None)
-        run = dg.materialize(
-            [defs.get_assets_def("spool_events")], instance=instance, tags=request.tags
-        )
-        assert run.success
+        (request,) = _tick(instance)
+        # The run dies before it commits anything (here: its spool vanished for a moment).
+        monkeypatch.setenv("PIPER_PATHS__RAW_ROOT", "/nonexistent/spool")
+        assert not _run(instance, request)
+        monkeypatch.setenv("PIPER_PATHS__RAW_ROOT", str(piper_env.raw_root))
+        (retry,) = _tick(instance)
+        assert retry.tags[STATE_TAG] == request.tags[STATE_TAG]
+        assert retry.run_key != request.run_key  # a new attempt of the same state
+        assert _run(instance, retry)
+        assert _tick(instance) == []
     with warehouse() as con:
         assert con.execute("SELECT count(*) FROM silver_events").fetchone() == (2,)
 
@@ -75,8 +94,7 @@ def test_a_missing_spool_skips_with_the_reason(
 ) -> None:
     monkeypatch.setenv("PIPER_PATHS__RAW_ROOT", "/nonexistent/spool")
     with dg.DagsterInstance.get() as instance:
-        context = dg.build_sensor_context(instance=instance, definitions=defs)
-        result = spool_sensor(context)
+        result = spool_sensor(dg.build_sensor_context(instance=instance, definitions=defs))
     assert isinstance(result, dg.SkipReason)
     assert "/nonexistent/spool does not exist" in (result.skip_message or "")
 

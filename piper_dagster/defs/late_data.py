@@ -8,7 +8,8 @@ range of touched dates, however far in the past.
 """
 
 import json
-from datetime import date, timedelta
+import time
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
@@ -31,6 +32,32 @@ def contiguous_ranges(dates: set[date]) -> list[tuple[date, date]]:
         else:
             ranges.append((d, d))
     return ranges
+
+
+ACTIVE = {
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+}
+REFRESH_TAG = "piper/refresh_state"
+
+
+def next_attempt(
+    instance: dg.DagsterInstance, tag: str, state: str, retry_after: float
+) -> int | None:
+    """The attempt number to request for `state` (runs tagged `tag`=`state`), or None while an
+    attempt is pending or one succeeded. A run that failed, or still shows as started after
+    `retry_after` seconds (its process died with the daemon), calls for a new attempt."""
+    records = instance.get_run_records(filters=dg.RunsFilter(tags={tag: state}))
+    now = time.time()
+    for record in records:
+        status = record.dagster_run.status
+        if status == dg.DagsterRunStatus.SUCCESS:
+            return None
+        if status in ACTIVE and now - record.create_timestamp.timestamp() < retry_after:
+            return None
+    return len(records)
 
 
 def _touched_dates(record: dg.EventLogRecord) -> set[date]:
@@ -58,11 +85,29 @@ def touched_event_dates_sensor(context: dg.SensorEvaluationContext) -> dg.Sensor
     keys = daily_partitions.get_partition_keys(dynamic_partitions_store=context.instance)
     lo, hi = date.fromisoformat(keys[0]), date.fromisoformat(keys[-1])
     touched = {d for d in touched if lo <= d <= hi}
-    requests = [
-        dg.RunRequest(
-            run_key=f"{first}..{last}@{result.cursor}",
-            tags=range_tags(first, last),
+    retry_after = load_settings().dagster.retry_after_seconds
+    states = {f"{first}..{last}@{result.cursor}" for first, last in contiguous_ranges(touched)}
+    # Ranges requested before whose run failed or died (not succeeded): ask again.
+    since = time.time() - 7 * 86400
+    for record in context.instance.get_run_records(
+        filters=dg.RunsFilter(
+            job_name=refresh_models_job.name,
+            statuses=[dg.DagsterRunStatus.FAILURE, *ACTIVE],
+            created_after=datetime.fromtimestamp(since, UTC),
         )
-        for first, last in contiguous_ranges(touched)
-    ]
+    ):
+        if REFRESH_TAG in record.dagster_run.tags:
+            states.add(record.dagster_run.tags[REFRESH_TAG])
+    requests = []
+    for state in sorted(states):
+        attempt = next_attempt(context.instance, REFRESH_TAG, state, retry_after)
+        if attempt is None:
+            continue
+        first, last = (date.fromisoformat(d) for d in state.split("@")[0].split(".."))
+        requests.append(
+            dg.RunRequest(
+                run_key=f"refresh {state} #{attempt}",
+                tags={**range_tags(first, last), REFRESH_TAG: state},
+            )
+        )
     return dg.SensorResult(run_requests=requests, cursor=result.cursor)

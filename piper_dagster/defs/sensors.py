@@ -1,41 +1,39 @@
-"""The spool sensor: requests spool runs for the spool dates whose settled files changed.
+"""The spool sensor: requests spool runs for the spool dates with settled bytes to read.
 
-It replaces piper 1.0's `run_ingest.sh` cron. A tick only stat()s the spool (no file is
-read, the warehouse is not opened: a run may be writing it) and keeps one fingerprint per
-spool date in its cursor. The run_key carries the fingerprints, so a file appended after its
-day was ingested triggers again and the same state never triggers twice. Reading itself is
-exactly-once whatever the sensor does (offsets live in the warehouse), so a daemon restart
-can neither skip a file nor read one twice.
+It replaces piper 1.0's `run_ingest.sh` cron. A tick stat()s the spool and compares it with
+the files' read state in the warehouse (opened read-only for a moment; a tick that finds a run
+writing it simply waits for the next one): a date is requested when one of its settled files
+is new, grown or changed. The run_key carries a fingerprint of those files' state (sizes,
+mtimes, offsets), so a file appended after its day was ingested triggers again and the same
+state never triggers twice, unless the run for that state died (a daemon killed mid-run): after
+`dagster.retry_after_seconds` without success the state is requested again, as a new attempt. Reading itself
+is exactly-once whatever the sensor does (offsets commit with the data), so a restart can
+neither skip a file nor read one twice.
 """
 
-import json
+import hashlib
 import time
 from datetime import date
 
 import dagster as dg
+import duckdb
 
-from piper_dagster.defs.late_data import contiguous_ranges
+from piper_dagster.defs.late_data import contiguous_ranges, next_attempt
 from piper_dagster.defs.partitions import daily_partitions, range_tags
+from piper_dagster.ingest.pipeline import FilePlan, load_states, plan_ingest
 from piper_dagster.settings import ConfigError, load_settings
-from piper_dagster.spool.discovery import scan_spool, settled_fingerprints
+from piper_dagster.spool.discovery import scan_spool
+
+STATE_TAG = "piper/spool_state"
 
 
-def spool_run_requests(
-    previous: dict[str, str], current: dict[date, str], bounds: tuple[date, date]
-) -> list[dg.RunRequest]:
-    """One spool run per contiguous range of dates whose fingerprint changed."""
-    changed = {
-        d
-        for d, fp in current.items()
-        if previous.get(d.isoformat()) != fp and bounds[0] <= d <= bounds[1]
-    }
-    requests = []
-    for first, last in contiguous_ranges(changed):
-        fps = ",".join(current[d] for d in sorted(current) if first <= d <= last and d in changed)
-        requests.append(
-            dg.RunRequest(run_key=f"spool {first}..{last} {fps}", tags=range_tags(first, last))
-        )
-    return requests
+def _fingerprint(plans: list[FilePlan]) -> str:
+    rows = sorted(
+        f"{p.file.source_file}\0{p.file.size}\0{p.file.mtime_ns}\0"
+        f"{p.state.offset_bytes if p.state else -1}"
+        for p in plans
+    )
+    return hashlib.blake2b("\n".join(rows).encode(), digest_size=8).hexdigest()
 
 
 @dg.sensor(
@@ -50,12 +48,40 @@ def spool_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.Sk
         raw_root = settings.require_raw_root()
     except ConfigError as exc:
         return dg.SkipReason(str(exc))
-    current = settled_fingerprints(
-        scan_spool(raw_root), now_ns=time.time_ns(), settle_seconds=settings.ingest.settle_seconds
+    files = list(scan_spool(raw_root))
+    states = {}
+    if settings.warehouse_path.exists():
+        try:
+            con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+        except duckdb.IOException:
+            return dg.SkipReason("a run is writing the warehouse; next tick")
+        try:
+            states = load_states(con)
+        except duckdb.CatalogException:
+            states = {}  # created but not initialised yet
+        finally:
+            con.close()
+    plan = plan_ingest(
+        files, states, now_ns=time.time_ns(), settle_seconds=settings.ingest.settle_seconds
     )
     keys = daily_partitions.get_partition_keys()
-    bounds = (date.fromisoformat(keys[0]), date.fromisoformat(keys[-1]))
-    previous = json.loads(context.cursor) if context.cursor else {}
-    requests = spool_run_requests(previous, current, bounds)
-    cursor = json.dumps({d.isoformat(): fp for d, fp in sorted(current.items())})
-    return dg.SensorResult(run_requests=requests, cursor=cursor)
+    lo, hi = date.fromisoformat(keys[0]), date.fromisoformat(keys[-1])
+    by_date: dict[date, list[FilePlan]] = {}
+    for p in plan.to_read:
+        if lo <= p.file.spool_date <= hi:
+            by_date.setdefault(p.file.spool_date, []).append(p)
+    requests = []
+    for first, last in contiguous_ranges(set(by_date)):
+        plans = [p for d in sorted(by_date) if first <= d <= last for p in by_date[d]]
+        state = f"{first}..{last} {_fingerprint(plans)}"
+        attempt = next_attempt(
+            context.instance, STATE_TAG, state, settings.dagster.retry_after_seconds
+        )
+        if attempt is not None:
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"spool {state} #{attempt}",
+                    tags={**range_tags(first, last), STATE_TAG: state},
+                )
+            )
+    return dg.SensorResult(run_requests=requests)

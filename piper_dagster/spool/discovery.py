@@ -5,10 +5,9 @@ Only stat() calls: this runs in the sensor tick as well as in the ingest.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -77,21 +76,3 @@ def scan_spool(raw_root: Path) -> Iterator[SpoolFile]:
                     mtime_ns=st.st_mtime_ns,
                     spool_date=spool_date_of(entry.name, st.st_mtime_ns),
                 )
-
-
-def settled_fingerprints(
-    files: Iterable[SpoolFile], *, now_ns: int, settle_seconds: float
-) -> dict[date, str]:
-    """Per spool date, a fingerprint of its settled files' state (path, size, mtime).
-
-    Any file new, grown, rewritten or just settled changes its date's fingerprint; an
-    unchanged date keeps it. Stat results only: nothing is read.
-    """
-    states: dict[date, list[str]] = {}
-    for f in files:
-        if f.settled(now_ns, settle_seconds):
-            states.setdefault(f.spool_date, []).append(f"{f.source_file}\0{f.size}\0{f.mtime_ns}")
-    return {
-        d: hashlib.blake2b("\n".join(sorted(rows)).encode(), digest_size=8).hexdigest()
-        for d, rows in states.items()
-    }
