@@ -3,7 +3,9 @@
     uv run python benchmarks/bench_sensor.py [--files 10000]
 
 Times, in the same run, a bare os.scandir + stat() walk of the same tree (the floor), the
-sensor's first tick (every date new) and a second tick (nothing changed).
+sensor's tick on a fresh spool (every date new), then, the spool ingested, a tick with nothing
+to read and a tick after one file was appended (each tick also reads the files' state from
+the warehouse).
 """
 
 from __future__ import annotations
@@ -43,33 +45,37 @@ def main() -> None:
 
     from piper_dagster.definitions import defs
     from piper_dagster.defs.sensors import spool_sensor
+    from piper_dagster.ingest.pipeline import ingest
+    from piper_dagster.settings import load_settings
     from piper_dagster.spool.generate import generate_bulk
 
     generate_bulk(raw, events=args.files * 2, files=args.files, start=date(2026, 3, 2), days=90)
     t = time.perf_counter()
     files = bare_walk(raw)
     walk = time.perf_counter() - t
+    ticks: dict[str, float] = {}
     with dg.DagsterInstance.ephemeral() as instance:
-        ticks = []
-        cursor = None
-        for _ in range(2):
+
+        def tick(label: str) -> None:
             t = time.perf_counter()
-            result = spool_sensor(
-                dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
-            )
-            ticks.append(time.perf_counter() - t)
-            cursor = result.cursor
+            result = spool_sensor(dg.build_sensor_context(instance=instance, definitions=defs))
+            ticks[label] = time.perf_counter() - t
             requested = len(result.run_requests or [])
-            print(f"tick: {ticks[-1]:.3f} s, {requested} run requests", flush=True)
+            print(f"{label}: {ticks[label]:.3f} s, {requested} run requests", flush=True)
+
+        tick("fresh_spool_tick_seconds")
+        os.environ["PIPER_INGEST__SETTLE_SECONDS"] = "0"
+        ingest(load_settings(), on_progress=lambda s: None)
+        tick("ingested_unchanged_tick_seconds")
+        one = next(raw.rglob("*.jsonl"))
+        with open(one, "ab") as f:
+            f.write(one.read_bytes().splitlines(keepends=True)[0])
+        os.utime(one, (time.time() - 3600, time.time() - 3600))
+        tick("one_file_grown_tick_seconds")
     print(
         json.dumps(
-            {
-                "files": files,
-                "bare_stat_walk_seconds": round(walk, 3),
-                "first_tick_seconds": round(ticks[0], 3),
-                "unchanged_tick_seconds": round(ticks[1], 3),
-                "cursor_bytes": len(cursor or ""),
-            },
+            {"files": files, "bare_stat_walk_seconds": round(walk, 3)}
+            | {k: round(v, 3) for k, v in ticks.items()},
             indent=2,
         )
     )

@@ -37,6 +37,11 @@ def _sql_literal(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
+# Dates exported per COPY: a partitioned COPY keeps a writer open per partition (date x event
+# type), so a long range at once would exceed the ingest's memory limit.
+DATES_PER_COPY = 8
+
+
 def write_date_partitions(
     con: duckdb.DuckDBPyConnection,
     select: str,
@@ -49,6 +54,19 @@ def write_date_partitions(
     `select` reads the dates from the temp table `pending_dates(partition_date)`. Each file is
     replaced atomically; files the new export did not produce (stale) are removed.
     """
+    return sum(
+        _write_dates(con, select, out_dir, dates[i : i + DATES_PER_COPY], partition_by)
+        for i in range(0, len(dates), DATES_PER_COPY)
+    )
+
+
+def _write_dates(
+    con: duckdb.DuckDBPyConnection,
+    select: str,
+    out_dir: Path,
+    dates: list[date],
+    partition_by: tuple[str, ...],
+) -> int:
     staging = out_dir / f".staging-{uuid.uuid4().hex}"
     out_dir.mkdir(parents=True, exist_ok=True)
     con.execute(
