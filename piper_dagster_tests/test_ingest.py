@@ -272,3 +272,22 @@ def test_bad_settings_give_one_clear_message(
     monkeypatch.setenv("PIPER_INGEST__SETTLE_SECONDS", "-1")
     with pytest.raises(ConfigError, match=r"ingest\.settle_seconds"):
         load_settings()
+
+
+def test_parquet_export_covers_many_dates_in_bounded_copies(piper_env: Settings, warehouse) -> None:
+    from piper_dagster.ingest.export import DATES_PER_COPY
+
+    days = 2 * DATES_PER_COPY + 3  # more dates than one COPY takes
+    data = b"".join(ev(i, f"2026-02-{i + 1:02d}T12:00:00Z") for i in range(days))
+    # A long session: a file opened on Feb 1st, written until the 20th (no event is skewed).
+    mtime = datetime(2026, 2, 20, tzinfo=UTC).timestamp()
+    write_spool_file(piper_env.raw_root, "ws001/alice/2026-02-01_s.jsonl", data, mtime=mtime)
+    result = ingest(piper_env)
+    assert (result.events, result.skewed) == (days, 0)
+    exported = sorted(p.name for p in piper_env.silver_events_dir.iterdir())
+    assert len(exported) == days
+    with warehouse() as con:
+        n = con.execute(
+            f"SELECT count(*) FROM read_parquet('{piper_env.silver_events_dir}/**/*.parquet')"
+        ).fetchone()
+    assert n == (days,)
