@@ -47,6 +47,13 @@ def _clear_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _partition_bounds() -> tuple[date, date]:
+    # Imported here: the partitions load the settings, whose errors _clear_errors reports.
+    from piper_dagster.defs.partitions import partition_bounds
+
+    return partition_bounds()
+
+
 def _settings() -> Settings:
     return load_settings()
 
@@ -106,13 +113,6 @@ def run_assets(
 def materialize_spool(settings: Settings, first: date, last: date, **config: Any) -> Any:
     """One Dagster run of spool_events over first..last."""
     return run_assets(settings, ["spool_events"], first, last, config or None)
-
-
-def _partition_bounds() -> tuple[date, date]:
-    from piper_dagster.defs.partitions import daily_partitions
-
-    keys = daily_partitions.get_partition_keys()
-    return date.fromisoformat(keys[0]), date.fromisoformat(keys[-1])
 
 
 @app.command()

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
-from piper_dagster.defs.partitions import daily_partitions, range_tags
+from piper_dagster.defs.partitions import partition_bounds, range_tags
 from piper_dagster.settings import load_settings
 
 refresh_models_job = dg.define_asset_job(
@@ -82,8 +82,7 @@ def touched_event_dates_sensor(context: dg.SensorEvaluationContext) -> dg.Sensor
     touched: set[date] = set()
     for record in result.records:
         touched |= _touched_dates(record)
-    keys = daily_partitions.get_partition_keys(dynamic_partitions_store=context.instance)
-    lo, hi = date.fromisoformat(keys[0]), date.fromisoformat(keys[-1])
+    lo, hi = partition_bounds()
     touched = {d for d in touched if lo <= d <= hi}
     retry_after = load_settings().dagster.retry_after_seconds
     states = {f"{first}..{last}@{result.cursor}" for first, last in contiguous_ranges(touched)}

@@ -16,6 +16,12 @@ daily_partitions = dg.DailyPartitionsDefinition(
 )
 
 
+def partition_bounds() -> tuple[date, date]:
+    """The first and the last valid partition (today included: end_offset=1)."""
+    keys = daily_partitions.get_partition_keys()
+    return date.fromisoformat(keys[0]), date.fromisoformat(keys[-1])
+
+
 def partition_dates(context: dg.AssetExecutionContext) -> tuple[date, date]:
     """The inclusive date range of the partitions this run materializes (one or a range)."""
     window = context.partition_time_window

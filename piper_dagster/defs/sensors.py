@@ -19,7 +19,7 @@ import dagster as dg
 import duckdb
 
 from piper_dagster.defs.late_data import contiguous_ranges, next_attempt
-from piper_dagster.defs.partitions import daily_partitions, range_tags
+from piper_dagster.defs.partitions import partition_bounds, range_tags
 from piper_dagster.defs.runs import reap_dead_runs
 from piper_dagster.ingest.pipeline import FilePlan, load_states, plan_ingest
 from piper_dagster.settings import ConfigError, load_settings
@@ -67,8 +67,7 @@ def spool_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.Sk
     plan = plan_ingest(
         files, states, now_ns=time.time_ns(), settle_seconds=settings.ingest.settle_seconds
     )
-    keys = daily_partitions.get_partition_keys()
-    lo, hi = date.fromisoformat(keys[0]), date.fromisoformat(keys[-1])
+    lo, hi = partition_bounds()
     by_date: dict[date, list[FilePlan]] = {}
     for p in plan.to_read:
         if lo <= p.file.spool_date <= hi:
