@@ -85,3 +85,19 @@ CREATE TABLE IF NOT EXISTS ingest_batches (
     skewed          BIGINT NOT NULL,
     event_dates     DATE[] NOT NULL
 );
+
+-- Outcomes of the pipeline's checks (freshness, volume, invalid-rate, clock-skew), one row per
+-- evaluation and scope, so that Grafana can show the pipeline's health over time.
+CREATE TABLE IF NOT EXISTS pipeline_check_results (
+    check_name      VARCHAR NOT NULL,   -- 'freshness' | 'volume' | 'invalid_rate' | 'clock_skew'
+    asset           VARCHAR NOT NULL,   -- the asset checked, e.g. 'spool_events'
+    partition_date  DATE,               -- the daily partition evaluated; NULL for whole-asset checks
+    scope           VARCHAR NOT NULL,   -- what the value is about: 'all', a source family, a host
+    status          VARCHAR NOT NULL,   -- 'PASS' | 'WARN' | 'FAIL'
+    value           DOUBLE,             -- the measured value (a rate, a ratio, an age in seconds)
+    warn_threshold  DOUBLE,
+    fail_threshold  DOUBLE,
+    detail          JSON,               -- breakdowns: reasons, top files, hosts and offsets
+    evaluated_at    TIMESTAMPTZ NOT NULL,
+    run_id          VARCHAR             -- the Dagster run, NULL for `piper doctor`
+);
