@@ -28,7 +28,11 @@ catalog_app = typer.Typer(
     help="The metrics catalog (conf/metrics_catalog.yml).", no_args_is_help=True
 )
 spool_app = typer.Typer(help="The telemetry spool.", no_args_is_help=True)
+grafana_app = typer.Typer(
+    help="Grafana: dashboards and provisioning generated from the catalog.", no_args_is_help=True
+)
 app.add_typer(contract_app, name="contract")
+app.add_typer(grafana_app, name="grafana")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(spool_app, name="spool")
 
@@ -74,9 +78,30 @@ def init() -> None:
     with connect(settings.warehouse_path):
         pass
     home = ensure_dagster_home(settings)
+    # Grafana's views need files to read from its first start on, even before any data.
+    publication = _publish(settings)
     typer.echo(f"spool      {settings.raw_root}")
     typer.echo(f"warehouse  {settings.warehouse_path}")
+    typer.echo(f"serving    {settings.serving_dir / 'current'} (version {publication.version})")
     typer.echo(f"dagster    {home}")
+
+
+def _publish(settings: Settings) -> Any:
+    from piper_dagster.serving import publish
+
+    return publish(settings)
+
+
+@app.command("publish")
+@_clear_errors
+def publish_cmd() -> None:
+    """Publish the serving layer Grafana reads (done after every gold run; this forces one)."""
+    settings = _settings()
+    publication = _publish(settings)
+    typer.echo(f"published {publication.version} in {publication.seconds:.2f} s:")
+    for table, rows in publication.rows.items():
+        typer.echo(f"  {table:<32}{rows:>9} rows")
+    typer.echo(f"Grafana reads {settings.serving_dir / 'current'}")
 
 
 # --- ingest --------------------------------------------------------------------------------------
@@ -275,6 +300,31 @@ def catalog_list(
     if not entries:
         raise ConfigError(f"no metric of model {model!r} in the catalog")
     typer.echo(format_table(entries))
+
+
+# --- grafana -------------------------------------------------------------------------------------
+
+
+@grafana_app.command("generate")
+@_clear_errors
+def grafana_generate(
+    check: Annotated[
+        bool, typer.Option(help="Only report files that differ; exit 1 if any.")
+    ] = False,
+) -> None:
+    """Write grafana/dashboards/ and grafana/provisioning/ from the catalog and the serving layer."""
+    from piper_dagster import grafana
+
+    if check:
+        differ = grafana.stale()
+        for rel in differ:
+            typer.echo(f"out of date: {rel}")
+        if differ:
+            raise typer.Exit(1)
+        typer.echo("grafana files are up to date")
+        return
+    for rel in grafana.write():
+        typer.echo(f"wrote {rel}")
 
 
 # --- spool generate ------------------------------------------------------------------------------

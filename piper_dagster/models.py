@@ -123,6 +123,25 @@ def define_macros(con: duckdb.DuckDBPyConnection, *, mask: bool, key: str) -> No
     con.execute(load_sql("macros/silver"))
 
 
+def _create_if_missing(con: duckdb.DuckDBPyConnection, model: Model, params: dict) -> None:
+    # The table takes the SELECT's columns and types: the SQL file is the only schema.
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {model.name} AS SELECT * FROM ({model.sql}) WHERE false",
+        params,
+    )
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection, models: tuple[Model, ...]) -> None:
+    """Create the (empty) tables of models never refreshed yet, in order (silver before gold).
+
+    Readers such as the serving layer then see every model's schema from the first day on.
+    Needs the macros of `define_macros`.
+    """
+    params = {"start": date(1970, 1, 1), "end": date(1970, 1, 1)}
+    for model in models:
+        _create_if_missing(con, model, params)
+
+
 def refresh(con: duckdb.DuckDBPyConnection, model: Model, first: date, last: date) -> int:
     """Replace the model's rows for first..last (inclusive) in one transaction; rows written."""
     start, end = model.window(first, last)
@@ -130,10 +149,7 @@ def refresh(con: duckdb.DuckDBPyConnection, model: Model, first: date, last: dat
     select = model.sql
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(
-            f"CREATE TABLE IF NOT EXISTS {model.name} AS SELECT * FROM ({select}) WHERE false",
-            params,
-        )
+        _create_if_missing(con, model, params)
         con.execute(
             f"DELETE FROM {model.name} WHERE {model.key} >= $start AND {model.key} < $end", params
         )

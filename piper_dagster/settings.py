@@ -61,6 +61,16 @@ class DagsterSettings(BaseModel):
     )
 
 
+class ServingSettings(BaseModel):
+    keep_versions: int = Field(
+        ge=2, description="published versions of the serving layer kept (in-flight readers)"
+    )
+    keep_seconds: int = Field(
+        ge=0, description="a superseded version is deleted only after this long"
+    )
+    health_days: int = Field(ge=1, description="days of pipeline-health aggregates published")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PIPER_",
@@ -73,6 +83,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings
     privacy: PrivacySettings
     dagster: DagsterSettings
+    serving: ServingSettings
 
     @classmethod
     def settings_customise_sources(
@@ -112,6 +123,11 @@ class Settings(BaseSettings):
     @property
     def quarantine_dir(self) -> Path:
         return self.data_root / "quarantine" / "invalid_jsonl"
+
+    @property
+    def serving_dir(self) -> Path:
+        """What Grafana reads: versions/<id>/*.parquet and the `current` symlink."""
+        return self.data_root / "serving"
 
     @property
     def dagster_home(self) -> Path:

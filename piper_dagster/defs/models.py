@@ -8,6 +8,7 @@ from piper_dagster.catalog import column_descriptions
 from piper_dagster.defs.partitions import daily_partitions, partition_dates
 from piper_dagster.ingest.export import write_date_partitions
 from piper_dagster.models import GOLD_MODELS, SILVER_MODELS, Model, define_macros, refresh
+from piper_dagster.serving import publish_from
 from piper_dagster.settings import load_settings
 from piper_dagster.warehouse import connect
 
@@ -29,7 +30,8 @@ def _column_schema(model: Model) -> dict[str, object]:
 
 
 def refresh_models(models: list[Model], first: date, last: date) -> dict[str, dict[str, object]]:
-    """Rebuild `models` (in order) for first..last, silver Parquet too; metadata per model."""
+    """Rebuild `models` (in order) for first..last, silver Parquet too, then Grafana's serving
+    layer when gold changed; metadata per model."""
     settings = load_settings()
     out: dict[str, dict[str, object]] = {}
     with connect(settings.warehouse_path) as con:
@@ -60,6 +62,13 @@ def refresh_models(models: list[Model], first: date, last: date) -> dict[str, di
                 "window_end_exclusive": end.isoformat(),
                 "parquet_files": files,
             }
+        if any(m.layer == "gold" for m in models):
+            # Grafana reads the serving layer, never the warehouse: replace it now that gold
+            # changed, over the same connection (still inside this step's `duckdb` pool slot).
+            publication = publish_from(con, settings)
+            for model in models:
+                if model.layer == "gold":
+                    out[model.name].update(publication.as_metadata())
     return out
 
 

@@ -1,0 +1,332 @@
+"""Grafana without a Grafana server: the committed dashboards and provisioning are what the code
+generates, every dashboard is well formed, and every panel's SQL, with the macros expanded as the
+DuckDB plugin expands them, runs on the served data of a demo warehouse in a fresh in-memory
+DuckDB of the plugin's version set up by the provisioned initSql alone."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+import yaml
+
+from piper_dagster import grafana
+from piper_dagster.catalog import load_catalog
+from piper_dagster.grafana import (
+    CONTAINER_DATA_ROOT,
+    DATASOURCE_UID,
+    LEVEL_COLORS,
+    PLUGIN_ID,
+    SOURCE_FAMILIES,
+    threshold_steps,
+)
+from piper_dagster.models import GOLD_MODELS
+from piper_dagster.serving import SERVED
+from piper_dagster.settings import Settings
+from piper_dagster_tests.conftest import REPO_ROOT
+from piper_dagster_tests.demo_warehouse import (
+    DEMO_DAYS,
+    DEMO_START,
+    generate,
+    insert_check_results,
+    materialize_all,
+    piper_settings,
+)
+
+DASHBOARDS = sorted((REPO_ROOT / "grafana" / "dashboards").rglob("*.json"))
+PROVISIONING = REPO_ROOT / "grafana" / "provisioning"
+# Types the plugin turns into Grafana fields (HUGEINT, for one, has no converter).
+PLUGIN_TYPES = {
+    "DATE",
+    "TIMESTAMP",
+    "TIMESTAMP WITH TIME ZONE",
+    "VARCHAR",
+    "BIGINT",
+    "INTEGER",
+    "DOUBLE",
+    "FLOAT",
+    "BOOLEAN",
+}
+NUMERIC = {"BIGINT", "INTEGER", "DOUBLE", "FLOAT"}
+
+
+def _load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _panels() -> Iterator[tuple[str, dict[str, Any]]]:
+    for path in DASHBOARDS:
+        board = _load(path)
+        for panel in board["panels"]:
+            yield f"{path.parent.name}/{path.name}#{panel['id']}", panel
+
+
+PANELS = list(_panels())
+
+
+# --- macros, as the plugin expands them -------------------------------------------------------
+
+
+def expand_macros(sql: str, start: datetime, end: datetime) -> str:
+    """`$__timeFilter(col)` -> `col >= 'from' AND col <= 'to'`, RFC 3339 seconds in UTC: what
+    grafana-plugin-sdk-go's sqlutil.DefaultMacros (the plugin's Macros()) produces. The macro's
+    argument runs to its matching parenthesis, as sqlutil's getMacroMatches finds it."""
+    fmt = "%Y-%m-%dT%H:%M:%SZ"
+    lo, hi = start.astimezone(UTC).strftime(fmt), end.astimezone(UTC).strftime(fmt)
+    out = sql
+    while (m := re.search(r"\$__timeFilter\b", out)) is not None:
+        depth, i, arg_start = 0, m.end(), None
+        while i < len(out):
+            if out[i] == "(":
+                depth += 1
+                arg_start = i + 1 if arg_start is None else arg_start
+            elif out[i] == ")":
+                depth -= 1
+                if depth == 0:
+                    break
+            i += 1
+        assert arg_start is not None, "a $__timeFilter without its column"
+        column = out[arg_start:i].strip()
+        out = out[: m.start()] + f"{column} >= '{lo}' AND {column} <= '{hi}'" + out[i + 1 :]
+    return out
+
+
+def test_expand_macros_as_sqlutil() -> None:
+    start, end = datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 8, 12, 30, tzinfo=UTC)
+    assert expand_macros("WHERE $__timeFilter(event_date) AND x", start, end) == (
+        "WHERE event_date >= '2026-03-01T00:00:00Z' AND event_date <= '2026-03-08T12:30:00Z' AND x"
+    )
+
+
+# --- the files --------------------------------------------------------------------------------
+
+
+def test_committed_files_are_what_the_code_generates() -> None:
+    assert grafana.stale() == [], "run `piper grafana generate` and commit the result"
+    generated = {p for p in grafana.rendered() if p.parts[1] == "dashboards"}
+    assert {p.relative_to(REPO_ROOT) for p in DASHBOARDS} == generated
+
+
+def test_one_dashboard_per_gold_model_and_pipeline_health() -> None:
+    uids = [_load(p)["uid"] for p in DASHBOARDS]
+    assert len(uids) == len(set(uids)) == len(GOLD_MODELS) + 1
+    folders = {p.parent.name for p in DASHBOARDS}
+    assert folders == {grafana.GOLD_FOLDER, grafana.PIPELINE_FOLDER}
+    titles = {_load(p)["title"] for p in DASHBOARDS}
+    assert "Pipeline health" in titles
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
+def test_dashboard_layout(path: Path) -> None:
+    board = _load(path)
+    assert len(board["uid"]) <= 40
+    ids = [p["id"] for p in board["panels"]]
+    assert len(ids) == len(set(ids)), "panel ids must be unique"
+    cells: set[tuple[int, int]] = set()
+    for panel in board["panels"]:
+        g = panel["gridPos"]
+        assert g["x"] >= 0 and g["w"] >= 1 and g["x"] + g["w"] <= 24, panel["title"]
+        assert g["h"] >= 1 and g["y"] >= 0
+        mine = {
+            (x, y) for x in range(g["x"], g["x"] + g["w"]) for y in range(g["y"], g["y"] + g["h"])
+        }
+        assert not mine & cells, f"{panel['title']} overlaps another panel"
+        cells |= mine
+    # Operators read stats first: the top row is stat panels, tables come last.
+    kinds = [
+        p["type"]
+        for p in sorted(board["panels"], key=lambda p: (p["gridPos"]["y"], p["gridPos"]["x"]))
+    ]
+    assert kinds[0] == "stat" and kinds[-1] == "table"
+    assert {"stat", "timeseries", "table"} <= set(kinds)
+    # Links: every piper dashboard (by tag) and the Dagster UI.
+    link_types = {link["type"] for link in board["links"]}
+    assert link_types == {"dashboards", "link"}
+    assert all(
+        link["url"].startswith("${dagster_url}/")
+        for link in board["links"]
+        if link["type"] == "link"
+    )
+    assert "piper" in board["tags"]
+    assert [v["name"] for v in board["templating"]["list"]] == ["dagster_url"]
+
+
+@pytest.mark.parametrize(("where", "panel"), PANELS, ids=[w for w, _ in PANELS])
+def test_panel_query_model(where: str, panel: dict[str, Any]) -> None:
+    assert panel["datasource"] == {"type": PLUGIN_ID, "uid": DATASOURCE_UID}
+    assert panel["targets"], where
+    for target in panel["targets"]:
+        assert target["datasource"] == {"type": PLUGIN_ID, "uid": DATASOURCE_UID}
+        assert type(target["format"]) is int and target["format"] in (0, 1)
+        assert target["editorMode"] == "code" and target["rawQuery"] is True
+        sql = target["rawSql"]
+        assert "$__timeFilter(" in sql
+        # Only the macro the plugin implements well; no file access around the views.
+        assert set(re.findall(r"\$__\w+", sql)) == {"$__timeFilter"}
+        assert "read_parquet" not in sql and "'/" not in sql and "${DS" not in sql
+
+
+def test_thresholds_give_the_catalog_levels() -> None:
+    def grafana_color(steps: list[dict[str, Any]], value: float) -> str:
+        color = steps[0]["color"]
+        for step in steps[1:]:
+            if value >= step["value"]:
+                color = step["color"]
+        return color
+
+    rng = random.Random(6)
+    checked = 0
+    for entry in load_catalog():
+        steps = threshold_steps(entry)
+        if entry.warn is None and entry.fail is None:
+            assert len(steps) == 1
+            continue
+        thresholds = [t for t in (entry.warn, entry.fail) if t is not None]
+        values = [v + d for v in thresholds for d in (-1e-9, 0.0, 1e-9)]
+        values += [rng.uniform(-0.5, 1.5) for _ in range(200)]
+        for value in values:
+            assert grafana_color(steps, value) == LEVEL_COLORS[entry.level(value)], (
+                entry.name,
+                value,
+            )
+            checked += 1
+    assert checked > 0
+
+
+def test_every_headline_metric_has_a_stat_with_its_catalog_thresholds() -> None:
+    stats = {p["options"]["reduceOptions"]["fields"]: p for _, p in PANELS if p["type"] == "stat"}
+    for entry in load_catalog():
+        if entry.headline:
+            panel = stats[f"/^{entry.column}$/"]
+            assert panel["fieldConfig"]["defaults"]["thresholds"]["steps"] == threshold_steps(entry)
+            assert panel["description"].startswith(entry.description)
+
+
+# --- provisioning -----------------------------------------------------------------------------
+
+
+def _datasource() -> dict[str, Any]:
+    doc = yaml.safe_load((PROVISIONING / "datasources" / "piper.yaml").read_text())
+    (source,) = doc["datasources"]
+    return source
+
+
+def test_datasource_is_the_plugins_in_memory_duckdb_with_the_serving_views() -> None:
+    source = _datasource()
+    assert source["uid"] == DATASOURCE_UID and source["type"] == PLUGIN_ID
+    assert source["jsonData"]["path"] == ""  # in memory: never a warehouse file
+    init = source["jsonData"]["initSql"]
+    views = set(re.findall(r"CREATE OR REPLACE VIEW (\w+) AS", init))
+    assert views == set(SERVED)
+    for path in re.findall(r"read_parquet\('([^']+)'\)", init):
+        assert path.startswith(f"{CONTAINER_DATA_ROOT}/serving/current/")
+
+
+def test_dashboard_provider_reads_folders_from_files() -> None:
+    doc = yaml.safe_load((PROVISIONING / "dashboards" / "piper.yaml").read_text())
+    (provider,) = doc["providers"]
+    assert provider["type"] == "file"
+    assert provider["options"]["foldersFromFilesStructure"] is True
+    assert "folder" not in provider and "folderUid" not in provider  # not with folders from files
+
+
+# --- the SQL, on served data ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """A demo warehouse (real Dagster run, check results), published."""
+    from piper_dagster.serving import publish
+
+    with piper_settings(tmp_path_factory.mktemp("demo")) as settings:
+        generate(settings)
+        last = DEMO_START + timedelta(days=DEMO_DAYS - 1)
+        materialize_all(DEMO_START - timedelta(days=1), last)
+        insert_check_results(settings, DEMO_START, DEMO_DAYS)
+        publish(settings)
+        yield settings
+
+
+def plugin_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """What the plugin holds: an in-memory DuckDB set up by the provisioned initSql alone (the
+    container's data root replaced by this test's)."""
+    init = _datasource()["jsonData"]["initSql"].replace(
+        CONTAINER_DATA_ROOT, str(settings.data_root)
+    )
+    con = duckdb.connect()
+    con.execute(init)
+    return con
+
+
+def columns_used(panel: dict[str, Any]) -> set[str]:
+    """Columns a panel refers to by name: overrides, sorting, series labels, stat fields."""
+    used = {
+        o["matcher"]["options"]
+        for o in panel["fieldConfig"]["overrides"]
+        if o["matcher"]["id"] == "byName"
+    }
+    used |= {s["displayName"] for s in panel["options"].get("sortBy", [])}
+    display = panel["fieldConfig"]["defaults"].get("displayName", "")
+    used |= set(re.findall(r"\$\{__field\.labels\.(\w+)\}", display))
+    if panel["type"] == "timeseries":
+        used.add("time")
+    return used
+
+
+def test_duckdb_is_the_plugins_version() -> None:
+    # The plugin v0.4.5 embeds DuckDB 1.5.4: the reader here must be a 1.5.
+    assert duckdb.__version__.startswith("1.5."), duckdb.__version__
+
+
+@pytest.mark.parametrize(("where", "panel"), PANELS, ids=[w for w, _ in PANELS])
+def test_panel_sql_runs_on_the_served_data(
+    served: Settings, where: str, panel: dict[str, Any]
+) -> None:
+    start = datetime.combine(DEMO_START - timedelta(days=7), datetime.min.time(), UTC)
+    end = datetime.now(UTC)
+    con = plugin_connection(served)
+    for target in panel["targets"]:
+        rel = con.sql(expand_macros(target["rawSql"], start, end))
+        names, types = rel.columns, [str(t) for t in rel.types]
+        rows = rel.fetchall()
+        assert rows, f"{where}: no rows"
+        assert set(types) <= PLUGIN_TYPES, f"{where}: {dict(zip(names, types, strict=True))}"
+        assert columns_used(panel) <= set(names), f"{where}: {names}"
+        if panel["type"] == "stat":
+            pattern = panel["options"]["reduceOptions"]["fields"].strip("/")
+            fields = [n for n in names if re.fullmatch(pattern, n)]
+            assert fields and all(types[names.index(f)] in NUMERIC for f in fields), where
+            assert any(r[names.index(f)] is not None for r in rows for f in fields), where
+        if target["format"] == 0:
+            # The plugin's long-to-wide conversion wants time first, sorted ascending.
+            assert names[0] == "time" and types[0].startswith("TIMESTAMP"), where
+            times = [r[0] for r in rows]
+            assert times == sorted(times), where
+            assert any(t in NUMERIC for t in types[1:]), where
+
+
+@pytest.mark.parametrize(("where", "panel"), PANELS, ids=[w for w, _ in PANELS])
+def test_panel_time_filter_excludes_other_times(
+    served: Settings, where: str, panel: dict[str, Any]
+) -> None:
+    # A range before any data: nothing, or a stat over nothing.
+    start, end = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 31, tzinfo=UTC)
+    con = plugin_connection(served)
+    for target in panel["targets"]:
+        rows = con.sql(expand_macros(target["rawSql"], start, end)).fetchall()
+        assert all(v in (None, 0) for r in rows for v in r), where
+
+
+def test_source_families_are_the_dashboards(served: Settings) -> None:
+    con = plugin_connection(served)
+    families = {
+        r[0] for r in con.sql("SELECT DISTINCT source_family FROM health_ingest_daily").fetchall()
+    }
+    assert families == set(SOURCE_FAMILIES)

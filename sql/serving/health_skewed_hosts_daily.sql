@@ -1,0 +1,13 @@
+-- Hosts that sent clock-skewed events (contract §6), per event date: a host with a wrong clock
+-- shows up here day after day. Only hosts with at least one skewed event.
+SELECT
+    event_date,
+    host,
+    count(*) FILTER (clock_skewed) AS skewed_events,
+    count(*) AS events,
+    count(*) FILTER (clock_skewed) / count(*) AS skewed_share
+FROM silver_events
+WHERE event_date >= $first
+GROUP BY ALL
+HAVING count(*) FILTER (clock_skewed) > 0
+ORDER BY event_date, host
