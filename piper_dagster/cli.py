@@ -421,11 +421,32 @@ def demo(
     _report_run(result, "spool_events")
     _report_models(result, MODEL_NAMES)
     _print_summary(settings)
+    _print_grafana(settings, spool, data)
     if ui:
         typer.echo(f"\nDagster UI on http://127.0.0.1:{port} (Ctrl-C to stop)")
         env = {**os.environ}
         cmd = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-p", str(port)]
         subprocess.run(cmd, cwd=Path(__file__).resolve().parent.parent, env=env, check=False)
+
+
+def _print_grafana(settings: Settings, spool: Path, data: Path) -> None:
+    """Where Grafana reads from (the gold run published it), and how to start it."""
+    from piper_dagster.grafana import DAGSTER_URL, GRAFANA_URL
+    from piper_dagster.serving import SERVED, current_version
+
+    serving = settings.serving_dir
+    typer.echo(
+        f"\nGrafana reads the serving layer {serving / 'current'} "
+        f"(version {current_version(serving)}: {len(SERVED)} Parquet tables), never the warehouse."
+    )
+    typer.echo("Grafana and Dagster in Docker on this data (choose the two passwords):")
+    typer.echo(
+        f"  PIPER_RAW_ROOT={spool} PIPER_DATA_ROOT={data} \\\n"
+        "  GRAFANA_ADMIN_PASSWORD=... DAGSTER_PG_PASSWORD=... docker compose up -d --build"
+    )
+    typer.echo(
+        f"  then Grafana on {GRAFANA_URL} (anonymous viewer), the Dagster UI on {DAGSTER_URL}"
+    )
 
 
 def _print_summary(settings: Settings) -> None:

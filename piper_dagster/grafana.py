@@ -43,6 +43,7 @@ CONTAINER_DASHBOARDS = "/var/lib/grafana/dashboards"
 # The Dagster UI as an operator's browser reaches it (docker-compose publishes it there); a
 # dashboard variable, so that another host name is one edit away.
 DAGSTER_URL = "http://localhost:3000"
+GRAFANA_URL = "http://localhost:3001"  # docker-compose's default GRAFANA_PORT, not Dagster's
 
 GRAFANA_DIR = PROJECT_ROOT / "grafana"
 GOLD_FOLDER = "piper-gold"

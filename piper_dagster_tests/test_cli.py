@@ -31,6 +31,30 @@ def test_init_creates_the_layout(piper_env: Settings) -> None:
     assert out.exit_code == 0, out.output
     assert piper_env.warehouse_path.exists()
     assert (Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml").exists()
+    # Grafana has a serving layer to read before any data (every view binds).
+    assert (piper_env.serving_dir / "current" / "gold_publish_health_daily.parquet").is_file()
+    assert "serving" in out.output
+
+
+def test_publish_prints_every_served_table(piper_env: Settings) -> None:
+    from piper_dagster.serving import SERVED
+
+    out = runner.invoke(app, ["publish"])
+    assert out.exit_code == 0, out.output
+    for table in SERVED:
+        assert table in out.output
+
+
+def test_demo_says_where_grafana_reads_and_how_to_start_it(
+    tmp_path: Path, piper_env: Settings
+) -> None:
+    out = runner.invoke(app, ["demo", "--no-ui", "--days", "2", "--dir", str(tmp_path / "demo")])
+    assert out.exit_code == 0, out.output
+    serving = tmp_path / "demo" / "data" / "serving" / "current"
+    assert f"Grafana reads the serving layer {serving}" in out.output
+    assert f"PIPER_DATA_ROOT={tmp_path / 'demo' / 'data'}" in out.output
+    assert "docker compose up -d --build" in out.output
+    assert (serving / "gold_data_quality_daily.parquet").is_file()
 
 
 def test_ingest_dry_run_then_ingest_through_dagster(piper_env: Settings, warehouse) -> None:
