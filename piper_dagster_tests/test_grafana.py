@@ -330,3 +330,18 @@ def test_source_families_are_the_dashboards(served: Settings) -> None:
         r[0] for r in con.sql("SELECT DISTINCT source_family FROM health_ingest_daily").fetchall()
     }
     assert families == set(SOURCE_FAMILIES)
+
+
+def test_time_filter_on_a_date_keeps_the_days_the_range_touches(served: Settings) -> None:
+    # Grafana's "last 24 hours" starts and ends inside days: the plugin's filter compares a DATE
+    # with RFC 3339 strings, which DuckDB casts to DATE, so both days touched are shown.
+    start = datetime.combine(DEMO_START, datetime.min.time(), UTC) + timedelta(hours=13)
+    end = start + timedelta(hours=22)
+    con = plugin_connection(served)
+    sql = expand_macros(
+        "SELECT DISTINCT event_date FROM gold_data_quality_daily WHERE $__timeFilter(event_date)"
+        " ORDER BY 1",
+        start,
+        end,
+    )
+    assert [r[0] for r in con.sql(sql).fetchall()] == [DEMO_START, DEMO_START + timedelta(days=1)]
