@@ -27,7 +27,7 @@ import yaml
 
 from piper_dagster.catalog import MetricEntry, load_catalog
 from piper_dagster.models import GOLD_MODELS, Model
-from piper_dagster.serving import SERVED, init_sql
+from piper_dagster.serving import init_sql
 from piper_dagster.settings import PROJECT_ROOT
 
 # --- what the deployment fixes (docker-compose.yml agrees; a test checks it) -------------------
@@ -813,7 +813,3 @@ def stale(root: Path = PROJECT_ROOT) -> list[Path]:
         for rel, text in rendered().items()
         if not (root / rel).exists() or (root / rel).read_text(encoding="utf-8") != text
     ]
-
-
-def served_views() -> set[str]:
-    return set(SERVED)

@@ -1,0 +1,100 @@
+"""Serving-layer benchmark: what a publication adds to each gold run.
+
+    uv run python benchmarks/bench_serving.py [--events 2000000] [--days 90]
+
+Generates `--events` clean events over `--days` days, ingests them and builds silver and gold in
+one Dagster run (which publishes), then times, in the same run: `publish()` alone (median of
+three), and a one-day refresh of the gold models through Dagster (which includes a publication).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=2_000_000)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--files", type=int, default=900)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/piper-bench-serving"))
+    args = parser.parse_args()
+
+    work = args.workdir
+    shutil.rmtree(work, ignore_errors=True)
+    os.environ["PIPER_PATHS__RAW_ROOT"] = str(work / "spool")
+    os.environ["PIPER_PATHS__DATA_ROOT"] = str(work / "data")
+    os.environ["PIPER_INGEST__SETTLE_SECONDS"] = "0"
+    os.environ["DAGSTER_HOME"] = tempfile.mkdtemp(prefix="dagster-home-")
+
+    import dagster as dg
+
+    from piper_dagster.dagster_home import ensure_dagster_home
+    from piper_dagster.definitions import defs
+    from piper_dagster.defs.partitions import range_tags
+    from piper_dagster.models import GOLD_MODELS, SILVER_MODELS
+    from piper_dagster.serving import publish
+    from piper_dagster.settings import load_settings
+    from piper_dagster.spool.generate import generate_bulk
+
+    settings = load_settings()
+    ensure_dagster_home(settings)
+    first = date(2026, 3, 1)
+    last = first + timedelta(days=args.days - 1)
+    generate_bulk(
+        settings.raw_root, events=args.events, files=args.files, start=first, days=args.days
+    )
+    models = [m.name for m in (*SILVER_MODELS, *GOLD_MODELS)]
+    gold = [m.name for m in GOLD_MODELS]
+    with dg.DagsterInstance.get() as instance:
+        started = time.monotonic()
+        build = dg.materialize(
+            list(defs.assets),  # type: ignore[arg-type]
+            selection=["spool_events", *models],
+            instance=instance,
+            tags=range_tags(first, last),
+        )
+        assert build.success
+        build_s = time.monotonic() - started
+        publish_s = []
+        for _ in range(3):
+            publication = publish(settings)
+            publish_s.append(publication.seconds)
+        refresh_s = []
+        for _ in range(3):
+            started = time.monotonic()
+            run = dg.materialize(
+                list(defs.assets),  # type: ignore[arg-type]
+                selection=gold,
+                instance=instance,
+                tags=range_tags(last, last),
+            )
+            assert run.success
+            refresh_s.append(time.monotonic() - started)
+    size = sum(p.stat().st_size for p in publication.path.glob("*.parquet"))
+    print(
+        json.dumps(
+            {
+                "events": args.events,
+                "days": args.days,
+                "build_all_seconds": round(build_s, 2),
+                "publish_seconds_median": round(statistics.median(publish_s), 3),
+                "gold_one_day_run_seconds_median": round(statistics.median(refresh_s), 3),
+                "served_rows": publication.rows,
+                "served_bytes": size,
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
