@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from datetime import date
 from functools import cached_property
 from pathlib import Path
@@ -147,7 +148,9 @@ class Settings(BaseSettings):
         root = self.data_root
         try:
             root.mkdir(parents=True, exist_ok=True)
-            probe = root / ".piper-write-probe"
+            # One probe per process and thread: concurrent callers (two publishers) must not
+            # delete each other's probe.
+            probe = root / f".piper-write-probe-{os.getpid()}-{threading.get_ident()}"
             probe.write_bytes(b"")
             probe.unlink()
         except OSError as exc:

@@ -171,14 +171,20 @@ def test_concurrent_publishers_leave_the_newest_version_current(piper_env: Setti
     """A gold run and a checks schedule may publish at once: the lock orders the flips."""
     publish(piper_env)
     results: list[str] = []
+    errors: list[BaseException] = []
 
     def worker() -> None:
-        for _ in range(5):
-            results.append(publish(piper_env).version)
+        try:
+            for _ in range(5):
+                results.append(publish(piper_env).version)
+        except BaseException as exc:  # a thread's exception would otherwise only be a warning
+            errors.append(exc)
 
     threads = [threading.Thread(target=worker) for _ in range(3)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    assert errors == []
+    assert len(results) == 15
     assert current_version(piper_env.serving_dir) == max(results)
