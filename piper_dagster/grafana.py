@@ -524,6 +524,19 @@ def _status_overrides(regex: bool) -> list[dict[str, Any]]:
     ]
 
 
+def _daily_counts(
+    title: str, description: str, table: str, day: str, label: str, count: str
+) -> dict[str, Any]:
+    """Stacked daily bars of a count column of a health table, one series per `label`."""
+    sql = (
+        f"SELECT {day}::TIMESTAMP AS time, {label}, sum({count})::DOUBLE AS {count}\n"
+        f"FROM {table}\nWHERE $__timeFilter({day})\nGROUP BY 1, 2\nORDER BY 1, 2"
+    )
+    return timeseries_panel(
+        title, description, sql, {"unit": "short", "decimals": 0}, series_label=label, bars=True
+    )
+
+
 def pipeline_health_dashboard() -> dict[str, Any]:
     failing = stat_panel(
         "Failing checks",
@@ -599,34 +612,29 @@ def pipeline_health_dashboard() -> dict[str, Any]:
         bars=True,
         overrides=_status_overrides(regex=True),
     )
-    volume = timeseries_panel(
+    volume = _daily_counts(
         "Events ingested per day by source family",
         "Valid events per event date: artists' machines, the farm poller, the storage auditor.",
-        "SELECT event_date::TIMESTAMP AS time, source_family, sum(events)::DOUBLE AS events\n"
-        "FROM health_ingest_daily\nWHERE $__timeFilter(event_date)\nGROUP BY 1, 2\nORDER BY 1, 2",
-        {"unit": "short", "decimals": 0},
-        series_label="source_family",
-        bars=True,
+        "health_ingest_daily",
+        "event_date",
+        "source_family",
+        "events",
     )
-    reasons = timeseries_panel(
+    reasons = _daily_counts(
         "Quarantined lines per day by reason",
         "Rejected lines per spool date and reason (contract §5).",
-        "SELECT spool_date::TIMESTAMP AS time, reason, sum(lines)::DOUBLE AS lines\n"
-        "FROM health_quarantine_daily\nWHERE $__timeFilter(spool_date)\nGROUP BY 1, 2\n"
-        "ORDER BY 1, 2",
-        {"unit": "short", "decimals": 0},
-        series_label="reason",
-        bars=True,
+        "health_quarantine_daily",
+        "spool_date",
+        "reason",
+        "lines",
     )
-    skew = timeseries_panel(
+    skew = _daily_counts(
         "Clock-skewed events per day by source family",
         "Events dated by their spool file because their clock was off (contract §6).",
-        "SELECT event_date::TIMESTAMP AS time, source_family,"
-        " sum(skewed_events)::DOUBLE AS skewed_events\nFROM health_ingest_daily\n"
-        "WHERE $__timeFilter(event_date)\nGROUP BY 1, 2\nORDER BY 1, 2",
-        {"unit": "short", "decimals": 0},
-        series_label="source_family",
-        bars=True,
+        "health_ingest_daily",
+        "event_date",
+        "source_family",
+        "skewed_events",
     )
 
     checks_table = table_panel(
