@@ -35,6 +35,7 @@ def main(data_root: str, stop_file: str, out_file: str) -> None:
     con.execute(init)
     stop = Path(stop_file)
     with open(out_file, "w") as out:
+        out.write(json.dumps({"duckdb": duckdb.__version__}) + "\n")
         while not stop.exists():
             try:
                 (before,) = con.execute("SELECT version FROM serving_publication").fetchone()
