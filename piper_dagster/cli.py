@@ -162,7 +162,25 @@ def ingest(
     _report_run(result, "spool_events")
 
 
+def _report_checks(result: Any) -> None:
+    """The asset checks of the run that did not pass, with their hint and runbook section."""
+    for ev in result.get_asset_check_evaluations():
+        if ev.passed:
+            continue
+        meta = ev.metadata
+        status = meta["status"].value if "status" in meta else ev.severity.value
+        hint = meta["hint"].value if "hint" in meta else ""
+        where = meta["partition"].value if "partition" in meta else ""
+        runbook = meta["runbook"].value if "runbook" in meta else ""
+        typer.secho(
+            f"check {ev.check_name} {status} {where}: {hint} (see {runbook})",
+            err=True,
+            fg="red" if status == "FAIL" else "yellow",
+        )
+
+
 def _report_run(result: Any, node: str) -> None:
+    _report_checks(result)
     if not result.success:
         typer.secho(f"run {result.run_id} failed: see the Dagster UI", err=True, fg="red")
         raise typer.Exit(1)
@@ -390,6 +408,9 @@ def spool_generate(
         str, typer.Option(help="Comma-separated damage kinds, 'all', or '' for a clean spool.")
     ] = "",
     skewed_hosts: Annotated[int, typer.Option(min=0)] = 0,
+    damage_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of events damaged, per damage kind.")
+    ] = 0.02,
     bulk_events: Annotated[
         int, typer.Option(help="Write this many clean events fast (benchmarks) instead.")
     ] = 0,
@@ -421,6 +442,7 @@ def spool_generate(
             events_per_artist_day=events_per_artist_day,
             seed=seed,
             damage=frozenset(kinds),
+            damage_rate=damage_rate,
             skewed_hosts=skewed_hosts,
         )
         summary = generate_spool(out, options)
@@ -428,6 +450,8 @@ def spool_generate(
 
 
 # --- demo ----------------------------------------------------------------------------------------
+
+DEMO_DAMAGE_RATE = 0.002
 
 
 @app.command()
@@ -455,7 +479,15 @@ def demo(
         typer.echo(f"generating a {days}-day sample spool in {spool} ...")
         summary = generate_spool(
             spool,
-            GenerateOptions(start=first, days=days, damage=frozenset(DAMAGE_KINDS), skewed_hosts=1),
+            # Every kind of damage at a realistic rate: the invalid-rate check warns without
+            # blocking gold (docs/runbook.md); one host with a wrong clock.
+            GenerateOptions(
+                start=first,
+                days=days,
+                damage=frozenset(DAMAGE_KINDS),
+                damage_rate=DEMO_DAMAGE_RATE,
+                skewed_hosts=1,
+            ),
         )
         typer.echo(f"  {summary.files} files, {summary.lines} lines, {summary.valid_events} events")
     settings.require_data_root()

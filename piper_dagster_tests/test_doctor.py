@@ -87,3 +87,16 @@ def test_stale_data_fails_and_record_writes_the_outcomes(piper_env: Settings, wa
         assert con.execute(
             "SELECT count(*), count(run_id) FROM pipeline_check_results"
         ).fetchone() == (8, 0)
+
+
+def test_piper_ingest_names_the_failed_checks(piper_env: Settings) -> None:
+    generate_spool(
+        piper_env.raw_root,
+        GenerateOptions(
+            start=START, days=1, artists=6, damage=frozenset({"wrong_type"}), damage_rate=0.1
+        ),
+    )
+    out = runner.invoke(app, ["ingest"])
+    assert out.exit_code == 1  # the blocking invalid rate failed the run
+    assert "check invalid_rate FAIL 2026-03-02" in out.output
+    assert "docs/runbook.md#invalid-rate" in out.output
