@@ -84,6 +84,8 @@ def test_replay_filters_and_cli(piper_env: Settings) -> None:
     assert out.exit_code == 0 and "0 quarantined lines" in out.output
     out = runner.invoke(app, ["quarantine", "replay", "--since", "2026-03-04"])
     assert "0 quarantined lines" in out.output
+    dry = runner.invoke(app, ["quarantine", "replay", "--dry-run"])
+    assert "dry run: 1 quarantined lines re-validated: 1 events ingested" in dry.output
     out = runner.invoke(app, ["quarantine", "replay", "--since", "2026-03-03"])
     assert out.exit_code == 0, out.output
     assert "1 events ingested" in out.output
@@ -91,3 +93,17 @@ def test_replay_filters_and_cli(piper_env: Settings) -> None:
     bad = runner.invoke(app, ["quarantine", "replay", "--reason", "nope"])
     assert bad.exit_code == 2 and "unknown reason" in bad.output
     assert _counts(piper_env) == (1, 0, 1)
+
+
+def test_replay_refresh_rebuilds_silver_and_gold(piper_env: Settings, warehouse) -> None:
+    with connect(piper_env.warehouse_path):
+        pass
+    lines = [ev(i, "2026-03-03T10:00:00Z").rstrip(b"\n") for i in (1, 2)]
+    _quarantined_by_an_old_contract(piper_env, lines, "unknown_event_type")
+    out = runner.invoke(app, ["quarantine", "replay", "--refresh"])
+    assert out.exit_code == 0, out.output
+    assert "refreshing silver and gold for 2026-03-03..2026-03-03" in out.output
+    with warehouse() as con:
+        assert con.execute(
+            "SELECT dq_events FROM gold_data_quality_daily WHERE event_date = '2026-03-03'"
+        ).fetchone() == (2,)

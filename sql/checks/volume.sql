@@ -28,7 +28,8 @@ counts AS (
     FROM pairs AS pr
     JOIN silver_events AS e ON e.spool_date = pr.day
     JOIN families AS fam ON fam.event_type = e.event_type
-    WHERE pr.elapsed IS NULL OR e.ts < e.spool_date::TIMESTAMPTZ + pr.elapsed
+    WHERE e.spool_date BETWEEN ($first::DATE - 7 * $weeks)::DATE AND $last::DATE  -- zone maps
+      AND (pr.elapsed IS NULL OR e.ts < e.spool_date::TIMESTAMPTZ + pr.elapsed)
     GROUP BY ALL
 ),
 grid AS (
