@@ -6,8 +6,10 @@ import hashlib
 import json
 from datetime import date
 
+import pytest
 from typer.testing import CliRunner
 
+from piper_dagster import quarantine
 from piper_dagster.cli import app
 from piper_dagster.ingest.pipeline import ingest
 from piper_dagster.quarantine import replay
@@ -107,3 +109,26 @@ def test_replay_refresh_rebuilds_silver_and_gold(piper_env: Settings, warehouse)
         assert con.execute(
             "SELECT dq_events FROM gold_data_quality_daily WHERE event_date = '2026-03-03'"
         ).fetchone() == (2,)
+
+
+def test_a_replay_that_dies_before_its_commit_changes_nothing(
+    piper_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with connect(piper_env.warehouse_path):
+        pass
+    line = ev(1, "2026-03-03T10:00:00Z").rstrip(b"\n")
+    _quarantined_by_an_old_contract(piper_env, [line], "unknown_event_type")
+    real = quarantine.load_sql
+
+    def dying(name: str) -> str:
+        if name == "replay/settle":  # after the events were inserted, before the bookkeeping
+            raise KeyboardInterrupt
+        return real(name)
+
+    monkeypatch.setattr(quarantine, "load_sql", dying)
+    with pytest.raises(KeyboardInterrupt):
+        replay(piper_env)
+    assert _counts(piper_env) == (0, 1, 0)
+    monkeypatch.setattr(quarantine, "load_sql", real)
+    assert replay(piper_env).events == 1
+    assert _counts(piper_env) == (1, 0, 1)
