@@ -90,7 +90,7 @@ def check_result(name: str, outcomes: list[CheckOutcome]) -> dg.AssetCheckResult
     top = max(mine, key=lambda o: (o.status.rank, _badness(o)), default=None)
     metadata: dict[str, Any] = {
         "status": str(status),
-        "runbook": dg.MetadataValue.url(CHECKS[name].runbook),
+        "runbook": dg.MetadataValue.path(CHECKS[name].runbook),  # in the repository
         "evaluated": len(mine),
         "warn_count": sum(o.status == Status.WARN for o in mine),
         "fail_count": sum(o.status == Status.FAIL for o in mine),
