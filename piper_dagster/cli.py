@@ -28,10 +28,12 @@ catalog_app = typer.Typer(
     help="The metrics catalog (conf/metrics_catalog.yml).", no_args_is_help=True
 )
 spool_app = typer.Typer(help="The telemetry spool.", no_args_is_help=True)
+quarantine_app = typer.Typer(help="Quarantined lines (contract §5).", no_args_is_help=True)
 grafana_app = typer.Typer(
     help="Grafana: dashboards and provisioning generated from the catalog.", no_args_is_help=True
 )
 app.add_typer(contract_app, name="contract")
+app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(grafana_app, name="grafana")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(spool_app, name="spool")
@@ -185,7 +187,25 @@ def ingest(
     _report_run(result, "spool_events")
 
 
+def _report_checks(result: Any) -> None:
+    """The asset checks of the run that did not pass, with their hint and runbook section."""
+    for ev in result.get_asset_check_evaluations():
+        if ev.passed:
+            continue
+        meta = ev.metadata
+        status = meta["status"].value if "status" in meta else ev.severity.value
+        hint = meta["hint"].value if "hint" in meta else ""
+        where = meta["partition"].value if "partition" in meta else ""
+        runbook = meta["runbook"].value if "runbook" in meta else ""
+        typer.secho(
+            f"check {ev.check_name} {status} {where}: {hint} (see {runbook})",
+            err=True,
+            fg="red" if status == "FAIL" else "yellow",
+        )
+
+
 def _report_run(result: Any, node: str) -> None:
+    _report_checks(result)
     if not result.success:
         typer.secho(f"run {result.run_id} failed: see the Dagster UI", err=True, fg="red")
         raise typer.Exit(1)
@@ -274,6 +294,101 @@ def _report_models(result: Any, names: list[str]) -> None:
             typer.echo(f"  {name:<32}{mats[0].metadata['rows'].value:>9} rows")
 
 
+# --- doctor --------------------------------------------------------------------------------------
+
+
+@app.command()
+@_clear_errors
+def doctor(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    day: Annotated[
+        str, typer.Option("--date", help="Last spool partition (default: the newest read).")
+    ] = "",
+    days: Annotated[int, typer.Option(min=1, help="Spool partitions up to --date.")] = 1,
+    as_of: Annotated[
+        str, typer.Option(help="Evaluate as of this UTC time (ISO 8601), default now.")
+    ] = "",
+    record: Annotated[
+        bool, typer.Option(help="Record the outcomes in pipeline_check_results (read-write).")
+    ] = False,
+) -> None:
+    """Run the four checks on the warehouse, no daemon needed; exit 0 pass, 1 warn, 2 fail."""
+    from datetime import UTC, datetime
+
+    from piper_dagster.checks.doctor import format_table, run_doctor
+
+    when = datetime.fromisoformat(as_of) if as_of else None
+    if when is not None and when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    report = run_doctor(
+        _settings(),
+        last=date.fromisoformat(day) if day else None,
+        days=days,
+        as_of=when,
+        persist=record,
+    )
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2, default=str))
+    else:
+        typer.echo(format_table(report))
+    raise typer.Exit(report.exit_code)
+
+
+# --- quarantine ----------------------------------------------------------------------------------
+
+
+@quarantine_app.command("replay")
+@_clear_errors
+def quarantine_replay(
+    reason: Annotated[str, typer.Option(help="Only lines quarantined for this reason.")] = "",
+    since: Annotated[str, typer.Option(help="Only spool dates from this one, YYYY-MM-DD.")] = "",
+    dry_run: Annotated[bool, typer.Option(help="Count what would pass, change nothing.")] = False,
+    refresh: Annotated[
+        bool, typer.Option(help="Then rebuild silver and gold for the touched event dates.")
+    ] = False,
+) -> None:
+    """Re-validate quarantined lines with the current contract; ingest those that pass, once."""
+    from piper_dagster.contract import Reason
+    from piper_dagster.defs.late_data import contiguous_ranges
+    from piper_dagster.quarantine import replay
+
+    if reason and reason not in {r.value for r in Reason}:
+        raise ConfigError(
+            f"unknown reason {reason!r}; choose from {', '.join(r.value for r in Reason)}"
+        )
+    settings = _settings()
+    result = replay(
+        settings,
+        reason=reason or None,
+        since=date.fromisoformat(since) if since else None,
+        dry_run=dry_run,
+    )
+    typer.echo(
+        f"{'dry run: ' if dry_run else ''}{result.replayed} quarantined lines re-validated:"
+        f" {result.events} events ingested, {result.duplicates} duplicates,"
+        f" {sum(result.still_invalid.values())} still invalid"
+        + (f" ({result.reclassified} under another reason)" if result.reclassified else "")
+    )
+    for r, n in sorted(result.still_invalid.items()):
+        typer.echo(f"  {r:<28}{n:>7}")
+    if result.exported:
+        typer.echo(f"exported {result.exported}")
+    ranges = contiguous_ranges(set(result.event_dates))
+    if not ranges or dry_run:
+        return
+    if refresh:
+        lo, hi = _partition_bounds()
+        for first, last in ranges:
+            first, last = max(first, lo), min(last, hi)
+            if first <= last:
+                typer.echo(f"refreshing silver and gold for {first}..{last}")
+                _report_models(run_assets(settings, MODEL_NAMES, first, last), MODEL_NAMES)
+    else:
+        typer.echo("silver and gold need a refresh for these event dates:")
+        for first, last in ranges:
+            typer.echo(f"  piper materialize --start {first} --end {last}")
+
+
 # --- contract ------------------------------------------------------------------------------------
 
 
@@ -343,6 +458,9 @@ def spool_generate(
         str, typer.Option(help="Comma-separated damage kinds, 'all', or '' for a clean spool.")
     ] = "",
     skewed_hosts: Annotated[int, typer.Option(min=0)] = 0,
+    damage_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of events damaged, per damage kind.")
+    ] = 0.02,
     bulk_events: Annotated[
         int, typer.Option(help="Write this many clean events fast (benchmarks) instead.")
     ] = 0,
@@ -374,6 +492,7 @@ def spool_generate(
             events_per_artist_day=events_per_artist_day,
             seed=seed,
             damage=frozenset(kinds),
+            damage_rate=damage_rate,
             skewed_hosts=skewed_hosts,
         )
         summary = generate_spool(out, options)
@@ -381,6 +500,8 @@ def spool_generate(
 
 
 # --- demo ----------------------------------------------------------------------------------------
+
+DEMO_DAMAGE_RATE = 0.002
 
 
 @app.command()
@@ -408,7 +529,15 @@ def demo(
         typer.echo(f"generating a {days}-day sample spool in {spool} ...")
         summary = generate_spool(
             spool,
-            GenerateOptions(start=first, days=days, damage=frozenset(DAMAGE_KINDS), skewed_hosts=1),
+            # Every kind of damage at a realistic rate: the invalid-rate check warns without
+            # blocking gold (docs/runbook.md); one host with a wrong clock.
+            GenerateOptions(
+                start=first,
+                days=days,
+                damage=frozenset(DAMAGE_KINDS),
+                damage_rate=DEMO_DAMAGE_RATE,
+                skewed_hosts=1,
+            ),
         )
         typer.echo(f"  {summary.files} files, {summary.lines} lines, {summary.valid_events} events")
     settings.require_data_root()

@@ -72,6 +72,51 @@ class ServingSettings(BaseModel):
     health_days: int = Field(ge=1, description="days of pipeline-health aggregates published")
 
 
+class ChecksSettings(BaseModel):
+    """Thresholds of the pipeline checks (docs/runbook.md): WARN first, FAIL beyond."""
+
+    # Freshness: age of the newest (non-skewed) event of each source family, in hours.
+    freshness_artists_warn_hours: float = Field(gt=0, description="artists' machines: WARN age")
+    freshness_artists_fail_hours: float = Field(gt=0, description="artists' machines: FAIL age")
+    freshness_farm_warn_hours: float = Field(gt=0, description="farm poller: WARN age")
+    freshness_farm_fail_hours: float = Field(gt=0, description="farm poller: FAIL age")
+    freshness_storage_warn_hours: float = Field(gt=0, description="storage auditor: WARN age")
+    freshness_storage_fail_hours: float = Field(gt=0, description="storage auditor: FAIL age")
+    freshness_cron: str = Field(
+        pattern=r"^\S+(\s+\S+){4}$", description="when the freshness schedule runs (cron)"
+    )
+    # Volume: a partition's events / the median of the same weekday of the previous weeks.
+    volume_baseline_weeks: int = Field(ge=1, le=52, description="same-weekday days in the baseline")
+    volume_min_baseline_events: int = Field(ge=1, description="smaller baselines are not judged")
+    volume_warn_ratio: float = Field(gt=0, lt=1, description="WARN below this share of baseline")
+    volume_fail_ratio: float = Field(gt=0, lt=1, description="FAIL below this share of baseline")
+    # Invalid rate: quarantined lines / lines read, per spool partition.
+    invalid_rate_warn: float = Field(ge=0, le=1, description="WARN above this share of lines")
+    invalid_rate_fail: float = Field(ge=0, le=1, description="FAIL above this share of lines")
+    invalid_rate_min_lines: int = Field(ge=1, description="fewer lines read are not judged")
+    # Clock skew: skewed events / events, per spool partition (contract §6).
+    clock_skew_warn: float = Field(ge=0, le=1, description="WARN above this share of events")
+    clock_skew_fail: float = Field(ge=0, le=1, description="FAIL above this share of events")
+    top_n: int = Field(ge=1, le=100, description="files / hosts listed in a check's detail")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ChecksSettings:
+        problems = []
+        for family in ("artists", "farm", "storage"):
+            warn = getattr(self, f"freshness_{family}_warn_hours")
+            fail = getattr(self, f"freshness_{family}_fail_hours")
+            if warn > fail:
+                problems.append(f"freshness_{family}_warn_hours > freshness_{family}_fail_hours")
+        if self.volume_warn_ratio < self.volume_fail_ratio:
+            problems.append("volume_warn_ratio < volume_fail_ratio")
+        for name in ("invalid_rate", "clock_skew"):
+            if getattr(self, f"{name}_warn") > getattr(self, f"{name}_fail"):
+                problems.append(f"{name}_warn > {name}_fail")
+        if problems:
+            raise ValueError("checks: WARN must come before FAIL: " + ", ".join(problems))
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PIPER_",
@@ -85,6 +130,7 @@ class Settings(BaseSettings):
     privacy: PrivacySettings
     dagster: DagsterSettings
     serving: ServingSettings
+    checks: ChecksSettings
 
     @classmethod
     def settings_customise_sources(

@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from piper_dagster.cli import DEMO_DAMAGE_RATE
 from piper_dagster.dagster_home import ensure_dagster_home
 from piper_dagster.defs.partitions import range_tags
 from piper_dagster.models import GOLD_MODELS, SILVER_MODELS
@@ -48,6 +49,9 @@ def generate(settings: Settings, start: date = DEMO_START, days: int = DEMO_DAYS
             artists=5,
             events_per_artist_day=40,
             damage=frozenset(DAMAGE_KINDS),
+            # As `piper demo`: damage the checks warn about, not so much that the invalid-rate
+            # check (which blocks gold) fails.
+            damage_rate=DEMO_DAMAGE_RATE,
             skewed_hosts=1,
         ),
     )
@@ -71,9 +75,11 @@ def materialize_all(first: date, last: date) -> dg.ExecuteInProcessResult:
 def insert_check_results(settings: Settings, first: date, days: int) -> None:
     """Check outcomes over the days, as the checks write them: every status, scopes, a run id."""
     rows = []
+    now = datetime.now(UTC)
     for i in range(days):
         day = first + timedelta(days=i)
-        at = datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)
+        # Evaluated over the last days (a backfill of old partitions is evaluated now).
+        at = now - timedelta(days=days - i)
         detail = json.dumps({"day": day.isoformat()})
         run = f"run-{i}"
         volume = "PASS" if i % 2 else "WARN"

@@ -549,3 +549,26 @@ def test_service_accounts_stay_readable_when_masked(examples_env: Settings) -> N
 
 def distinct_users(con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
     return [r[0] for r in con.execute(f'SELECT DISTINCT "user" FROM {name}').fetchall()]
+
+
+# --- integers at the edge of BIGINT ---------------------------------------------------------------
+
+
+def test_counts_beyond_64_bits_are_quarantined_and_silver_refreshes(piper_env: Settings) -> None:
+    """A count past the BIGINT range is invalid_value (docs/design.md): the day still refreshes."""
+
+    def scan(event_id: str, total_bytes: str) -> bytes:
+        return (
+            f'{{"event_id": "{event_id}", "event_type": "storage.scan.summary",'
+            ' "schema_version": "1.0", "ts": "2026-03-04T10:00:00Z", "host": "nas01",'
+            ' "user": "svc_storage", "payload": {"root": "/prod", "total_bytes": '
+            f'{total_bytes}, "file_count": 1}}}}\n'
+        ).encode()
+
+    lines = scan("max", str(2**63 - 1)) + scan("over", str(2**63)) + scan("float", "9.3e18")
+    write_spool_file(piper_env.raw_root, "nas01/svc_storage/2026-03-04_scan.jsonl", lines)
+    result = ingest(piper_env)
+    assert result.events == 1 and result.invalid_by_reason == {"invalid_value": 2}
+    with open_models(piper_env) as con:
+        assert refresh(con, MODELS["silver_storage_scan_summary"], *date_range(con)) == 1
+        assert by_id(con, "silver_storage_scan_summary")["max"]["total_bytes"] == 2**63 - 1

@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from piper_dagster.contract.models import (
     ENVELOPE_FIELDS,
     EVENT_TYPES,
+    INT64_MAX,
     MAX_EVENT_ID_CHARS,
     MAX_LINE_BYTES,
     Envelope,
@@ -224,7 +225,7 @@ def _good_value(kind: Kind) -> st.SearchStrategy[Any]:
     if kind.json == "string":
         return _text()
     low = 0 if kind.nonneg else -(2**53)
-    ints = st.integers(low, 2**53) | st.integers(low, 10**20)
+    ints = st.integers(low, 2**53) | st.integers(low, INT64_MAX)
     if kind.json == "integer":
         return ints
     floats = st.floats(
@@ -601,6 +602,16 @@ def negative_value(draw: st.DrawFn) -> tuple[Any, str | None]:
         value: Any = _int_token(-n, draw(st.sampled_from([0, 1, 3])))
     else:
         value = draw(st.sampled_from([-n, -n / 7, -5e-324]))
+    _set(_payload_obj(doc), spec.name, value)
+    return doc, Reason.INVALID_VALUE
+
+
+@fault
+def beyond_64_bits(draw: st.DrawFn) -> tuple[Any, str | None]:
+    doc, event_type = draw(good_docs())
+    spec = draw(st.sampled_from(_specs(event_type, lambda s: s.kind.json == "integer")))
+    n = draw(st.integers(INT64_MAX + 1, 10**300))
+    value: Any = draw(st.sampled_from([Raw(str(n)), Raw(f"{n}.0"), float(n)]))
     _set(_payload_obj(doc), spec.name, value)
     return doc, Reason.INVALID_VALUE
 
@@ -1087,6 +1098,13 @@ EDGE_CASES = [
     ("ts_local_1_utc_0", _event(ts="0001-01-01T00:30:00+01:00"), Reason.INVALID_TIMESTAMP),
     ("ts_local_9999_utc_10000", _event(ts="9999-12-31T23:30:00-01:00"), Reason.INVALID_TIMESTAMP),
     ("active_above_total_beyond_2_53", _snapshot(2**53, 2**53 + 1), Reason.INVALID_VALUE),
+    ("count_at_int64_max", _snapshot(INT64_MAX, 1), "event"),
+    ("count_beyond_int64", _snapshot(INT64_MAX + 1, 1), Reason.INVALID_VALUE),
+    (
+        "whole_float_beyond_int64",
+        _snapshot(1, 0).replace(b": 1,", b": 9.3e18,"),
+        Reason.INVALID_VALUE,
+    ),
     ("duplicate_extra_key", _event().replace(b'"host"', b'"x": 1, "x": 2, "host"'), "event"),
     (
         "overflowing_optional_number",

@@ -2,6 +2,8 @@
 
 import dagster as dg
 
+from piper_dagster.checks import PARTITION_CHECKS
+from piper_dagster.defs.checks import SPOOL_CHECK_SPECS, blocked, check_result, run_checks
 from piper_dagster.defs.partitions import daily_partitions, partition_dates
 from piper_dagster.ingest.pipeline import ingest
 from piper_dagster.settings import load_settings
@@ -21,6 +23,7 @@ class SpoolIngestConfig(dg.Config):
     kinds={"duckdb"},
     group_name="spool",
     metadata={"tables": "silver_events, quarantine, spool_files"},
+    check_specs=SPOOL_CHECK_SPECS,
 )
 def spool_events(
     context: dg.AssetExecutionContext, config: SpoolIngestConfig
@@ -41,4 +44,10 @@ def spool_events(
     meta["invalid_by_reason"] = dg.MetadataValue.json(meta["invalid_by_reason"])
     meta["anomalies"] = dg.MetadataValue.json(meta["anomalies"])
     meta["event_dates"] = dg.MetadataValue.json(meta["event_dates"])
-    return dg.MaterializeResult(metadata=meta)
+    # Every partition of the run is evaluated (and recorded), after the data is committed.
+    outcomes = run_checks(PARTITION_CHECKS, first, last, run_id=context.run.run_id)
+    # Read by the late-data sensor: a blocking check failed, silver/gold wait for an operator.
+    meta["downstream_blocked"] = blocked(outcomes)
+    return dg.MaterializeResult(
+        metadata=meta, check_results=[check_result(name, outcomes) for name in PARTITION_CHECKS]
+    )

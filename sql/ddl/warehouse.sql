@@ -101,3 +101,19 @@ CREATE TABLE IF NOT EXISTS pipeline_check_results (
     evaluated_at    TIMESTAMPTZ NOT NULL,
     run_id          VARCHAR             -- the Dagster run, NULL for `piper doctor`
 );
+
+-- Quarantined lines that a replay (`piper quarantine replay`) found valid under the current
+-- contract: moved out of quarantine in the transaction that inserted their events, so a rerun
+-- cannot ingest them twice. outcome: 'event' (inserted) or 'duplicate' (its event_id was known).
+CREATE TABLE IF NOT EXISTS quarantine_replayed (
+    reason          VARCHAR NOT NULL,   -- the reason it had in quarantine
+    source_file     VARCHAR NOT NULL,
+    source_line     BIGINT NOT NULL,
+    spool_date      DATE NOT NULL,
+    raw_md5         VARCHAR NOT NULL,
+    event_id        VARCHAR NOT NULL,
+    outcome         VARCHAR NOT NULL,
+    quarantined_at  TIMESTAMPTZ NOT NULL,
+    replayed_at     TIMESTAMPTZ NOT NULL,
+    replay_run_id   VARCHAR NOT NULL
+);

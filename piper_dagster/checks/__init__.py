@@ -1,0 +1,29 @@
+"""Pipeline checks (freshness, volume, invalid rate, clock skew): one home for Dagster and doctor."""
+
+from piper_dagster.checks.evaluate import (
+    CHECKS,
+    CLOCK_SKEW,
+    FRESHNESS,
+    INVALID_RATE,
+    PARTITION_CHECKS,
+    VOLUME,
+    CheckInfo,
+    evaluate,
+)
+from piper_dagster.checks.outcome import CheckOutcome, Status, grade, record, worst
+
+__all__ = [
+    "CHECKS",
+    "CLOCK_SKEW",
+    "FRESHNESS",
+    "INVALID_RATE",
+    "PARTITION_CHECKS",
+    "VOLUME",
+    "CheckInfo",
+    "CheckOutcome",
+    "Status",
+    "evaluate",
+    "grade",
+    "record",
+    "worst",
+]

@@ -1,0 +1,113 @@
+"""`piper doctor`: the four checks on the current warehouse, without Dagster, as a table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from piper_dagster.checks.evaluate import CHECKS, FRESHNESS, VOLUME, evaluate
+from piper_dagster.checks.outcome import CheckOutcome, Status, record, worst
+from piper_dagster.settings import ConfigError, Settings
+from piper_dagster.warehouse import connect
+
+EXIT_CODES = {Status.PASS: 0, Status.WARN: 1, Status.FAIL: 2}
+
+
+@dataclass
+class Report:
+    as_of: datetime
+    first: date
+    last: date
+    outcomes: list[CheckOutcome]
+
+    @property
+    def status(self) -> Status:
+        return worst([o.status for o in self.outcomes])
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": str(self.status),
+            "exit_code": self.exit_code,
+            "as_of": self.as_of.isoformat(),
+            "partitions": [self.first.isoformat(), self.last.isoformat()],
+            "results": [{**o.as_dict(), "runbook": CHECKS[o.check].runbook} for o in self.outcomes],
+        }
+
+
+def run_doctor(
+    settings: Settings,
+    *,
+    last: date | None = None,
+    days: int = 1,
+    as_of: datetime | None = None,
+    persist: bool = False,
+) -> Report:
+    """Evaluate the checks for `days` spool partitions ending at `last` (default: the newest
+    spool date read). Read-only unless `persist` (then the outcomes are recorded, run_id NULL)."""
+    path = settings.warehouse_path
+    if not path.exists():
+        raise ConfigError(f"no warehouse at {path} yet: run `piper init` and `piper ingest` first")
+    as_of = as_of or datetime.now(UTC)
+    # Read-only by default: it then runs beside Grafana's readers (a writer would be refused).
+    with connect(path, read_only=not persist) as con:
+        if last is None:
+            row = con.execute(
+                "SELECT max(spool_date) FROM spool_files WHERE spool_date <= ?", [as_of.date()]
+            ).fetchone()
+            last = row[0] if row and row[0] else as_of.date()
+        first = last - timedelta(days=days - 1)
+        outcomes = evaluate(con, settings.checks, first, last, now=as_of)
+        if persist:
+            record(con, outcomes, asset="spool_events", evaluated_at=as_of, run_id=None)
+    return Report(as_of, first, last, outcomes)
+
+
+def format_value(o: CheckOutcome, value: float | None) -> str:
+    if value is None:
+        return "-"
+    if o.check == FRESHNESS:
+        return f"{value / 3600:.1f} h"
+    if o.check == VOLUME:
+        return f"{value:.0%}"
+    return f"{value:.2%}"
+
+
+def format_table(report: Report) -> str:
+    """An aligned table: status, check, partition, scope, value, WARN / FAIL threshold, hint."""
+    header = ("STATUS", "CHECK", "PARTITION", "SCOPE", "VALUE", "WARN / FAIL", "HINT")
+    rows = [header]
+    for o in report.outcomes:
+        direction = "<" if o.check == VOLUME else ">"
+        threshold = f"{direction}{format_value(o, o.warn)} / {direction}{format_value(o, o.fail)}"
+        hint = o.hint
+        if o.status != Status.PASS:
+            hint += f" (see {CHECKS[o.check].runbook})"
+        rows.append(
+            (
+                str(o.status),
+                o.check,
+                o.partition_date.isoformat() if o.partition_date else "-",
+                o.scope,
+                format_value(o, o.value),
+                threshold,
+                hint,
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1]
+        for r in rows
+    ]
+    counts = {s: sum(o.status == s for o in report.outcomes) for s in Status}
+    lines.append("")
+    lines.append(
+        f"{report.status}: {counts[Status.PASS]} pass, {counts[Status.WARN]} warn,"
+        f" {counts[Status.FAIL]} fail (spool partitions {report.first}..{report.last},"
+        f" as of {report.as_of:%Y-%m-%d %H:%M} UTC)"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,283 @@
+"""The four pipeline checks, computed from the warehouse for a range of spool partitions.
+
+Plain functions over a DuckDB connection (read-only is enough): Dagster (defs/checks.py) and
+`piper doctor` call the same code. The queries live in sql/checks/.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import duckdb
+
+from piper_dagster.checks.families import family_rows
+from piper_dagster.checks.outcome import CheckOutcome, Status, grade
+from piper_dagster.settings import ChecksSettings
+from piper_dagster.sql import load_sql
+
+FRESHNESS = "freshness"
+VOLUME = "volume"
+INVALID_RATE = "invalid_rate"
+CLOCK_SKEW = "clock_skew"
+
+RUNBOOK = "docs/runbook.md"
+
+
+@dataclass(frozen=True)
+class CheckInfo:
+    name: str
+    description: str  # what it means, shown in the Dagster UI and `piper doctor --json`
+    anchor: str  # its section of the runbook
+
+    @property
+    def runbook(self) -> str:
+        return f"{RUNBOOK}#{self.anchor}"
+
+
+CHECKS: dict[str, CheckInfo] = {
+    c.name: c
+    for c in (
+        CheckInfo(
+            FRESHNESS,
+            "Age of the newest event of each source family (artists' machines, farm poller,"
+            " storage auditor). Stale: an emitter, the spool mount or the ingest has stopped.",
+            "freshness",
+        ),
+        CheckInfo(
+            VOLUME,
+            "Events of the spool partition per source family against the median of the same"
+            " weekday in the previous weeks. A drop: machines stopped writing or files are missing.",
+            "volume",
+        ),
+        CheckInfo(
+            INVALID_RATE,
+            "Quarantined lines / lines read of the spool partition, by reason, with the worst"
+            " files. High: an emitter writes lines the contract rejects (gold would under-count).",
+            "invalid-rate",
+        ),
+        CheckInfo(
+            CLOCK_SKEW,
+            "Share of the spool partition's events that are clock-skewed (contract §6), with"
+            " the hosts and their typical offset. High: a machine's clock is wrong.",
+            "clock-skew",
+        ),
+    )
+}
+PARTITION_CHECKS: tuple[str, ...] = (VOLUME, INVALID_RATE, CLOCK_SKEW)
+
+
+def _rows(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> list[dict]:
+    cur = con.execute(load_sql(f"checks/{name}"), params)
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+
+def _hours(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+# --- freshness ----------------------------------------------------------------------------------
+
+
+def freshness(
+    con: duckdb.DuckDBPyConnection, cfg: ChecksSettings, now: datetime
+) -> list[CheckOutcome]:
+    """Per source family: seconds since its newest (non-skewed) event; not about a partition."""
+    out = []
+    for row in _rows(con, FRESHNESS, {"families": family_rows(), "now": now}):
+        family = row["family"]
+        warn = getattr(cfg, f"freshness_{family}_warn_hours") * 3600
+        fail = getattr(cfg, f"freshness_{family}_fail_hours") * 3600
+        age = row["age_seconds"]
+        if age is None:
+            # Never heard of: as stale as can be.
+            status, hint = Status.FAIL, f"no {family} event in the warehouse"
+        else:
+            status = grade(age, warn, fail)
+            hint = f"newest {family} event {_hours(age)} ago"
+        out.append(
+            CheckOutcome(
+                FRESHNESS,
+                None,
+                family,
+                status,
+                age,
+                warn,
+                fail,
+                {
+                    "newest_ts": row["newest_ts"],
+                    "last_ingested_at": row["last_ingested_at"],
+                    "now": now,
+                },
+                hint,
+            )
+        )
+    return out
+
+
+# --- volume -------------------------------------------------------------------------------------
+
+
+def volume(
+    con: duckdb.DuckDBPyConnection, cfg: ChecksSettings, first: date, last: date, now: datetime
+) -> list[CheckOutcome]:
+    """Per spool partition and source family: events / same-weekday baseline (a drop is bad)."""
+    params = {
+        "first": first,
+        "last": last,
+        "weeks": cfg.volume_baseline_weeks,
+        "families": family_rows(),
+        "now": now,
+    }
+    out = []
+    for row in _rows(con, VOLUME, params):
+        events, baseline = int(row["events"] or 0), row["baseline"]
+        detail = {
+            "events": events,
+            "baseline": baseline,
+            "baseline_days": row["baseline_days"] or [],
+            "partial_day": row["partial_day"],
+        }
+        if baseline is None or baseline < cfg.volume_min_baseline_events:
+            ratio = None
+            hint = f"{events} events; baseline too small to judge ({baseline or 0})"
+        else:
+            ratio = events / baseline
+            hint = f"{events} events vs {baseline:g} usual ({ratio:.0%})"
+        status = grade(ratio, cfg.volume_warn_ratio, cfg.volume_fail_ratio, lower_is_worse=True)
+        out.append(
+            CheckOutcome(
+                VOLUME,
+                row["partition_date"],
+                row["family"],
+                status,
+                ratio,
+                cfg.volume_warn_ratio,
+                cfg.volume_fail_ratio,
+                detail,
+                hint,
+            )
+        )
+    return out
+
+
+# --- invalid rate -------------------------------------------------------------------------------
+
+
+def invalid_rate(
+    con: duckdb.DuckDBPyConnection, cfg: ChecksSettings, first: date, last: date
+) -> list[CheckOutcome]:
+    """Per spool partition: quarantined lines / lines read, by reason, with the worst files."""
+    out = []
+    params = {"first": first, "last": last, "top_n": cfg.top_n}
+    for row in _rows(con, INVALID_RATE, params):
+        lines, invalid = int(row["lines"]), int(row["invalid"])
+        rate = invalid / lines if lines else None
+        reasons = dict(row["reasons"] or {})
+        top_files = row["top_files"] or []
+        judged = lines >= cfg.invalid_rate_min_lines
+        status = grade(rate if judged else None, cfg.invalid_rate_warn, cfg.invalid_rate_fail)
+        if rate is None:
+            hint = "no lines read"
+        elif not judged:
+            hint = f"{invalid}/{lines} lines rejected; too few lines to judge"
+        elif not invalid:
+            hint = f"{lines} lines, none rejected"
+        else:
+            reason, n = next(iter(reasons.items()))
+            hint = f"{invalid}/{lines} lines rejected; mostly {reason} ({n})"
+            if top_files:
+                hint += f"; worst file {top_files[0]['source_file']}"
+        out.append(
+            CheckOutcome(
+                INVALID_RATE,
+                row["partition_date"],
+                "all",
+                status,
+                rate,
+                cfg.invalid_rate_warn,
+                cfg.invalid_rate_fail,
+                {
+                    "lines": lines,
+                    "files": int(row["files"]),
+                    "invalid": invalid,
+                    "by_reason": reasons,
+                    "top_files": top_files,
+                },
+                hint,
+            )
+        )
+    return out
+
+
+# --- clock skew ---------------------------------------------------------------------------------
+
+
+def clock_skew(
+    con: duckdb.DuckDBPyConnection, cfg: ChecksSettings, first: date, last: date
+) -> list[CheckOutcome]:
+    """Per spool partition: share of clock-skewed events, the hosts and their median offset."""
+    out = []
+    params = {"first": first, "last": last, "top_n": cfg.top_n}
+    for row in _rows(con, CLOCK_SKEW, params):
+        events, skewed = int(row["events"]), int(row["skewed"])
+        share = skewed / events if events else None
+        hosts = row["hosts"] or []
+        status = grade(share, cfg.clock_skew_warn, cfg.clock_skew_fail)
+        if share is None:
+            hint = "no events"
+        elif not skewed:
+            hint = f"{events} events, none skewed"
+        else:
+            top = hosts[0]
+            hint = (
+                f"{skewed}/{events} events skewed; host {top['host']}"
+                f" off by ~{top['median_offset_hours']:+g} h"
+            )
+        out.append(
+            CheckOutcome(
+                CLOCK_SKEW,
+                row["partition_date"],
+                "all",
+                status,
+                share,
+                cfg.clock_skew_warn,
+                cfg.clock_skew_fail,
+                {"events": events, "skewed": skewed, "hosts": hosts},
+                hint,
+            )
+        )
+    return out
+
+
+# --- all ----------------------------------------------------------------------------------------
+
+
+def evaluate(
+    con: duckdb.DuckDBPyConnection,
+    cfg: ChecksSettings,
+    first: date,
+    last: date,
+    *,
+    checks: tuple[str, ...] = (FRESHNESS, *PARTITION_CHECKS),
+    now: datetime | None = None,
+) -> list[CheckOutcome]:
+    """The outcomes of `checks` for the spool partitions first..last (freshness: at `now`)."""
+    now = now or datetime.now(UTC)
+    out: list[CheckOutcome] = []
+    for name in checks:
+        if name == FRESHNESS:
+            out += freshness(con, cfg, now)
+        elif name == VOLUME:
+            out += volume(con, cfg, first, last, now)
+        elif name == INVALID_RATE:
+            out += invalid_rate(con, cfg, first, last)
+        elif name == CLOCK_SKEW:
+            out += clock_skew(con, cfg, first, last)
+        else:
+            raise ValueError(f"unknown check {name!r}; known: {', '.join(CHECKS)}")
+    return out

@@ -1,0 +1,119 @@
+"""What a check says: a status graded against WARN / FAIL thresholds, and its record."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from piper_dagster.sql import load_sql
+
+
+class Status(StrEnum):
+    """A check's verdict; members in increasing severity."""
+
+    PASS = "PASS"
+    WARN = "WARN"
+    FAIL = "FAIL"
+
+    @property
+    def rank(self) -> int:
+        return list(Status).index(self)
+
+
+def worst(statuses: list[Status]) -> Status:
+    return max(statuses, key=lambda s: s.rank, default=Status.PASS)
+
+
+def grade(value: float | None, warn: float, fail: float, *, lower_is_worse: bool = False) -> Status:
+    """PASS, WARN or FAIL for `value` (None: nothing to judge, PASS)."""
+    if value is None:
+        return Status.PASS
+    if lower_is_worse:
+        return Status.FAIL if value < fail else Status.WARN if value < warn else Status.PASS
+    return Status.FAIL if value > fail else Status.WARN if value > warn else Status.PASS
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """One check on one partition (None: the whole asset) and one scope."""
+
+    check: str
+    partition_date: date | None
+    scope: str  # 'all' or a source family
+    status: Status
+    value: float | None
+    warn: float
+    fail: float
+    detail: dict[str, Any] = field(default_factory=dict)
+    hint: str = ""  # one line for the operator: what is wrong and where to look
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "partition_date": self.partition_date.isoformat() if self.partition_date else None,
+            "scope": self.scope,
+            "status": str(self.status),
+            "value": self.value,
+            "warn_threshold": self.warn,
+            "fail_threshold": self.fail,
+            "detail": self.detail,
+            "hint": self.hint,
+        }
+
+
+_ROWS_SCHEMA = pa.schema(
+    [
+        ("check_name", pa.string()),
+        ("asset", pa.string()),
+        ("partition_date", pa.date32()),
+        ("scope", pa.string()),
+        ("status", pa.string()),
+        ("value", pa.float64()),
+        ("warn_threshold", pa.float64()),
+        ("fail_threshold", pa.float64()),
+        ("detail", pa.string()),
+        ("evaluated_at", pa.timestamp("us", tz="UTC")),
+        ("run_id", pa.string()),
+    ]
+)
+
+
+def record(
+    con: duckdb.DuckDBPyConnection,
+    outcomes: list[CheckOutcome],
+    *,
+    asset: str,
+    evaluated_at: datetime,
+    run_id: str | None,
+) -> int:
+    """Append the outcomes to pipeline_check_results (one row each); rows written."""
+    if not outcomes:
+        return 0
+    rows = [
+        {
+            "check_name": o.check,
+            "asset": asset,
+            "partition_date": o.partition_date,
+            "scope": o.scope,
+            "status": str(o.status),
+            "value": o.value,
+            "warn_threshold": o.warn,
+            "fail_threshold": o.fail,
+            "detail": json.dumps(o.detail, default=str, sort_keys=True),
+            "evaluated_at": evaluated_at,
+            "run_id": run_id,
+        }
+        for o in outcomes
+    ]
+    con.register("check_rows", pa.Table.from_pylist(rows, _ROWS_SCHEMA))
+    try:
+        con.execute(load_sql("checks/insert_results"))
+    finally:
+        con.unregister("check_rows")
+    return len(rows)

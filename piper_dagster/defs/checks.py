@@ -1,0 +1,167 @@
+"""Asset checks of spool_events: volume, invalid rate and clock skew with every materialization
+(check_specs + MaterializeResult, stable in Dagster 1.13), freshness on a schedule.
+
+The checks are the plain functions of piper_dagster.checks; this module only turns their outcomes
+into Dagster check results and records them in pipeline_check_results (for Grafana). A range run
+evaluates, and records, every partition in it; its Dagster result is the worst partition, with
+the others in the metadata.
+
+Blocking (docs/design.md): only invalid_rate blocks, and only on FAIL. Past that rate the
+emitters write what the contract rejects, and silver/gold built from what is left would
+under-count without anyone noticing; an operator fixes the emitter or the contract, replays the
+quarantine, and refreshes. Volume, clock skew and freshness describe the data, not a reason to
+hide it: a quiet holiday is real, skewed events are kept and flagged by the contract itself.
+"""
+
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+
+import dagster as dg
+
+from piper_dagster.checks import (
+    CHECKS,
+    FRESHNESS,
+    INVALID_RATE,
+    PARTITION_CHECKS,
+    VOLUME,
+    CheckOutcome,
+    Status,
+    evaluate,
+    record,
+    worst,
+)
+from piper_dagster.settings import load_settings
+from piper_dagster.warehouse import connect
+
+SPOOL_ASSET = "spool_events"
+BLOCKING_CHECKS: frozenset[str] = frozenset({INVALID_RATE})
+
+
+def _description(name: str) -> str:
+    info = CHECKS[name]
+    return f"{info.description} Runbook: {info.runbook}"
+
+
+SPOOL_CHECK_SPECS: list[dg.AssetCheckSpec] = [
+    dg.AssetCheckSpec(
+        name,
+        asset=SPOOL_ASSET,
+        description=_description(name),
+        blocking=name in BLOCKING_CHECKS,
+        metadata={"runbook": CHECKS[name].runbook},
+    )
+    for name in PARTITION_CHECKS
+]
+
+
+def run_checks(
+    checks: tuple[str, ...],
+    first: date,
+    last: date,
+    *,
+    run_id: str | None,
+    now: datetime | None = None,
+) -> list[CheckOutcome]:
+    """Evaluate `checks` for the spool partitions first..last and record them (read-write)."""
+    settings = load_settings()
+    now = now or datetime.now(UTC)
+    with connect(settings.warehouse_path) as con:
+        outcomes = evaluate(con, settings.checks, first, last, checks=checks, now=now)
+        record(con, outcomes, asset=SPOOL_ASSET, evaluated_at=now, run_id=run_id)
+    return outcomes
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def _badness(o: CheckOutcome) -> float:
+    # Among outcomes of the same status, the furthest past its threshold is the one to show.
+    if o.value is None:
+        return float("-inf")
+    return -o.value if o.check == VOLUME else o.value
+
+
+def check_result(name: str, outcomes: list[CheckOutcome]) -> dg.AssetCheckResult:
+    """One Dagster result for check `name`: the worst outcome, the others in the metadata."""
+    mine = [o for o in outcomes if o.check == name]
+    status = worst([o.status for o in mine])
+    top = max(mine, key=lambda o: (o.status.rank, _badness(o)), default=None)
+    metadata: dict[str, Any] = {
+        "status": str(status),
+        "runbook": dg.MetadataValue.path(CHECKS[name].runbook),  # in the repository
+        "evaluated": len(mine),
+        "warn_count": sum(o.status == Status.WARN for o in mine),
+        "fail_count": sum(o.status == Status.FAIL for o in mine),
+    }
+    if top is not None:
+        metadata["warn_threshold"] = dg.MetadataValue.float(top.warn)
+        metadata["fail_threshold"] = dg.MetadataValue.float(top.fail)
+        metadata["hint"] = top.hint
+        metadata["scope"] = top.scope
+        if top.partition_date:
+            metadata["partition"] = top.partition_date.isoformat()
+        if top.value is not None:
+            metadata["value"] = dg.MetadataValue.float(top.value)  # plotted over time
+        metadata["detail"] = dg.MetadataValue.json(_jsonable(top.detail))
+    # Per scope (source family), the worst value: one plottable series per family.
+    scopes = sorted({o.scope for o in mine} - {"all"})
+    for scope in scopes:
+        values = [o.value for o in mine if o.scope == scope and o.value is not None]
+        if values:
+            pick = min(values) if name == VOLUME else max(values)
+            metadata[f"value_{scope}"] = dg.MetadataValue.float(pick)
+    # The partitions that did not pass (a range run evaluates each of them).
+    flagged = {
+        f"{o.partition_date or 'asset'} {o.scope}": {"status": str(o.status), "value": o.value}
+        for o in mine
+        if o.status != Status.PASS
+    }
+    if flagged:
+        metadata["not_passed"] = dg.MetadataValue.json(_jsonable(flagged))
+    return dg.AssetCheckResult(
+        check_name=name,
+        asset_key=SPOOL_ASSET,
+        passed=status == Status.PASS,
+        severity=dg.AssetCheckSeverity.ERROR
+        if status == Status.FAIL
+        else dg.AssetCheckSeverity.WARN,
+        description=top.hint if top is not None else None,
+        metadata=metadata,
+    )
+
+
+def blocked(outcomes: list[CheckOutcome]) -> bool:
+    """Whether a blocking check failed: downstream silver/gold must not be refreshed from it."""
+    return any(o.check in BLOCKING_CHECKS and o.status == Status.FAIL for o in outcomes)
+
+
+@dg.asset_check(
+    asset=SPOOL_ASSET,
+    name=FRESHNESS,
+    description=_description(FRESHNESS),
+    pool="duckdb",  # records its outcome in the warehouse
+    metadata={"runbook": CHECKS[FRESHNESS].runbook},
+)
+def freshness_check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    """Age of the newest event of each source family, evaluated on a schedule."""
+    today = datetime.now(UTC).date()
+    outcomes = run_checks((FRESHNESS,), today, today, run_id=context.run.run_id)
+    return check_result(FRESHNESS, outcomes)
+
+
+freshness_job = dg.define_asset_job(
+    "freshness_check",
+    selection=dg.AssetSelection.checks(freshness_check),
+    description="The freshness check alone: staleness is seen even when nothing arrives.",
+)
+
+freshness_schedule = dg.ScheduleDefinition(
+    name="freshness_schedule",
+    job=freshness_job,
+    cron_schedule=load_settings().checks.freshness_cron,
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Runs the freshness check of spool_events (checks.freshness_cron).",
+)

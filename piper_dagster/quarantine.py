@@ -1,0 +1,129 @@
+"""Quarantine replay: re-validate quarantined lines with the current contract, ingest the ones
+that pass, exactly once.
+
+After a contract fix (a new event type, a relaxed rule), lines quarantined under the old rules
+may now be valid. The replay feeds their exact bytes (`quarantine.raw_bytes`) to the ingest's
+own vectorized validator (`classify_sql`) and its own SQL for new events, inserts and export
+marks (sql/ingest/), so a replayed event is exactly what a fresh ingest would have made of it:
+same dedupe by event_id, same clock-skew rule, same lineage (source_file, source_line).
+
+In the same transaction, the lines that passed move from `quarantine` to `quarantine_replayed`:
+a crash before the commit leaves everything as it was, and a rerun finds nothing left to ingest.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from piper_dagster.ingest.export import export_pending
+from piper_dagster.ingest.validate import classify_sql
+from piper_dagster.models import define_macros
+from piper_dagster.settings import ConfigError, Settings
+from piper_dagster.sql import load_sql
+from piper_dagster.warehouse import connect
+
+# Statuses that are not a rejection (classify_sql): such a line leaves the quarantine.
+NOT_REJECTED = ("event", "blank", "nul_padding")
+
+
+@dataclass
+class ReplayResult:
+    run_id: str
+    replayed: int = 0  # quarantined lines re-validated
+    events: int = 0  # now valid and new: inserted into silver_events
+    duplicates: int = 0  # now valid, but their event_id was already ingested
+    not_events: int = 0  # now blank / NUL padding: not invalid, not events
+    still_invalid: Counter[str] = field(default_factory=Counter)  # by current reason
+    reclassified: int = 0  # still invalid, under another reason than before
+    event_dates: list[date] = field(default_factory=list)  # silver/gold to refresh
+    exported: str = ""
+    dry_run: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "dry_run": self.dry_run,
+            "replayed": self.replayed,
+            "events": self.events,
+            "duplicates": self.duplicates,
+            "not_events": self.not_events,
+            "still_invalid": dict(sorted(self.still_invalid.items())),
+            "reclassified": self.reclassified,
+            "event_dates": [d.isoformat() for d in self.event_dates],
+            "exported": self.exported,
+        }
+
+
+def replay(
+    settings: Settings,
+    *,
+    reason: str | None = None,
+    since: date | None = None,
+    dry_run: bool = False,
+    run_id: str | None = None,
+) -> ReplayResult:
+    """Re-validate the quarantined lines (of `reason`, of spool dates >= `since`); ingest the
+    ones that pass and take them out of quarantine, in one transaction."""
+    if not settings.warehouse_path.exists():
+        raise ConfigError(f"no warehouse at {settings.warehouse_path}: nothing to replay")
+    result = ReplayResult(run_id=run_id or f"replay-{uuid.uuid4()}", dry_run=dry_run)
+    with connect(settings.warehouse_path) as con:
+        define_macros(
+            con,
+            mask=settings.privacy.mask_users,
+            key=settings.privacy.user_hash_key.get_secret_value(),
+        )
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(load_sql("replay/candidates"), {"reason": reason, "since": since})
+            con.execute(load_sql("replay/batch"))
+            # The ingest's validator and its new-events / insert / export-mark SQL, as is.
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE classified AS "
+                f"SELECT c.*, l.file_idx, l.line_no FROM ({classify_sql('replay_lines')}) c "
+                "JOIN replay_lines l USING (idx)"
+            )
+            skew = settings.ingest.skew_tolerance_seconds
+            con.execute(load_sql("ingest/new_events"), {"skew_seconds": skew})
+            con.execute(load_sql("ingest/insert_events"), {"run_id": result.run_id})
+            con.execute(load_sql("ingest/pending_events"))
+            _count(con, result)
+            con.execute(load_sql("replay/replayed"), {"run_id": result.run_id})
+            con.execute(load_sql("replay/settle"))
+            if dry_run:
+                con.execute("ROLLBACK")
+                return result
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        # Parquet and the quarantine files follow the tables (as after an ingest).
+        result.exported = export_pending(con, settings)
+    return result
+
+
+def _count(con: Any, result: ReplayResult) -> None:
+    rows = con.execute(
+        "SELECT c.status, r.reason, count(*) FROM classified c JOIN replay_rows r USING (idx)"
+        " GROUP BY ALL"
+    ).fetchall()
+    for status, old_reason, n in rows:
+        result.replayed += n
+        if status == "event":
+            continue
+        if status in NOT_REJECTED:
+            result.not_events += n
+        else:
+            result.still_invalid[status] += n
+            result.reclassified += n if status != old_reason else 0
+    valid = sum(n for status, _, n in rows if status == "event")
+    result.events = con.execute("SELECT count(*) FROM new_events").fetchone()[0]
+    result.duplicates = valid - result.events
+    result.event_dates = [
+        r[0]
+        for r in con.execute("SELECT DISTINCT event_date FROM new_events ORDER BY 1").fetchall()
+    ]

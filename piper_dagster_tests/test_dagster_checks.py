@@ -1,0 +1,119 @@
+"""The checks in Dagster, on a real instance: results with the spool materialization, one
+recorded row per partition, blocking on a failed invalid rate, freshness on its own job."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import dagster as dg
+
+from piper_dagster.definitions import defs
+from piper_dagster.defs.late_data import touched_event_dates_sensor
+from piper_dagster.defs.partitions import range_tags
+from piper_dagster.models import GOLD_MODELS, SILVER_MODELS
+from piper_dagster.settings import Settings
+from piper_dagster.spool.generate import GenerateOptions, generate_spool
+
+START = date(2026, 3, 2)
+MODELS = [m.name for m in (*SILVER_MODELS, *GOLD_MODELS)]
+
+
+def _evaluations(instance: dg.DagsterInstance, name: str) -> list:
+    key = dg.AssetCheckKey(dg.AssetKey("spool_events"), name)
+    return instance.event_log_storage.get_asset_check_execution_history(key, limit=10)
+
+
+def test_spool_checks_with_the_materialization_and_a_row_per_partition(
+    piper_env: Settings, warehouse
+) -> None:
+    asset = defs.resolve_assets_def("spool_events")
+    specs = {s.name: s for s in asset.check_specs}
+    assert set(specs) == {"volume", "invalid_rate", "clock_skew"}
+    assert specs["invalid_rate"].blocking and not specs["volume"].blocking
+    assert "docs/runbook.md#invalid-rate" in specs["invalid_rate"].description
+
+    generate_spool(
+        piper_env.raw_root, GenerateOptions(start=START, days=3, artists=6, skewed_hosts=1)
+    )
+    with dg.DagsterInstance.get() as instance:
+        result = dg.materialize(
+            list(defs.assets),  # type: ignore[arg-type]
+            selection=["spool_events", *MODELS],
+            instance=instance,
+            tags=range_tags(START, START + timedelta(days=2)),
+        )
+        assert result.success  # clock skew fails (ERROR) but does not block gold
+        evals = {e.check_name: e for e in result.get_asset_check_evaluations()}
+        assert evals["invalid_rate"].passed
+        skew = evals["clock_skew"]
+        assert not skew.passed and skew.severity == dg.AssetCheckSeverity.ERROR
+        assert skew.metadata["evaluated"].value == 3
+        assert skew.metadata["value"].value > 0.05
+        assert skew.metadata["runbook"].value == "docs/runbook.md#clock-skew"
+        assert len(result.asset_materializations_for_node("gold_models")) > 0
+    with warehouse() as con:
+        rows = con.execute(
+            "SELECT check_name, count(DISTINCT partition_date), count(DISTINCT run_id)"
+            " FROM pipeline_check_results GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    assert rows == [("clock_skew", 3, 1), ("invalid_rate", 3, 1), ("volume", 3, 1)]
+
+
+def test_a_failed_invalid_rate_blocks_silver_and_gold(piper_env: Settings, warehouse) -> None:
+    generate_spool(
+        piper_env.raw_root,
+        GenerateOptions(
+            start=START,
+            days=1,
+            artists=6,
+            damage=frozenset({"invalid_json", "wrong_type"}),
+            damage_rate=0.05,
+        ),
+    )
+    with dg.DagsterInstance.get() as instance:
+        result = dg.materialize(
+            list(defs.assets),  # type: ignore[arg-type]
+            selection=["spool_events", *MODELS],
+            instance=instance,
+            tags=range_tags(START, START),
+            raise_on_error=False,
+        )
+        assert not result.success
+        check = _evaluations(instance, "invalid_rate")[0]
+        evaluation = check.event.dagster_event.event_specific_data
+        assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
+        assert evaluation.metadata["detail"].value["by_reason"]
+        # The ingest is committed (exactly once), but nothing downstream was built ...
+        mat = instance.get_latest_materialization_event(dg.AssetKey("spool_events"))
+        assert mat.asset_materialization.metadata["downstream_blocked"].value is True
+        assert instance.get_latest_materialization_event(dg.AssetKey(MODELS[-1])) is None
+        # ... nor will the late-data sensor build it.
+        context = dg.build_sensor_context(instance=instance, definitions=defs)
+        assert touched_event_dates_sensor(context).run_requests == []
+    with warehouse() as con:
+        assert con.execute("SELECT count(*) FROM silver_events").fetchone()[0] > 0
+
+
+def test_freshness_runs_on_its_own_job(piper_env: Settings, warehouse) -> None:
+    generate_spool(piper_env.raw_root, GenerateOptions(start=START, days=1, artists=2))
+    assert [s.name for s in defs.schedules or []] == ["freshness_schedule"]
+    schedule = defs.resolve_schedule_def("freshness_schedule")
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    with dg.DagsterInstance.get() as instance:
+        dg.materialize(
+            [defs.resolve_assets_def("spool_events")],
+            instance=instance,
+            tags=range_tags(START, START),
+        )
+        job = defs.resolve_job_def("freshness_check")
+        assert job.execute_in_process(instance=instance).success
+        (check,) = _evaluations(instance, "freshness")
+        evaluation = check.event.dagster_event.event_specific_data
+        # Data of March 2026, now is later: stale, every family.
+        assert not evaluation.passed
+        assert {"value_artists", "value_farm", "value_storage"} <= set(evaluation.metadata)
+    with warehouse() as con:
+        assert con.execute(
+            "SELECT count(*), count(partition_date) FROM pipeline_check_results"
+            " WHERE check_name = 'freshness'"
+        ).fetchone() == (3, 0)

@@ -1,0 +1,102 @@
+"""`piper doctor`: exit codes, the table and --json, on real warehouses; no daemon."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+from typer.testing import CliRunner
+
+from piper_dagster.cli import app
+from piper_dagster.ingest.pipeline import ingest
+from piper_dagster.settings import Settings
+from piper_dagster.spool.generate import GenerateOptions, generate_spool
+
+runner = CliRunner()
+START = date(2026, 3, 2)
+# Ten minutes after the last generated day: every source family is fresh.
+AS_OF = ["--as-of", "2026-03-04T00:10:00"]
+
+
+def _warehouse(settings: Settings, **options) -> None:
+    generate_spool(settings.raw_root, GenerateOptions(start=START, days=2, artists=6, **options))
+    ingest(settings)
+
+
+def test_no_warehouse_is_one_clear_line_and_exit_2(piper_env: Settings) -> None:
+    out = runner.invoke(app, ["doctor"])
+    assert out.exit_code == 2
+    assert "no warehouse at" in out.output and "Traceback" not in out.output
+    assert len(out.output.strip().splitlines()) == 1
+
+
+def test_a_healthy_warehouse_passes(piper_env: Settings) -> None:
+    _warehouse(piper_env)
+    out = runner.invoke(app, ["doctor", *AS_OF])
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    header = "STATUS CHECK PARTITION SCOPE VALUE WARN / FAIL HINT"
+    assert lines[0].split() == header.split()
+    # Aligned: every column starts where its header does.
+    start = lines[0].index("SCOPE")
+    body = lines[1:-2]  # then a blank line and the summary
+    assert len(body) == 8
+    assert all(line[start - 2 : start] == "  " and line[start] != " " for line in body)
+    checks = {line.split()[1] for line in body}
+    assert checks == {"freshness", "volume", "invalid_rate", "clock_skew"}
+    assert "2026-03-03" in out.output  # the newest spool partition read, by default
+    assert lines[-1].startswith("PASS: 8 pass, 0 warn, 0 fail")
+
+
+@pytest.mark.parametrize(
+    ("options", "code", "status"),
+    [
+        ({"damage": frozenset({"invalid_json"}), "damage_rate": 0.03}, 1, "WARN"),
+        ({"skewed_hosts": 3}, 2, "FAIL"),
+    ],
+)
+def test_exit_code_is_the_worst_status(piper_env: Settings, options, code, status) -> None:
+    _warehouse(piper_env, **options)
+    out = runner.invoke(app, ["doctor", *AS_OF])
+    assert out.exit_code == code, out.output
+    assert out.output.splitlines()[-1].startswith(f"{status}:")
+    assert "docs/runbook.md#" in out.output  # a hint says where to read on
+
+    js = runner.invoke(app, ["doctor", "--json", *AS_OF, "--days", "2"])
+    assert js.exit_code == code
+    report = json.loads(js.output)
+    assert report["status"] == status and report["exit_code"] == code
+    assert report["partitions"] == ["2026-03-02", "2026-03-03"]
+    assert {r["check"] for r in report["results"]} == {
+        "freshness",
+        "volume",
+        "invalid_rate",
+        "clock_skew",
+    }
+    worst = [r for r in report["results"] if r["status"] == status]
+    assert worst and all(r["runbook"].startswith("docs/runbook.md#") for r in worst)
+
+
+def test_stale_data_fails_and_record_writes_the_outcomes(piper_env: Settings, warehouse) -> None:
+    _warehouse(piper_env)
+    out = runner.invoke(app, ["doctor", "--as-of", "2026-03-10T00:00:00", "--record"])
+    assert out.exit_code == 2
+    assert "newest farm event" in out.output
+    with warehouse() as con:
+        assert con.execute(
+            "SELECT count(*), count(run_id) FROM pipeline_check_results"
+        ).fetchone() == (8, 0)
+
+
+def test_piper_ingest_names_the_failed_checks(piper_env: Settings) -> None:
+    generate_spool(
+        piper_env.raw_root,
+        GenerateOptions(
+            start=START, days=1, artists=6, damage=frozenset({"wrong_type"}), damage_rate=0.1
+        ),
+    )
+    out = runner.invoke(app, ["ingest"])
+    assert out.exit_code == 1  # the blocking invalid rate failed the run
+    assert "check invalid_rate FAIL 2026-03-02" in out.output
+    assert "docs/runbook.md#invalid-rate" in out.output

@@ -1,0 +1,134 @@
+"""`piper quarantine replay`: lines quarantined under an older contract are ingested once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+
+import pytest
+from typer.testing import CliRunner
+
+from piper_dagster import quarantine
+from piper_dagster.cli import app
+from piper_dagster.ingest.pipeline import ingest
+from piper_dagster.quarantine import replay
+from piper_dagster.settings import Settings
+from piper_dagster.spool.generate import GenerateOptions, generate_spool
+from piper_dagster.warehouse import connect
+from piper_dagster_tests.test_ingest import ev
+
+runner = CliRunner()
+START = date(2026, 3, 2)
+
+
+def _quarantined_by_an_old_contract(settings: Settings, lines: list[bytes], reason: str) -> None:
+    """Quarantine rows as an older contract (e.g. one without an event type) left them."""
+    with connect(settings.warehouse_path) as con:
+        for i, line in enumerate(lines, 1):
+            con.execute(
+                "INSERT INTO quarantine VALUES (?, 'lt007/bob/2026-03-03_old.jsonl', ?,"
+                " DATE '2026-03-03', ?, ?, ?, ?, now(), 'old-run')",
+                [reason, i, line.decode(), line, len(line), hashlib.md5(line).hexdigest()],
+            )
+
+
+def _counts(settings: Settings) -> tuple[int, int, int]:
+    with connect(settings.warehouse_path, read_only=True) as con:
+        return con.execute(
+            "SELECT (SELECT count(*) FROM silver_events), (SELECT count(*) FROM quarantine),"
+            " (SELECT count(*) FROM quarantine_replayed)"
+        ).fetchone()
+
+
+def test_replay_ingests_what_now_passes_exactly_once(piper_env: Settings) -> None:
+    generate_spool(
+        piper_env.raw_root,
+        GenerateOptions(start=START, days=2, artists=4, damage=frozenset({"invalid_json"})),
+    )
+    ingest(piper_env)
+    events0, quarantined0, _ = _counts(piper_env)
+    good = [ev(900 + i, "2026-03-03T10:00:00Z").rstrip(b"\n") for i in range(3)]
+    # The third is a re-sent copy of an event already ingested under the old contract.
+    _quarantined_by_an_old_contract(piper_env, [*good, good[0]], "unknown_event_type")
+
+    dry = replay(piper_env, dry_run=True)
+    assert (dry.events, dry.duplicates) == (3, 1)
+    assert _counts(piper_env) == (events0, quarantined0 + 4, 0)  # a dry run changes nothing
+
+    first = replay(piper_env, reason="unknown_event_type")
+    assert (first.replayed, first.events, first.duplicates) == (4, 3, 1)
+    assert first.event_dates == [date(2026, 3, 3)]
+    assert _counts(piper_env) == (events0 + 3, quarantined0, 4)
+    assert "Parquet" in first.exported
+
+    again = replay(piper_env)  # every reason: the generator's invalid JSON stays invalid
+    assert (again.events, again.duplicates) == (0, 0)
+    assert again.still_invalid == {"invalid_json": quarantined0}
+    assert _counts(piper_env) == (events0 + 3, quarantined0, 4)
+    with connect(piper_env.warehouse_path, read_only=True) as con:
+        lineage = con.execute(
+            "SELECT source_file, source_line, spool_date FROM silver_events WHERE event_id = ?",
+            [json.loads(good[1])["event_id"]],
+        ).fetchone()
+    assert lineage == ("lt007/bob/2026-03-03_old.jsonl", 2, date(2026, 3, 3))
+    # The quarantine file of that spool date was rewritten without the replayed lines.
+    qfile = piper_env.quarantine_dir / "2026-03-03" / "quarantine.jsonl"
+    assert "old.jsonl" not in qfile.read_text()
+
+
+def test_replay_filters_and_cli(piper_env: Settings) -> None:
+    with connect(piper_env.warehouse_path):
+        pass
+    line = ev(1, "2026-03-03T10:00:00Z").rstrip(b"\n")
+    _quarantined_by_an_old_contract(piper_env, [line], "invalid_value")
+    out = runner.invoke(app, ["quarantine", "replay", "--reason", "wrong_type"])
+    assert out.exit_code == 0 and "0 quarantined lines" in out.output
+    out = runner.invoke(app, ["quarantine", "replay", "--since", "2026-03-04"])
+    assert "0 quarantined lines" in out.output
+    dry = runner.invoke(app, ["quarantine", "replay", "--dry-run"])
+    assert "dry run: 1 quarantined lines re-validated: 1 events ingested" in dry.output
+    out = runner.invoke(app, ["quarantine", "replay", "--since", "2026-03-03"])
+    assert out.exit_code == 0, out.output
+    assert "1 events ingested" in out.output
+    assert "piper materialize --start 2026-03-03 --end 2026-03-03" in out.output
+    bad = runner.invoke(app, ["quarantine", "replay", "--reason", "nope"])
+    assert bad.exit_code == 2 and "unknown reason" in bad.output
+    assert _counts(piper_env) == (1, 0, 1)
+
+
+def test_replay_refresh_rebuilds_silver_and_gold(piper_env: Settings, warehouse) -> None:
+    with connect(piper_env.warehouse_path):
+        pass
+    lines = [ev(i, "2026-03-03T10:00:00Z").rstrip(b"\n") for i in (1, 2)]
+    _quarantined_by_an_old_contract(piper_env, lines, "unknown_event_type")
+    out = runner.invoke(app, ["quarantine", "replay", "--refresh"])
+    assert out.exit_code == 0, out.output
+    assert "refreshing silver and gold for 2026-03-03..2026-03-03" in out.output
+    with warehouse() as con:
+        assert con.execute(
+            "SELECT dq_events FROM gold_data_quality_daily WHERE event_date = '2026-03-03'"
+        ).fetchone() == (2,)
+
+
+def test_a_replay_that_dies_before_its_commit_changes_nothing(
+    piper_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with connect(piper_env.warehouse_path):
+        pass
+    line = ev(1, "2026-03-03T10:00:00Z").rstrip(b"\n")
+    _quarantined_by_an_old_contract(piper_env, [line], "unknown_event_type")
+    real = quarantine.load_sql
+
+    def dying(name: str) -> str:
+        if name == "replay/settle":  # after the events were inserted, before the bookkeeping
+            raise KeyboardInterrupt
+        return real(name)
+
+    monkeypatch.setattr(quarantine, "load_sql", dying)
+    with pytest.raises(KeyboardInterrupt):
+        replay(piper_env)
+    assert _counts(piper_env) == (0, 1, 0)
+    monkeypatch.setattr(quarantine, "load_sql", real)
+    assert replay(piper_env).events == 1
+    assert _counts(piper_env) == (1, 0, 1)
