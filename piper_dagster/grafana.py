@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from piper_dagster.catalog import MetricEntry, load_catalog
+from piper_dagster.checks.families import FAMILIES
 from piper_dagster.models import GOLD_MODELS, Model
 from piper_dagster.serving import init_sql
 from piper_dagster.settings import PROJECT_ROOT
@@ -474,8 +475,8 @@ def gold_dashboard(model: Model, metrics: list[MetricEntry]) -> dict[str, Any]:
 
 # --- the pipeline-health dashboard ------------------------------------------------------------
 
-# The families of piper_source_family() (sql/macros/source_family.sql).
-SOURCE_FAMILIES = ("artists", "farm_poller", "storage_auditor")
+# The source families of the checks (artists' machines, the farm poller, the storage auditor).
+SOURCE_FAMILIES = FAMILIES
 STATUS_COLORS = {"PASS": "green", "WARN": "orange", "FAIL": "red"}
 
 _LATEST_CHECKS = """

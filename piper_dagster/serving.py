@@ -30,6 +30,7 @@ from pathlib import Path
 
 import duckdb
 
+from piper_dagster.checks.families import family_rows
 from piper_dagster.models import GOLD_MODELS, SILVER_MODELS, define_macros, ensure_tables
 from piper_dagster.settings import Settings
 from piper_dagster.sql import load_sql
@@ -41,7 +42,7 @@ class ServedTable:
     name: str  # the Parquet file's stem and the view's name in Grafana
     time_column: str  # what panels filter with $__timeFilter
     description: str
-    # The SELECT that produces it from the warehouse ($first: the first health date).
+    # The SELECT that produces it from the warehouse (parameters: see `publish_from`).
     select: str = field(repr=False)
 
 
@@ -154,12 +155,12 @@ def publish_from(con: duckdb.DuckDBPyConnection, settings: Settings) -> Publicat
     )
     # A model never refreshed still has a (empty) file, so every view binds from day one.
     ensure_tables(con, (*SILVER_MODELS, *GOLD_MODELS))
-    con.execute(load_sql("macros/source_family"))
     newest = con.execute("SELECT max(event_date) FROM silver_events").fetchone()
     newest_day: date = newest[0] if newest and newest[0] else settings.ingest.start_date
     days = settings.serving.health_days
     params = {
         "first": newest_day - timedelta(days=days - 1),
+        "families": family_rows(),
         "days": days,
         "version": "",
         "published_at": datetime.now(UTC),

@@ -1,15 +1,22 @@
 -- Ingest volume per event date and source family, for the pipeline-health dashboard: events,
 -- clock-skewed events, emitting hosts, the newest event (freshness) and when the day last grew.
--- $first: the first event date published (the newest minus serving.health_days).
+-- As the freshness check, the newest event leaves clock-skewed events out: a host whose clock
+-- runs ahead would make a stale family look fresh.
+-- Parameters: $first (the first event date published), $families (list of {event_type, family},
+-- piper_dagster/checks/families.py: the checks' families).
+WITH families AS (
+    SELECT f.event_type, f.family FROM (SELECT unnest($families) AS f)
+)
 SELECT
-    event_date,
-    piper_source_family("user") AS source_family,
+    e.event_date,
+    fam.family AS source_family,
     count(*) AS events,
-    count(*) FILTER (clock_skewed) AS skewed_events,
-    count(DISTINCT host) AS hosts,
-    max(ts) AS newest_event_ts,
-    max(ingested_at) AS last_ingested_at
-FROM silver_events
-WHERE event_date >= $first
+    count(*) FILTER (e.clock_skewed) AS skewed_events,
+    count(DISTINCT e.host) AS hosts,
+    max(e.ts) FILTER (NOT e.clock_skewed) AS newest_event_ts,
+    max(e.ingested_at) AS last_ingested_at
+FROM silver_events AS e
+JOIN families AS fam USING (event_type)
+WHERE e.event_date >= $first
 GROUP BY ALL
-ORDER BY event_date, source_family
+ORDER BY e.event_date, source_family
