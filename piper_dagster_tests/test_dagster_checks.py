@@ -6,16 +6,25 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import dagster as dg
+import duckdb
 
 from piper_dagster.definitions import defs
 from piper_dagster.defs.late_data import touched_event_dates_sensor
 from piper_dagster.defs.partitions import range_tags
 from piper_dagster.models import GOLD_MODELS, SILVER_MODELS
+from piper_dagster.serving import init_sql
 from piper_dagster.settings import Settings
 from piper_dagster.spool.generate import GenerateOptions, generate_spool
 
 START = date(2026, 3, 2)
 MODELS = [m.name for m in (*SILVER_MODELS, *GOLD_MODELS)]
+
+
+def _served(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """What Grafana reads: the serving layer's views, as the provisioned initSql makes them."""
+    con = duckdb.connect()
+    con.execute(init_sql(settings.serving_dir))
+    return con
 
 
 def _evaluations(instance: dg.DagsterInstance, name: str) -> list:
@@ -92,6 +101,15 @@ def test_a_failed_invalid_rate_blocks_silver_and_gold(piper_env: Settings, wareh
         assert touched_event_dates_sensor(context).run_requests == []
     with warehouse() as con:
         assert con.execute("SELECT count(*) FROM silver_events").fetchone()[0] > 0
+        quarantined = con.execute("SELECT count(*) FROM quarantine").fetchone()[0]
+    # No gold run followed, yet Grafana sees the quarantine and the failed check.
+    served = _served(piper_env)
+    assert served.execute("SELECT sum(lines) FROM health_quarantine_daily").fetchone() == (
+        quarantined,
+    )
+    assert served.execute(
+        "SELECT status FROM pipeline_check_results WHERE check_name = 'invalid_rate'"
+    ).fetchall() == [("FAIL",)]
 
 
 def test_freshness_runs_on_its_own_job(piper_env: Settings, warehouse) -> None:
@@ -117,3 +135,7 @@ def test_freshness_runs_on_its_own_job(piper_env: Settings, warehouse) -> None:
             "SELECT count(*), count(partition_date) FROM pipeline_check_results"
             " WHERE check_name = 'freshness'"
         ).fetchone() == (3, 0)
+    served = _served(piper_env).execute(
+        "SELECT count(*) FROM pipeline_check_results WHERE check_name = 'freshness'"
+    )
+    assert served.fetchone() == (3,)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from datetime import date
 
+import duckdb
 import pytest
 from typer.testing import CliRunner
 
 from piper_dagster.cli import app
 from piper_dagster.ingest.pipeline import ingest
+from piper_dagster.serving import init_sql
 from piper_dagster.settings import Settings
 from piper_dagster.spool.generate import GenerateOptions, generate_spool
 
@@ -87,6 +89,10 @@ def test_stale_data_fails_and_record_writes_the_outcomes(piper_env: Settings, wa
         assert con.execute(
             "SELECT count(*), count(run_id) FROM pipeline_check_results"
         ).fetchone() == (8, 0)
+    # Recorded outcomes are published for Grafana's pipeline-health dashboard.
+    served = duckdb.connect()
+    served.execute(init_sql(piper_env.serving_dir))
+    assert served.execute("SELECT count(*) FROM pipeline_check_results").fetchone() == (8,)
 
 
 def test_piper_ingest_names_the_failed_checks(piper_env: Settings) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from piper_dagster.checks.evaluate import CHECKS, FRESHNESS, VOLUME, evaluate
 from piper_dagster.checks.outcome import CheckOutcome, Status, record, worst
+from piper_dagster.serving import publish_from
 from piper_dagster.settings import ConfigError, Settings
 from piper_dagster.warehouse import connect
 
@@ -53,7 +54,7 @@ def run_doctor(
     if not path.exists():
         raise ConfigError(f"no warehouse at {path} yet: run `piper init` and `piper ingest` first")
     as_of = as_of or datetime.now(UTC)
-    # Read-only by default: it then runs beside Grafana's readers (a writer would be refused).
+    # Read-only by default: an on-call look changes nothing (and several can run at once).
     with connect(path, read_only=not persist) as con:
         if last is None:
             row = con.execute(
@@ -64,6 +65,7 @@ def run_doctor(
         outcomes = evaluate(con, settings.checks, first, last, now=as_of)
         if persist:
             record(con, outcomes, asset="spool_events", evaluated_at=as_of, run_id=None)
+            publish_from(con, settings)  # recorded outcomes are for Grafana's health dashboard
     return Report(as_of, first, last, outcomes)
 
 

@@ -31,6 +31,7 @@ from piper_dagster.checks import (
     record,
     worst,
 )
+from piper_dagster.serving import publish_from
 from piper_dagster.settings import load_settings
 from piper_dagster.warehouse import connect
 
@@ -69,6 +70,9 @@ def run_checks(
     with connect(settings.warehouse_path) as con:
         outcomes = evaluate(con, settings.checks, first, last, checks=checks, now=now)
         record(con, outcomes, asset=SPOOL_ASSET, evaluated_at=now, run_id=run_id)
+        # Grafana shows check outcomes and quarantine too: an ingest that only quarantined lines
+        # (no gold run follows) and the freshness schedule must reach it as well.
+        publish_from(con, settings)
     return outcomes
 
 
