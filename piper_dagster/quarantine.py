@@ -20,14 +20,12 @@ from datetime import date
 from typing import Any
 
 from piper_dagster.ingest.export import export_pending
+from piper_dagster.ingest.pipeline import NOT_REJECTED
 from piper_dagster.ingest.validate import classify_sql
 from piper_dagster.models import define_macros
 from piper_dagster.settings import ConfigError, Settings
 from piper_dagster.sql import load_sql
 from piper_dagster.warehouse import connect
-
-# Statuses that are not a rejection (classify_sql): such a line leaves the quarantine.
-NOT_REJECTED = ("event", "blank", "nul_padding")
 
 
 @dataclass
