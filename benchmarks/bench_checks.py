@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+
+from workdir import use_fresh_workdir
 
 
 def main() -> None:
@@ -25,10 +25,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/piper-bench-checks"))
     args = parser.parse_args()
-    shutil.rmtree(args.workdir, ignore_errors=True)
-    os.environ["PIPER_PATHS__RAW_ROOT"] = str(args.workdir / "spool")
-    os.environ["PIPER_PATHS__DATA_ROOT"] = str(args.workdir / "data")
-    os.environ["PIPER_INGEST__SETTLE_SECONDS"] = "0"
+    use_fresh_workdir(args.workdir, dagster_home=False)
 
     from piper_dagster.checks import CHECKS, evaluate, record
     from piper_dagster.ingest.pipeline import ingest

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import statistics
-import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
+
+from workdir import use_fresh_workdir
 
 
 def main() -> None:
@@ -29,11 +28,7 @@ def main() -> None:
     args = parser.parse_args()
 
     work = args.workdir
-    shutil.rmtree(work, ignore_errors=True)
-    os.environ["PIPER_PATHS__RAW_ROOT"] = str(work / "spool")
-    os.environ["PIPER_PATHS__DATA_ROOT"] = str(work / "data")
-    os.environ["PIPER_INGEST__SETTLE_SECONDS"] = "0"
-    os.environ["DAGSTER_HOME"] = tempfile.mkdtemp(prefix="dagster-home-")
+    use_fresh_workdir(work)
 
     import dagster as dg
 
