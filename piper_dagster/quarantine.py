@@ -65,43 +65,62 @@ def replay(
     run_id: str | None = None,
 ) -> ReplayResult:
     """Re-validate the quarantined lines (of `reason`, of spool dates >= `since`); ingest the
-    ones that pass and take them out of quarantine, in one transaction."""
+    ones that pass and take them out of quarantine.
+
+    One transaction per spool date, in date order: memory is bounded by a day's quarantine, not
+    the whole of it, and a crash keeps the dates already committed (a rerun does the rest). A
+    dry run goes through every date in one transaction rolled back at the end, so that it counts
+    duplicates across dates as the real replay would."""
     if not settings.warehouse_path.exists():
         raise ConfigError(f"no warehouse at {settings.warehouse_path}: nothing to replay")
     result = ReplayResult(run_id=run_id or f"replay-{uuid.uuid4()}", dry_run=dry_run)
+    filters = {"reason": reason, "since": since}
     with connect(settings.warehouse_path) as con:
         define_macros(
             con,
             mask=settings.privacy.mask_users,
             key=settings.privacy.user_hash_key.get_secret_value(),
         )
-        con.execute("BEGIN TRANSACTION")
+        days = [r[0] for r in con.execute(load_sql("replay/dates"), filters).fetchall()]
+        if dry_run:
+            con.execute("BEGIN TRANSACTION")
         try:
-            con.execute(load_sql("replay/candidates"), {"reason": reason, "since": since})
-            con.execute(load_sql("replay/batch"))
-            # The ingest's validator and its new-events / insert / export-mark SQL, as is.
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE classified AS "
-                f"SELECT c.*, l.file_idx, l.line_no FROM ({classify_sql('replay_lines')}) c "
-                "JOIN replay_lines l USING (idx)"
-            )
-            skew = settings.ingest.skew_tolerance_seconds
-            con.execute(load_sql("ingest/new_events"), {"skew_seconds": skew})
-            con.execute(load_sql("ingest/insert_events"), {"run_id": result.run_id})
-            con.execute(load_sql("ingest/pending_events"))
-            _count(con, result)
-            con.execute(load_sql("replay/replayed"), {"run_id": result.run_id})
-            con.execute(load_sql("replay/settle"))
-            if dry_run:
-                con.execute("ROLLBACK")
-                return result
-            con.execute("COMMIT")
+            for day in days:
+                if not dry_run:
+                    con.execute("BEGIN TRANSACTION")
+                _replay_day(con, settings, day, reason, result)
+                if not dry_run:
+                    con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        if dry_run:
+            con.execute("ROLLBACK")
+            return result
         # Parquet and the quarantine files follow the tables (as after an ingest).
         result.exported = export_pending(con, settings)
     return result
+
+
+def _replay_day(
+    con: Any, settings: Settings, day: date, reason: str | None, result: ReplayResult
+) -> None:
+    """Replay the quarantined lines of spool date `day` (inside the caller's transaction)."""
+    con.execute(load_sql("replay/candidates"), {"reason": reason, "spool_date": day})
+    con.execute(load_sql("replay/batch"))
+    # The ingest's validator and its new-events / insert / export-mark SQL, as is.
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE classified AS "
+        f"SELECT c.*, l.file_idx, l.line_no FROM ({classify_sql('replay_lines')}) c "
+        "JOIN replay_lines l USING (idx)"
+    )
+    skew = settings.ingest.skew_tolerance_seconds
+    con.execute(load_sql("ingest/new_events"), {"skew_seconds": skew})
+    con.execute(load_sql("ingest/insert_events"), {"run_id": result.run_id})
+    con.execute(load_sql("ingest/pending_events"))
+    _count(con, result)
+    con.execute(load_sql("replay/replayed"), {"run_id": result.run_id})
+    con.execute(load_sql("replay/settle"))
 
 
 def _count(con: Any, result: ReplayResult) -> None:
@@ -119,9 +138,8 @@ def _count(con: Any, result: ReplayResult) -> None:
             result.still_invalid[status] += n
             result.reclassified += n if status != old_reason else 0
     valid = sum(n for status, _, n in rows if status == "event")
-    result.events = con.execute("SELECT count(*) FROM new_events").fetchone()[0]
-    result.duplicates = valid - result.events
-    result.event_dates = [
-        r[0]
-        for r in con.execute("SELECT DISTINCT event_date FROM new_events ORDER BY 1").fetchall()
-    ]
+    events = con.execute("SELECT count(*) FROM new_events").fetchone()[0]
+    result.events += events
+    result.duplicates += valid - events
+    dates = {r[0] for r in con.execute("SELECT DISTINCT event_date FROM new_events").fetchall()}
+    result.event_dates = sorted(dates.union(result.event_dates))

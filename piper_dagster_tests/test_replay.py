@@ -132,3 +132,55 @@ def test_a_replay_that_dies_before_its_commit_changes_nothing(
     monkeypatch.setattr(quarantine, "load_sql", real)
     assert replay(piper_env).events == 1
     assert _counts(piper_env) == (1, 0, 1)
+
+
+def test_one_transaction_per_spool_date_and_a_dry_run_sees_duplicates_across_dates(
+    piper_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with connect(piper_env.warehouse_path) as con:
+        lines = {
+            "2026-03-03": [ev(1, "2026-03-03T10:00:00Z"), ev(2, "2026-03-03T11:00:00Z")],
+            # ev 1 again, re-sent in the next day's file: a duplicate across spool dates.
+            "2026-03-04": [ev(1, "2026-03-03T10:00:00Z"), ev(3, "2026-03-04T09:00:00Z")],
+        }
+        for day, day_lines in lines.items():
+            for i, line in enumerate(day_lines, 1):
+                body = line.rstrip(b"\n")
+                con.execute(
+                    "INSERT INTO quarantine VALUES ('unknown_event_type', ?, ?, ?, ?, ?, ?, ?,"
+                    " now(), 'old-run')",
+                    [
+                        f"lt007/bob/{day}_old.jsonl",
+                        i,
+                        day,
+                        body.decode(),
+                        body,
+                        len(body),
+                        hashlib.md5(body).hexdigest(),
+                    ],
+                )
+    dry = replay(piper_env, dry_run=True)
+    assert (dry.replayed, dry.events, dry.duplicates) == (4, 3, 1)
+    assert _counts(piper_env) == (0, 4, 0)
+
+    # A replay dying on the second spool date keeps the first one's commit ...
+    real = quarantine.load_sql
+    calls = []
+
+    def dying(name: str) -> str:
+        if name == "replay/settle":
+            calls.append(name)
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+        return real(name)
+
+    monkeypatch.setattr(quarantine, "load_sql", dying)
+    with pytest.raises(KeyboardInterrupt):
+        replay(piper_env)
+    assert _counts(piper_env) == (2, 2, 2)
+    # ... and the rerun does the rest, with the same totals as one uninterrupted replay.
+    monkeypatch.setattr(quarantine, "load_sql", real)
+    rest = replay(piper_env)
+    assert (rest.replayed, rest.events, rest.duplicates) == (2, 1, 1)
+    assert rest.event_dates == [date(2026, 3, 4)]
+    assert _counts(piper_env) == (3, 0, 4)
