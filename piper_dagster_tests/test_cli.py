@@ -6,9 +6,11 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 from typer.testing import CliRunner
 
@@ -55,6 +57,25 @@ def test_demo_says_where_grafana_reads_and_how_to_start_it(
     assert f"PIPER_DATA_ROOT={tmp_path / 'demo' / 'data'}" in out.output
     assert "docker compose up -d --build" in out.output
     assert (serving / "gold_data_quality_daily.parquet").is_file()
+
+
+def test_demo_checks_flag_the_damage_and_the_clock_not_an_empty_today(
+    tmp_path: Path, piper_env: Settings
+) -> None:
+    # Eight days: every partition has a same-weekday baseline a week before it.
+    out = runner.invoke(app, ["demo", "--no-ui", "--days", "8", "--dir", str(tmp_path / "demo")])
+    assert out.exit_code == 0, out.output
+    warehouse = tmp_path / "demo" / "data" / "warehouse" / "telemetry.duckdb"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        flagged = dict(
+            con.execute(
+                "SELECT check_name, count(*) FROM pipeline_check_results"
+                " WHERE status <> 'PASS' GROUP BY 1"
+            ).fetchall()
+        )
+        newest = con.execute("SELECT max(partition_date) FROM pipeline_check_results").fetchone()
+    assert set(flagged) == {"invalid_rate", "clock_skew"}
+    assert newest == (date.today() - timedelta(days=1),)
 
 
 def test_ingest_dry_run_then_ingest_through_dagster(piper_env: Settings, warehouse) -> None:
