@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 
 import pytest
@@ -31,6 +33,26 @@ def _quarantined_by_an_old_contract(settings: Settings, lines: list[bytes], reas
                 " DATE '2026-03-03', ?, ?, ?, ?, now(), 'old-run')",
                 [reason, i, line.decode(), line, len(line), hashlib.md5(line).hexdigest()],
             )
+
+
+@contextmanager
+def _dying_at_settle(monkeypatch: pytest.MonkeyPatch, nth: int) -> Iterator[None]:
+    """The replay dies at its `nth` spool date: after the events were inserted, before the
+    quarantine bookkeeping (replay/settle) and the commit."""
+    real = quarantine.load_sql
+    settles = 0
+
+    def dying(name: str) -> str:
+        nonlocal settles
+        if name == "replay/settle":
+            settles += 1
+            if settles == nth:
+                raise KeyboardInterrupt
+        return real(name)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(quarantine, "load_sql", dying)
+        yield
 
 
 def _counts(settings: Settings) -> tuple[int, int, int]:
@@ -118,18 +140,9 @@ def test_a_replay_that_dies_before_its_commit_changes_nothing(
         pass
     line = ev(1, "2026-03-03T10:00:00Z").rstrip(b"\n")
     _quarantined_by_an_old_contract(piper_env, [line], "unknown_event_type")
-    real = quarantine.load_sql
-
-    def dying(name: str) -> str:
-        if name == "replay/settle":  # after the events were inserted, before the bookkeeping
-            raise KeyboardInterrupt
-        return real(name)
-
-    monkeypatch.setattr(quarantine, "load_sql", dying)
-    with pytest.raises(KeyboardInterrupt):
+    with _dying_at_settle(monkeypatch, 1), pytest.raises(KeyboardInterrupt):
         replay(piper_env)
     assert _counts(piper_env) == (0, 1, 0)
-    monkeypatch.setattr(quarantine, "load_sql", real)
     assert replay(piper_env).events == 1
     assert _counts(piper_env) == (1, 0, 1)
 
@@ -164,22 +177,10 @@ def test_one_transaction_per_spool_date_and_a_dry_run_sees_duplicates_across_dat
     assert _counts(piper_env) == (0, 4, 0)
 
     # A replay dying on the second spool date keeps the first one's commit ...
-    real = quarantine.load_sql
-    calls = []
-
-    def dying(name: str) -> str:
-        if name == "replay/settle":
-            calls.append(name)
-            if len(calls) == 2:
-                raise KeyboardInterrupt
-        return real(name)
-
-    monkeypatch.setattr(quarantine, "load_sql", dying)
-    with pytest.raises(KeyboardInterrupt):
+    with _dying_at_settle(monkeypatch, 2), pytest.raises(KeyboardInterrupt):
         replay(piper_env)
     assert _counts(piper_env) == (2, 2, 2)
     # ... and the rerun does the rest, with the same totals as one uninterrupted replay.
-    monkeypatch.setattr(quarantine, "load_sql", real)
     rest = replay(piper_env)
     assert (rest.replayed, rest.events, rest.duplicates) == (2, 1, 1)
     assert rest.event_dates == [date(2026, 3, 4)]
