@@ -39,6 +39,20 @@ def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
             time.sleep(0.2)
 
 
+def checkpoint(con: duckdb.DuckDBPyConnection) -> None:
+    """Leave a self-contained file (no WAL) for readers and backups.
+
+    Connections of one process share one database: while another of them (a thread) has a write
+    transaction open, CHECKPOINT refuses. That is harmless: the WAL is still durable, and the last
+    connection to close checkpoints. FORCE CHECKPOINT would abort the other writer instead.
+    """
+    try:
+        con.execute("CHECKPOINT")
+    except duckdb.TransactionException as exc:
+        if "other write transactions" not in str(exc):
+            raise
+
+
 @contextmanager
 def connect(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse (creating it if needed, unless read-only) with piper's settings."""
@@ -52,7 +66,6 @@ def connect(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyC
             prepare(con)
         yield con
         if not read_only:
-            # Leave a self-contained file (no WAL) for readers and backups.
-            con.execute("CHECKPOINT")
+            checkpoint(con)
     finally:
         con.close()
