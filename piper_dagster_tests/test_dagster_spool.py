@@ -40,6 +40,18 @@ def test_definitions_load_and_spool_asset_is_declared_as_designed() -> None:
     assert asset.descriptions_by_key[spec.key]
 
 
+def test_loading_the_code_location_prints_no_warning() -> None:
+    """Every `dagster dev`, run and CLI call loads it: operators should not learn to skim noise."""
+    out = subprocess.run(
+        [sys.executable, "-W", "default", "-c", "import piper_dagster.definitions"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "Warning" not in out.stderr, out.stderr
+
+
 def test_a_partition_range_is_one_run_and_rematerializing_is_idempotent(
     piper_env: Settings, warehouse
 ) -> None:
