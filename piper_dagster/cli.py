@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,6 +17,7 @@ import typer
 
 from piper_dagster.models import GOLD_MODELS, SILVER_MODELS
 from piper_dagster.settings import ConfigError, Settings, load_settings
+from piper_dagster.warehouse import WarehouseError
 
 app = typer.Typer(
     help="piper: telemetry of the sandwich USD pipeline, on Dagster.",
@@ -40,17 +41,33 @@ app.add_typer(spool_app, name="spool")
 
 
 def _clear_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Bad settings or directories: one clear line on stderr and exit 2, not a traceback."""
+    """Bad settings, options, directories or warehouse: one clear line on stderr and exit 2."""
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except ConfigError as exc:
+        except (ConfigError, WarehouseError) as exc:
             typer.secho(f"piper: {exc}", err=True, fg=typer.colors.RED)
             raise typer.Exit(2) from None
 
     return wrapper
+
+
+def _day(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _moment(value: str, option: str) -> datetime:
+    """An ISO 8601 time; without an offset it is UTC."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{option}: {value!r} is not a time (e.g. 2026-03-05T08:00)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _partition_bounds() -> tuple[date, date]:
@@ -228,7 +245,7 @@ def _date_range(start: str, end: str, settings: Settings) -> tuple[date, date]:
 
     lo, hi = _partition_bounds()
     if start and end:
-        first, last = date.fromisoformat(start), date.fromisoformat(end)
+        first, last = _day(start, "--start"), _day(end, "--end")
     else:
         with connect(settings.warehouse_path) as con:
             row = con.execute(
@@ -236,8 +253,8 @@ def _date_range(start: str, end: str, settings: Settings) -> tuple[date, date]:
             ).fetchone()
         if row is None or row[0] is None:
             raise ConfigError("the warehouse has no events yet: run `piper ingest` first")
-        first = date.fromisoformat(start) if start else row[0]
-        last = date.fromisoformat(end) if end else row[1]
+        first = _day(start, "--start") if start else row[0]
+        last = _day(end, "--end") if end else row[1]
     first, last = max(first, lo), min(last, hi)
     if first > last:
         raise ConfigError(f"empty date range (partitions exist from {lo} to {hi})")
@@ -274,7 +291,7 @@ def backfill(
     """
     settings = _settings()
     settings.require_raw_root()
-    first, last = date.fromisoformat(start), date.fromisoformat(end)
+    first, last = _day(start, "--start"), _day(end, "--end")
     lo, hi = _partition_bounds()
     first, last = max(first, lo), min(last, hi)
     if first > last:
@@ -313,20 +330,21 @@ def doctor(
     ] = False,
 ) -> None:
     """Run the four checks on the warehouse, no daemon needed; exit 0 pass, 1 warn, 2 fail."""
-    from datetime import UTC, datetime
+    from piper_dagster.checks.doctor import EXIT_CODES, Status, format_table, run_doctor
 
-    from piper_dagster.checks.doctor import format_table, run_doctor
-
-    when = datetime.fromisoformat(as_of) if as_of else None
-    if when is not None and when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    report = run_doctor(
-        _settings(),
-        last=date.fromisoformat(day) if day else None,
-        days=days,
-        as_of=when,
-        persist=record,
-    )
+    try:
+        report = run_doctor(
+            _settings(),
+            last=_day(day, "--date") if day else None,
+            days=days,
+            as_of=_moment(as_of, "--as-of") if as_of else None,
+            persist=record,
+        )
+    except (ConfigError, WarehouseError) as exc:
+        if as_json:  # a script reads stdout: the failure is a report too
+            error = {"status": "FAIL", "exit_code": EXIT_CODES[Status.FAIL], "error": str(exc)}
+            typer.echo(json.dumps(error, indent=2))
+        raise
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2, default=str))
     else:
@@ -360,7 +378,7 @@ def quarantine_replay(
     result = replay(
         settings,
         reason=reason or None,
-        since=date.fromisoformat(since) if since else None,
+        since=_day(since, "--since") if since else None,
         dry_run=dry_run,
     )
     typer.echo(
@@ -475,7 +493,7 @@ def spool_generate(
     )
 
     # Default: the `days` days up to yesterday, so every file is already settled.
-    first = date.fromisoformat(start) if start else date.today() - timedelta(days=days)
+    first = _day(start, "--start") if start else date.today() - timedelta(days=days)
     if bulk_events:
         summary = generate_bulk(out, events=bulk_events, files=bulk_files, start=first, seed=seed)
     else:

@@ -23,6 +23,12 @@ def prepare(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
 LOCK_WAIT_SECONDS = 120.0
 
 
+class WarehouseError(Exception):
+    """The warehouse cannot be used: missing, not piper's, unreadable, or locked for too long.
+
+    Its message is one line for the operator (the CLI prints it and exits 2)."""
+
+
 def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     """duckdb.connect, waiting while another process holds the file's lock.
 
@@ -34,8 +40,15 @@ def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
         try:
             return duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                raise
+            message = str(exc).splitlines()[0]
+            if "lock" not in message.lower():
+                raise WarehouseError(f"cannot open the warehouse {path}: {message}") from exc
+            if time.monotonic() > deadline:
+                raise WarehouseError(
+                    f"the warehouse {path} is still locked after {LOCK_WAIT_SECONDS:.0f} s"
+                    f" ({message}): a run is writing it (see the Dagster UI) or a shell holds"
+                    " it; try again later"
+                ) from exc
             time.sleep(0.2)
 
 
@@ -53,15 +66,27 @@ def checkpoint(con: duckdb.DuckDBPyConnection) -> None:
             raise
 
 
+def _require_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    # A reader cannot create the schema: a file without it is not (yet) piper's warehouse.
+    sql = "SELECT 1 FROM duckdb_tables() WHERE table_name = 'spool_files'"
+    if con.execute(sql).fetchone() is None:
+        raise WarehouseError(f"{path} is not a piper warehouse (no tables): run `piper init`")
+
+
 @contextmanager
-def connect(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the warehouse (creating it if needed, unless read-only) with piper's settings."""
+def connect(
+    path: Path, *, read_only: bool = False, create: bool = True
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse with piper's settings, creating it if needed (read-write, `create`)."""
+    if (read_only or not create) and not path.exists():
+        raise WarehouseError(f"no warehouse at {path} yet: run `piper init` and `piper ingest`")
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     con = _open(path, read_only)
     try:
         if read_only:
             con.execute("SET TimeZone = 'UTC'")
+            _require_schema(con, path)
         else:
             prepare(con)
         yield con

@@ -59,6 +59,7 @@ def test_grade() -> None:
     ("damage", "rate", "expected"),
     [
         (frozenset(), 0.02, Status.PASS),
+        (frozenset({"invalid_json"}), 0.004, Status.PASS),  # some garbage, under 1 %
         (frozenset({"invalid_json"}), 0.03, Status.WARN),
         (frozenset({"invalid_json", "wrong_type", "missing_field"}), 0.05, Status.FAIL),
     ],
@@ -87,13 +88,14 @@ def test_invalid_rate_of_a_few_lines_is_not_judged(piper_env: Settings) -> None:
 
 @pytest.mark.parametrize(
     ("artists", "skewed_hosts", "expected"),
-    [(6, 0, Status.PASS), (24, 1, Status.WARN), (6, 3, Status.FAIL)],
+    [(6, 0, Status.PASS), (150, 1, Status.PASS), (24, 1, Status.WARN), (6, 3, Status.FAIL)],
 )
 def test_clock_skew(piper_env: Settings, artists, skewed_hosts, expected) -> None:
     _spool(piper_env, days=2, artists=artists, events_per_artist_day=20, skewed_hosts=skewed_hosts)
     outcomes = _run(piper_env, CLOCK_SKEW, START, START + timedelta(days=1))
     assert {o.status for o in outcomes} == {expected}
     for o in outcomes:
+        assert (o.detail["skewed"] > 0) == (skewed_hosts > 0)
         assert len(o.detail["hosts"]) == min(skewed_hosts, piper_env.checks.top_n)
         for host in o.detail["hosts"]:
             assert host["skewed"] > 0
@@ -172,6 +174,28 @@ def test_freshness_per_source_family(piper_env: Settings) -> None:
         "storage": Status.PASS,
     }
     assert status(end + timedelta(days=4)) == dict.fromkeys(FAMILIES, Status.FAIL)
+    # As of the middle of the first day, the events after it do not count: the farm is fresh, the
+    # storage auditor (its first scan later that day) has not been heard of yet.
+    first_noon = datetime.combine(START, datetime.min.time(), UTC) + timedelta(hours=12)
+    at_noon = {o.scope: o for o in _run(piper_env, FRESHNESS, START, START, now=first_noon)}
+    assert 0 <= at_noon["farm"].value < 600 and at_noon["farm"].status == Status.PASS
+    assert at_noon["farm"].detail["newest_ts"] <= first_noon
+
+
+def test_freshness_fails_a_family_never_heard_of(piper_env: Settings) -> None:
+    # No storage auditor at all, and a farm whose only events come from a wrong clock.
+    _spool(piper_env, days=1, artists=6, storage=False)
+    with connect(piper_env.warehouse_path) as con:
+        con.execute(
+            "UPDATE silver_events SET clock_skewed = true WHERE event_type LIKE 'tractor.%'"
+            " OR event_type LIKE 'render.%'"
+        )
+    now = datetime.combine(START, datetime.min.time(), UTC) + timedelta(days=1, minutes=10)
+    by_family = {o.scope: o for o in _run(piper_env, FRESHNESS, START, START, now=now)}
+    assert by_family["artists"].status == Status.PASS
+    for family in ("farm", "storage"):
+        assert by_family[family].status == Status.FAIL and by_family[family].value is None
+        assert f"no {family} event" in by_family[family].hint
 
 
 def test_outcomes_are_recorded_for_grafana(piper_env: Settings, warehouse) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import date
 
 import duckdb
 import pytest
 from typer.testing import CliRunner
 
+from piper_dagster import warehouse as warehouse_module
 from piper_dagster.cli import app
 from piper_dagster.ingest.pipeline import ingest
 from piper_dagster.serving import init_sql
@@ -31,6 +34,81 @@ def test_no_warehouse_is_one_clear_line_and_exit_2(piper_env: Settings) -> None:
     assert out.exit_code == 2
     assert "no warehouse at" in out.output and "Traceback" not in out.output
     assert len(out.output.strip().splitlines()) == 1
+    assert not piper_env.warehouse_path.exists()  # nor --record creates one
+    assert runner.invoke(app, ["doctor", "--record"]).exit_code == 2
+    assert not piper_env.warehouse_path.exists()
+
+
+def test_json_reports_the_error_on_stdout(piper_env: Settings) -> None:
+    out = runner.invoke(app, ["doctor", "--json"])
+    assert out.exit_code == 2
+    report = json.loads(out.stdout)
+    assert report["status"] == "FAIL" and report["exit_code"] == 2
+    assert "no warehouse at" in report["error"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["doctor", "--date", "2026-13-01"], "--date: '2026-13-01' is not a date"),
+        (["doctor", "--as-of", "yesterday"], "--as-of: 'yesterday' is not a time"),
+        (["quarantine", "replay", "--since", "nope"], "--since: 'nope' is not a date"),
+        (["backfill", "--start", "2026-03-01", "--end", "03/31"], "--end: '03/31' is not a date"),
+    ],
+)
+def test_a_bad_date_is_one_clear_line(piper_env: Settings, args, message) -> None:
+    _warehouse(piper_env)
+    out = runner.invoke(app, args)
+    assert out.exit_code == 2, out.output
+    assert message in out.output and "Traceback" not in out.output
+    assert len(out.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "is not a piper warehouse"),  # a DuckDB file without piper's tables
+        (b"not a database" * 1000, "cannot open the warehouse"),
+    ],
+)
+def test_a_foreign_or_damaged_file_is_one_clear_line(piper_env: Settings, content, message):
+    path = piper_env.warehouse_path
+    path.parent.mkdir(parents=True)
+    if content is None:
+        duckdb.connect(str(path)).close()
+    else:
+        path.write_bytes(content)
+    out = runner.invoke(app, ["doctor"])
+    assert out.exit_code == 2, out.output
+    assert message in out.output and "Traceback" not in out.output
+    assert len(out.output.strip().splitlines()) == 1
+
+
+def test_a_warehouse_locked_too_long_is_one_clear_line(
+    piper_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _warehouse(piper_env)
+    # Another process (a run) holds the write lock for longer than doctor waits.
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('locked', flush=True);"
+            " time.sleep(60)",
+            str(piper_env.warehouse_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        monkeypatch.setattr(warehouse_module, "LOCK_WAIT_SECONDS", 1.0)
+        out = runner.invoke(app, ["doctor"])
+    finally:
+        holder.kill()
+        holder.wait()
+    assert out.exit_code == 2, out.output
+    assert "is still locked after 1 s" in out.output and "Traceback" not in out.output
 
 
 def test_a_healthy_warehouse_passes(piper_env: Settings) -> None:
@@ -40,11 +118,12 @@ def test_a_healthy_warehouse_passes(piper_env: Settings) -> None:
     lines = out.output.splitlines()
     header = "STATUS CHECK PARTITION SCOPE VALUE WARN / FAIL HINT"
     assert lines[0].split() == header.split()
-    # Aligned: every column starts where its header does.
-    start = lines[0].index("SCOPE")
+    # Aligned: every column starts where its header does, after two spaces.
     body = lines[1:-2]  # then a blank line and the summary
     assert len(body) == 8
-    assert all(line[start - 2 : start] == "  " and line[start] != " " for line in body)
+    for column in ("CHECK", "PARTITION", "SCOPE", "VALUE", "WARN / FAIL", "HINT"):
+        start = lines[0].index(column)
+        assert all(line[start - 2 : start] == "  " and line[start] != " " for line in body), column
     checks = {line.split()[1] for line in body}
     assert checks == {"freshness", "volume", "invalid_rate", "clock_skew"}
     assert "2026-03-03" in out.output  # the newest spool partition read, by default
@@ -78,6 +157,31 @@ def test_exit_code_is_the_worst_status(piper_env: Settings, options, code, statu
     }
     worst = [r for r in report["results"] if r["status"] == status]
     assert worst and all(r["runbook"].startswith("docs/runbook.md#") for r in worst)
+
+
+def test_thresholds_come_from_the_environment(
+    piper_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _warehouse(piper_env, damage=frozenset({"invalid_json"}), damage_rate=0.03)
+    assert runner.invoke(app, ["doctor", *AS_OF]).exit_code == 1  # invalid rate WARN
+    monkeypatch.setenv("PIPER_CHECKS__INVALID_RATE_WARN", "0.04")
+    out = runner.invoke(app, ["doctor", *AS_OF])
+    assert out.exit_code == 0, out.output
+    assert ">4.00% / >5.00%" in out.output
+    monkeypatch.setenv("PIPER_CHECKS__INVALID_RATE_WARN", "0.1")  # above FAIL: refused
+    out = runner.invoke(app, ["doctor", *AS_OF])
+    assert out.exit_code == 2 and "invalid_rate" in out.output and "Traceback" not in out.output
+
+
+def test_a_value_just_past_a_threshold_does_not_read_like_it() -> None:
+    from piper_dagster.checks import CLOCK_SKEW, CheckOutcome, Status
+    from piper_dagster.checks.doctor import _value_cell
+
+    def cell(value: float) -> str:
+        return _value_cell(CheckOutcome(CLOCK_SKEW, None, "all", Status.FAIL, value, 0.01, 0.05))
+
+    assert cell(54 / 1079) == "5.005%"  # not "5.00%" next to a ">5.00%" threshold
+    assert cell(0.05) == "5.00%" and cell(0.0123) == "1.23%"
 
 
 def test_stale_data_fails_and_record_writes_the_outcomes(piper_env: Settings, warehouse) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -24,14 +26,24 @@ runner = CliRunner()
 START = date(2026, 3, 2)
 
 
-def _quarantined_by_an_old_contract(settings: Settings, lines: list[bytes], reason: str) -> None:
+def _quarantined_by_an_old_contract(
+    settings: Settings, lines: list[bytes], reason: str, day: str = "2026-03-03"
+) -> None:
     """Quarantine rows as an older contract (e.g. one without an event type) left them."""
     with connect(settings.warehouse_path) as con:
         for i, line in enumerate(lines, 1):
             con.execute(
-                "INSERT INTO quarantine VALUES (?, 'lt007/bob/2026-03-03_old.jsonl', ?,"
-                " DATE '2026-03-03', ?, ?, ?, ?, now(), 'old-run')",
-                [reason, i, line.decode(), line, len(line), hashlib.md5(line).hexdigest()],
+                "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?, ?, ?, now(), 'old-run')",
+                [
+                    reason,
+                    f"lt007/bob/{day}_old.jsonl",
+                    i,
+                    day,
+                    line.decode(),
+                    line,
+                    len(line),
+                    hashlib.md5(line).hexdigest(),
+                ],
             )
 
 
@@ -185,3 +197,25 @@ def test_one_transaction_per_spool_date_and_a_dry_run_sees_duplicates_across_dat
     assert (rest.replayed, rest.events, rest.duplicates) == (2, 1, 1)
     assert rest.event_dates == [date(2026, 3, 4)]
     assert _counts(piper_env) == (3, 0, 4)
+
+
+def test_two_replays_at_once_ingest_each_line_once(piper_env: Settings) -> None:
+    """Two operators (or a script and an operator) replay at the same time: real processes."""
+    days = [f"2026-03-0{d}" for d in range(3, 8)]
+    for n, day in enumerate(days):
+        lines = [ev(1000 * n + i, f"{day}T10:00:00Z").rstrip(b"\n") for i in range(40)]
+        # Each day also re-sends one event of the day before: a duplicate across spool dates.
+        resent = [ev(1000 * (n - 1), f"{days[n - 1]}T10:00:00Z").rstrip(b"\n")] if n else []
+        _quarantined_by_an_old_contract(piper_env, lines + resent, "unknown_event_type", day)
+    command = [sys.executable, "-m", "piper_dagster.cli", "quarantine", "replay"]
+    replays = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=120)[0] for p in replays]
+    assert [p.returncode for p in replays] == [0, 0], outputs
+    assert _counts(piper_env) == (200, 0, 204)
+    with connect(piper_env.warehouse_path, read_only=True) as con:
+        assert con.execute(
+            "SELECT count(DISTINCT event_id), sum((outcome = 'event')::INT) FROM quarantine_replayed"
+        ).fetchone() == (200, 200)

@@ -9,7 +9,7 @@ from typing import Any
 from piper_dagster.checks.evaluate import CHECKS, FRESHNESS, VOLUME, evaluate
 from piper_dagster.checks.outcome import CheckOutcome, Status, record, worst
 from piper_dagster.serving import publish_from
-from piper_dagster.settings import ConfigError, Settings
+from piper_dagster.settings import Settings
 from piper_dagster.warehouse import connect
 
 EXIT_CODES = {Status.PASS: 0, Status.WARN: 1, Status.FAIL: 2}
@@ -50,12 +50,9 @@ def run_doctor(
 ) -> Report:
     """Evaluate the checks for `days` spool partitions ending at `last` (default: the newest
     spool date read). Read-only unless `persist` (then the outcomes are recorded, run_id NULL)."""
-    path = settings.warehouse_path
-    if not path.exists():
-        raise ConfigError(f"no warehouse at {path} yet: run `piper init` and `piper ingest` first")
     as_of = as_of or datetime.now(UTC)
     # Read-only by default: an on-call look changes nothing (and several can run at once).
-    with connect(path, read_only=not persist) as con:
+    with connect(settings.warehouse_path, read_only=not persist, create=False) as con:
         if last is None:
             row = con.execute(
                 "SELECT max(spool_date) FROM spool_files WHERE spool_date <= ?", [as_of.date()]
@@ -69,14 +66,29 @@ def run_doctor(
     return Report(as_of, first, last, outcomes)
 
 
-def format_value(o: CheckOutcome, value: float | None) -> str:
+# Decimals shown by default: hours to a tenth, volume ratios in whole percent, rates to 0.01 %.
+_DIGITS = {FRESHNESS: 1, VOLUME: 0}
+
+
+def format_value(o: CheckOutcome, value: float | None, digits: int | None = None) -> str:
     if value is None:
         return "-"
+    digits = _DIGITS.get(o.check, 2) if digits is None else digits
     if o.check == FRESHNESS:
-        return f"{value / 3600:.1f} h"
-    if o.check == VOLUME:
-        return f"{value:.0%}"
-    return f"{value:.2%}"
+        return f"{value / 3600:.{digits}f} h"
+    return f"{value:.{digits}%}"
+
+
+def _value_cell(o: CheckOutcome) -> str:
+    """The value, with as many more decimals as it takes not to read like a threshold it passed
+    (5.005 % over a 5 % FAIL threshold must not print as 5.00 %)."""
+    digits = _DIGITS.get(o.check, 2)
+    while o.value is not None and digits < 6:
+        text = format_value(o, o.value, digits)
+        if all(o.value == t or text != format_value(o, t, digits) for t in (o.warn, o.fail)):
+            break
+        digits += 1
+    return format_value(o, o.value, digits)
 
 
 def format_table(report: Report) -> str:
@@ -95,7 +107,7 @@ def format_table(report: Report) -> str:
                 o.check,
                 o.partition_date.isoformat() if o.partition_date else "-",
                 o.scope,
-                format_value(o, o.value),
+                _value_cell(o),
                 threshold,
                 hint,
             )

@@ -95,7 +95,8 @@ def freshness(
         age = row["age_seconds"]
         if age is None:
             # Never heard of: as stale as can be.
-            status, hint = Status.FAIL, f"no {family} event in the warehouse"
+            status = Status.FAIL
+            hint = f"no {family} event in the warehouse (clock-skewed ones not counted)"
         else:
             status = grade(age, warn, fail)
             hint = f"newest {family} event {_hours(age)} ago"
@@ -144,7 +145,7 @@ def volume(
         }
         if baseline is None or baseline < cfg.volume_min_baseline_events:
             ratio = None
-            hint = f"{events} events; baseline too small to judge ({baseline or 0})"
+            hint = f"{events} events; baseline too small to judge ({baseline or 0:g})"
         else:
             ratio = events / baseline
             hint = f"{events} events vs {baseline:g} usual ({ratio:.0%})"

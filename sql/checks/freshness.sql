@@ -9,15 +9,17 @@ newest AS (
     SELECT fam.family, max(e.ts) AS newest_ts, max(e.ingested_at) AS last_ingested_at
     FROM silver_events AS e
     JOIN families AS fam USING (event_type)
-    WHERE NOT e.clock_skewed
+    -- Events after $now are not counted: `piper doctor --as-of` evaluates as of a past time. (A
+    -- ts a few minutes ahead of the clock, within the skew tolerance, waits until it is due.)
+    WHERE NOT e.clock_skewed AND e.ts <= $now::TIMESTAMPTZ
     GROUP BY ALL
 )
 SELECT
     fam.family,
     n.newest_ts,
     n.last_ingested_at,
-    -- A ts up to the skew tolerance ahead of now is not skewed; it is simply fresh.
-    epoch($now::TIMESTAMPTZ - least(n.newest_ts, $now::TIMESTAMPTZ)) AS age_seconds
+    -- NULL for a family never heard of (with a trustworthy clock): the check fails it.
+    epoch($now::TIMESTAMPTZ - n.newest_ts) AS age_seconds
 FROM (SELECT DISTINCT family FROM families) AS fam
 LEFT JOIN newest AS n USING (family)
 ORDER BY fam.family
