@@ -98,6 +98,10 @@ class ChecksSettings(BaseModel):
     clock_skew_warn: float = Field(ge=0, le=1, description="WARN above this share of events")
     clock_skew_fail: float = Field(ge=0, le=1, description="FAIL above this share of events")
     top_n: int = Field(ge=1, le=100, description="files / hosts listed in a check's detail")
+    runbook_url: str = Field(
+        pattern=r"^(https?://\S+)?$",
+        description="the runbook's web address for the Dagster UI; empty: its repository path",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> ChecksSettings:

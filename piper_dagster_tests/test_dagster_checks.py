@@ -3,6 +3,9 @@ recorded row per partition, blocking on a failed invalid rate, freshness on its 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import date, timedelta
 
 import dagster as dg
@@ -139,3 +142,22 @@ def test_freshness_runs_on_its_own_job(piper_env: Settings, warehouse) -> None:
         "SELECT count(*) FROM pipeline_check_results WHERE check_name = 'freshness'"
     )
     assert served.fetchone() == (3,)
+
+
+def test_the_runbook_is_a_link_when_it_has_a_web_address(piper_env: Settings) -> None:
+    # Check specs are built when the code location loads: load it in a process of its own.
+    url = "https://git.studio.example/pipeline/piper/-/blob/main/docs/runbook.md"
+    script = (
+        "from piper_dagster.definitions import defs;"
+        "spec = {s.name: s for s in defs.resolve_assets_def('spool_events').check_specs}['volume'];"
+        "print(spec.description); print(type(spec.metadata['runbook']).__name__)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "PIPER_CHECKS__RUNBOOK_URL": url},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert f"Runbook: {url}#volume" in out
+    assert out.split()[-1] == "UrlMetadataValue"

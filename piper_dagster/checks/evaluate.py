@@ -33,7 +33,11 @@ class CheckInfo:
 
     @property
     def runbook(self) -> str:
-        return f"{RUNBOOK}#{self.anchor}"
+        return self.runbook_at("")
+
+    def runbook_at(self, url: str) -> str:
+        """Its section at the runbook's web address `url` (empty: the path in the repository)."""
+        return f"{url or RUNBOOK}#{self.anchor}"
 
 
 CHECKS: dict[str, CheckInfo] = {

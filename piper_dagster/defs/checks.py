@@ -39,9 +39,15 @@ SPOOL_ASSET = "spool_events"
 BLOCKING_CHECKS: frozenset[str] = frozenset({INVALID_RATE})
 
 
+def _runbook(name: str) -> dg.MetadataValue:
+    """The check's runbook section: a link when the runbook has a web address (checks.runbook_url)."""
+    url = load_settings().checks.runbook_url
+    where = CHECKS[name].runbook_at(url)
+    return dg.MetadataValue.url(where) if url else dg.MetadataValue.path(where)
+
+
 def _description(name: str) -> str:
-    info = CHECKS[name]
-    return f"{info.description} Runbook: {info.runbook}"
+    return f"{CHECKS[name].description} Runbook: {_runbook(name).value}"
 
 
 SPOOL_CHECK_SPECS: list[dg.AssetCheckSpec] = [
@@ -50,7 +56,7 @@ SPOOL_CHECK_SPECS: list[dg.AssetCheckSpec] = [
         asset=SPOOL_ASSET,
         description=_description(name),
         blocking=name in BLOCKING_CHECKS,
-        metadata={"runbook": CHECKS[name].runbook},
+        metadata={"runbook": _runbook(name)},
     )
     for name in PARTITION_CHECKS
 ]
@@ -94,7 +100,7 @@ def check_result(name: str, outcomes: list[CheckOutcome]) -> dg.AssetCheckResult
     top = max(mine, key=lambda o: (o.status.rank, _badness(o)), default=None)
     metadata: dict[str, Any] = {
         "status": str(status),
-        "runbook": dg.MetadataValue.path(CHECKS[name].runbook),  # in the repository
+        "runbook": _runbook(name),
         "evaluated": len(mine),
         "warn_count": sum(o.status == Status.WARN for o in mine),
         "fail_count": sum(o.status == Status.FAIL for o in mine),
@@ -146,7 +152,7 @@ def blocked(outcomes: list[CheckOutcome]) -> bool:
     name=FRESHNESS,
     description=_description(FRESHNESS),
     pool="duckdb",  # records its outcome in the warehouse
-    metadata={"runbook": CHECKS[FRESHNESS].runbook},
+    metadata={"runbook": _runbook(FRESHNESS)},
 )
 def freshness_check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
     """Age of the newest event of each source family, evaluated on a schedule."""
