@@ -34,7 +34,10 @@ from piper_dagster.settings import PROJECT_ROOT
 # --- what the deployment fixes (docker-compose.yml agrees; a test checks it) -------------------
 
 PLUGIN_ID = "motherduck-duckdb-datasource"
-PLUGIN_VERSION = "0.4.5"  # embeds DuckDB 1.5.4: the serving layer must stay readable by it
+PLUGIN_VERSION = "0.4.5"
+# The DuckDB that plugin version embeds: the serving layer must stay readable by it, and the tests
+# read it with exactly this version.
+PLUGIN_DUCKDB_VERSION = "1.5.4"
 DATASOURCE_UID = "piper-serving"
 DATASOURCE_NAME = "piper serving layer"
 DATASOURCE = {"type": PLUGIN_ID, "uid": DATASOURCE_UID}

@@ -226,7 +226,7 @@ def test_datasource_is_the_plugins_in_memory_duckdb_with_the_serving_views() -> 
     assert source["uid"] == DATASOURCE_UID and source["type"] == PLUGIN_ID
     assert source["jsonData"]["path"] == ""  # in memory: never a warehouse file
     init = source["jsonData"]["initSql"]
-    views = set(re.findall(r"CREATE OR REPLACE VIEW (\w+) AS", init))
+    views = set(re.findall(r"CREATE OR REPLACE TEMP VIEW (\w+) AS", init))
     assert views == set(SERVED)
     for path in re.findall(r"read_parquet\('([^']+)'\)", init):
         assert path.startswith(f"{CONTAINER_DATA_ROOT}/serving/current/")
