@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 import yaml
 
@@ -23,6 +22,7 @@ from piper_dagster.grafana import (
     CONTAINER_DATA_ROOT,
     DATASOURCE_UID,
     LEVEL_COLORS,
+    PLUGIN_DUCKDB_VERSION,
     PLUGIN_ID,
     SOURCE_FAMILIES,
     threshold_steps,
@@ -38,6 +38,8 @@ from piper_dagster_tests.demo_warehouse import (
     insert_check_results,
     materialize_all,
     piper_settings,
+    plugin_query,
+    provisioned_init,
 )
 
 DASHBOARDS = sorted((REPO_ROOT / "grafana" / "dashboards").rglob("*.json"))
@@ -257,15 +259,41 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         yield settings
 
 
-def plugin_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """What the plugin holds: an in-memory DuckDB set up by the provisioned initSql alone (the
-    container's data root replaced by this test's)."""
-    init = _datasource()["jsonData"]["initSql"].replace(
-        CONTAINER_DATA_ROOT, str(settings.data_root)
-    )
-    con = duckdb.connect()
-    con.execute(init)
-    return con
+# The ranges every panel runs over: the demo's days (a week before them to now), and a month
+# before any data.
+WIDE, EMPTY = "wide", "empty"
+
+
+def _range(name: str) -> tuple[datetime, datetime]:
+    if name == EMPTY:
+        return datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 31, tzinfo=UTC)
+    start = datetime.combine(DEMO_START - timedelta(days=7), datetime.min.time(), UTC)
+    # The macro writes whole seconds: a range ending "now" in the publication's own second
+    # would end before it.
+    return start, datetime.now(UTC) + timedelta(seconds=2)
+
+
+def plugin_sql(settings: Settings, queries: list[str], connections: int = 1) -> list[dict]:
+    """Queries as the plugin runs them: on its DuckDB, over pooled connections of one in-memory
+    database, each set up by the provisioned initSql alone (the container's data root replaced
+    by this test's)."""
+    report = plugin_query(provisioned_init(settings), queries, connections)
+    assert report["init_errors"] == [None] * connections
+    return report["results"]
+
+
+@pytest.fixture(scope="module")
+def panel_results(served: Settings) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """Every panel target's result over each range, by (panel, refId, range): one reader, eight
+    pooled connections, as a dashboard loading."""
+    keys, queries = [], []
+    for where, panel in PANELS:
+        for target in panel["targets"]:
+            for name in (WIDE, EMPTY):
+                keys.append((where, target["refId"], name))
+                queries.append(expand_macros(target["rawSql"], *_range(name)))
+    results = plugin_sql(served, queries, connections=8)
+    return dict(zip(keys, results, strict=True))
 
 
 def columns_used(panel: dict[str, Any]) -> set[str]:
@@ -283,24 +311,18 @@ def columns_used(panel: dict[str, Any]) -> set[str]:
     return used
 
 
-def test_duckdb_is_the_plugins_version() -> None:
-    # The plugin v0.4.5 embeds DuckDB 1.5.4: the reader here must be a 1.5.
-    assert duckdb.__version__.startswith("1.5."), duckdb.__version__
+def test_the_reader_is_the_plugins_duckdb(served: Settings) -> None:
+    assert plugin_query(provisioned_init(served), [])["duckdb"] == PLUGIN_DUCKDB_VERSION
 
 
 @pytest.mark.parametrize(("where", "panel"), PANELS, ids=[w for w, _ in PANELS])
 def test_panel_sql_runs_on_the_served_data(
-    served: Settings, where: str, panel: dict[str, Any]
+    panel_results: dict[tuple[str, str, str], dict[str, Any]], where: str, panel: dict[str, Any]
 ) -> None:
-    start = datetime.combine(DEMO_START - timedelta(days=7), datetime.min.time(), UTC)
-    # The macro writes whole seconds: a range ending "now" in the publication's own second
-    # would end before it.
-    end = datetime.now(UTC) + timedelta(seconds=2)
-    con = plugin_connection(served)
     for target in panel["targets"]:
-        rel = con.sql(expand_macros(target["rawSql"], start, end))
-        names, types = rel.columns, [str(t) for t in rel.types]
-        rows = rel.fetchall()
+        result = panel_results[where, target["refId"], WIDE]
+        assert "error" not in result, f"{where}: {result.get('error')}"
+        names, types, rows = result["columns"], result["types"], result["rows"]
         assert rows, f"{where}: no rows"
         assert set(types) <= PLUGIN_TYPES, f"{where}: {dict(zip(names, types, strict=True))}"
         assert columns_used(panel) <= set(names), f"{where}: {names}"
@@ -319,22 +341,18 @@ def test_panel_sql_runs_on_the_served_data(
 
 @pytest.mark.parametrize(("where", "panel"), PANELS, ids=[w for w, _ in PANELS])
 def test_panel_time_filter_excludes_other_times(
-    served: Settings, where: str, panel: dict[str, Any]
+    panel_results: dict[tuple[str, str, str], dict[str, Any]], where: str, panel: dict[str, Any]
 ) -> None:
     # A range before any data: nothing, or a stat over nothing.
-    start, end = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 31, tzinfo=UTC)
-    con = plugin_connection(served)
     for target in panel["targets"]:
-        rows = con.sql(expand_macros(target["rawSql"], start, end)).fetchall()
-        assert all(v in (None, 0) for r in rows for v in r), where
+        result = panel_results[where, target["refId"], EMPTY]
+        assert "error" not in result, f"{where}: {result.get('error')}"
+        assert all(v in (None, 0) for r in result["rows"] for v in r), where
 
 
 def test_source_families_are_the_dashboards(served: Settings) -> None:
-    con = plugin_connection(served)
-    families = {
-        r[0] for r in con.sql("SELECT DISTINCT source_family FROM health_ingest_daily").fetchall()
-    }
-    assert families == set(SOURCE_FAMILIES)
+    (result,) = plugin_sql(served, ["SELECT DISTINCT source_family FROM health_ingest_daily"])
+    assert {r[0] for r in result["rows"]} == set(SOURCE_FAMILIES)
 
 
 def test_time_filter_on_a_date_keeps_the_days_the_range_touches(served: Settings) -> None:
@@ -342,11 +360,11 @@ def test_time_filter_on_a_date_keeps_the_days_the_range_touches(served: Settings
     # with RFC 3339 strings, which DuckDB casts to DATE, so both days touched are shown.
     start = datetime.combine(DEMO_START, datetime.min.time(), UTC) + timedelta(hours=13)
     end = start + timedelta(hours=22)
-    con = plugin_connection(served)
     sql = expand_macros(
         "SELECT DISTINCT event_date FROM gold_data_quality_daily WHERE $__timeFilter(event_date)"
         " ORDER BY 1",
         start,
         end,
     )
-    assert [r[0] for r in con.sql(sql).fetchall()] == [DEMO_START, DEMO_START + timedelta(days=1)]
+    (result,) = plugin_sql(served, [sql])
+    assert [r[0] for r in result["rows"]] == [DEMO_START, DEMO_START + timedelta(days=1)]
