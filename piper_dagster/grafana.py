@@ -316,33 +316,49 @@ def dashboard(
 
 @dataclass(frozen=True)
 class GoldView:
-    """How a gold model is shown: its title, the count that weights its rates across the
-    breakdown, and the breakdown column (a grain column besides the date) if any."""
+    """How a gold model is shown: its title and the breakdown column (a grain column besides the
+    date) if any. Without one a model has one row per day, shown as it is."""
 
     title: str
     breakdown: str | None = None
-    weight: str | None = None
     time_from: str = "now-30d"
 
 
 GOLD_VIEWS: dict[str, GoldView] = {
-    "gold_publish_health_daily": GoldView("Publish health", "event_type", "publish_count"),
-    "gold_render_health_daily": GoldView("Render health", weight="render_job_count"),
+    "gold_publish_health_daily": GoldView("Publish health", "event_type"),
+    "gold_render_health_daily": GoldView("Render health"),
     "gold_farm_pressure_daily": GoldView("Farm pressure"),
-    "gold_tool_reliability_daily": GoldView("Tool reliability", "event_type", "tool_invocations"),
+    "gold_tool_reliability_daily": GoldView("Tool reliability", "event_type"),
     "gold_storage_growth_weekly": GoldView("Storage growth", "root", time_from="now-180d"),
-    "gold_data_quality_daily": GoldView("Data quality", weight="dq_events"),
+    "gold_data_quality_daily": GoldView("Data quality"),
 }
 
-# How a metric adds up across the breakdown of one date (and over a date range in tables):
-# counts and sizes add, rates are weighted by the model's count, percentiles and peaks take the
-# worst (a p95 of p95s would mean nothing).
-_AGG: dict[str, Callable[[str, GoldView], str]] = {
-    "sum": lambda c, v: f"sum({c})::DOUBLE",
-    "rate": lambda c, v: (
-        f"sum({c} * {v.weight}) / nullif(sum({v.weight}) FILTER (WHERE {c} IS NOT NULL), 0)"
-    ),
-    "max": lambda c, v: f"max({c})::DOUBLE",
+# Each rate's denominator (contract §7): the sum of rate * denominator over the sum of
+# denominators is the rate of the whole, exactly; an average of rates is not.
+RATE_DENOMINATOR: dict[str, str | None] = {
+    "publish_success_rate": "publish_count",
+    "render_success_rate": "render_job_count",
+    "tool_success_rate": "tool_invocations",
+    # failures / (publish + tool + render events): no gold column counts those (dq_events counts
+    # every event, and contract §7 fixes the columns), so it is never added up: a model without
+    # a breakdown is shown per day, its stat the latest day's own value.
+    "dq_error_rate": None,
+}
+
+
+def _rate(column: str, denominator: str | None) -> str:
+    if denominator is None:
+        raise ValueError(f"{column} has no denominator column: it cannot be added up")
+    return f"sum({column} * {denominator}) / nullif(sum({denominator}) FILTER (WHERE {column} IS NOT NULL), 0)"
+
+
+# How a metric adds up across a model's breakdown, for one date (stats) or over the range
+# (tables): counts and sizes add, rates through their denominators, percentiles and peaks take
+# the worst (a p95 of p95s would mean nothing).
+_AGG: dict[str, Callable[[MetricEntry], str]] = {
+    "sum": lambda m: f"sum({m.column})::DOUBLE",
+    "rate": lambda m: _rate(m.column, RATE_DENOMINATOR[m.name]),
+    "max": lambda m: f"max({m.column})::DOUBLE",
 }
 METRIC_AGG: dict[str, str] = {
     "publish_count": "sum",
@@ -369,8 +385,8 @@ METRIC_AGG: dict[str, str] = {
 AGG_WORDS = {"sum": "total", "rate": "overall", "max": "worst"}
 
 
-def _agg(entry: MetricEntry, view: GoldView) -> str:
-    return _AGG[METRIC_AGG[entry.name]](entry.column, view)
+def _agg(entry: MetricEntry) -> str:
+    return _AGG[METRIC_AGG[entry.name]](entry)
 
 
 def gold_dashboard(model: Model, metrics: list[MetricEntry]) -> dict[str, Any]:
@@ -379,28 +395,39 @@ def gold_dashboard(model: Model, metrics: list[MetricEntry]) -> dict[str, Any]:
     where = f"WHERE $__timeFilter({key})"
     period = "week" if model.grain == "iso_week" else "day"
     headline = [m for m in metrics if m.headline] or metrics
-    across = f" across {view.breakdown}s" if view.breakdown else ""
 
-    stats = [
-        stat_panel(
-            f"{m.name} (latest {period})",
-            f"{m.description} Latest {period} of the range, {AGG_WORDS[METRIC_AGG[m.name]]}"
-            f"{across}.",
-            f"SELECT {key}::TIMESTAMP AS time, {_agg(m, view)} AS {m.column}\n"
-            f"FROM {table}\n{where}\nGROUP BY 1\nORDER BY 1",
-            m.column,
-            _field_config(m),
-            FORMAT_TIME_SERIES,
+    def latest(m: MetricEntry) -> tuple[str, str]:
+        """A stat's SQL (one value per date) and how its value is made."""
+        if not view.breakdown:
+            sql = f"SELECT {key}::TIMESTAMP AS time, {m.column}\nFROM {table}\n{where}\nORDER BY 1"
+            return sql, f"Latest {period} of the range."
+        sql = (
+            f"SELECT {key}::TIMESTAMP AS time, {_agg(m)} AS {m.column}\n"
+            f"FROM {table}\n{where}\nGROUP BY 1\nORDER BY 1"
         )
-        for m in headline
-    ]
+        how = AGG_WORDS[METRIC_AGG[m.name]]
+        return sql, f"Latest {period} of the range, {how} across {view.breakdown}s."
+
+    stats = []
+    for m in headline:
+        sql, how = latest(m)
+        stats.append(
+            stat_panel(
+                f"{m.name} (latest {period})",
+                f"{m.description} {how}",
+                sql,
+                m.column,
+                _field_config(m),
+                FORMAT_TIME_SERIES,
+            )
+        )
 
     series = []
     for m in metrics:
         if view.breakdown:
             # Per breakdown value: storage adds its buckets up per root, the others have one
             # row per (date, breakdown) already.
-            value = _agg(m, view) if model.grain == "iso_week" else m.column
+            value = _agg(m) if model.grain == "iso_week" else m.column
             group = "GROUP BY 1, 2\n" if model.grain == "iso_week" else ""
             sql = (
                 f"SELECT {key}::TIMESTAMP AS time, {view.breakdown}, {value} AS {m.column}\n"
@@ -438,14 +465,14 @@ def gold_dashboard(model: Model, metrics: list[MetricEntry]) -> dict[str, Any]:
             sort_by=metrics[0].column,
         )
     elif view.breakdown:
-        aggs = ",\n    ".join(f"{_agg(m, view)} AS {m.column}" for m in metrics)
+        aggs = ",\n    ".join(f"{_agg(m)} AS {m.column}" for m in metrics)
         table_sql = (
             f"SELECT {view.breakdown},\n    {aggs}\nFROM {table}\n{where}\n"
             f"GROUP BY 1\nORDER BY 2 DESC"
         )
         breakdown = table_panel(
             f"By {view.breakdown} over the range",
-            "Counts and sizes summed, rates weighted by volume, p95 the worst day's.",
+            "Counts and sizes summed, rates over their summed denominators, p95 the worst day's.",
             table_sql,
             columns,
             sort_by=metrics[0].column,

@@ -9,7 +9,7 @@ import json
 import random
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import yaml
 
 from piper_dagster import grafana
 from piper_dagster.catalog import load_catalog
+from piper_dagster.contract.models import PUBLISH_TYPES, STATUS_TYPES, TOOL_TYPES
 from piper_dagster.grafana import (
     CONTAINER_DATA_ROOT,
     DATASOURCE_UID,
@@ -30,6 +31,7 @@ from piper_dagster.grafana import (
 from piper_dagster.models import GOLD_MODELS
 from piper_dagster.serving import SERVED
 from piper_dagster.settings import Settings
+from piper_dagster.warehouse import connect
 from piper_dagster_tests.conftest import REPO_ROOT
 from piper_dagster_tests.demo_warehouse import (
     DEMO_DAYS,
@@ -368,3 +370,64 @@ def test_time_filter_on_a_date_keeps_the_days_the_range_touches(served: Settings
     )
     (result,) = plugin_sql(served, [sql])
     assert [r[0] for r in result["rows"]] == [DEMO_START, DEMO_START + timedelta(days=1)]
+
+
+# Each rate of contract §7: the event types its denominator counts, the status its numerator
+# counts, and the gold column holding its denominator (dq_error_rate's is not a gold column).
+RATES: dict[str, tuple[tuple[str, ...], str, str | None]] = {
+    "publish_success_rate": (PUBLISH_TYPES, "success", "publish_count"),
+    "tool_success_rate": (TOOL_TYPES, "success", "tool_invocations"),
+    "render_success_rate": (("render.stats.summary",), "success", "render_job_count"),
+    "dq_error_rate": (STATUS_TYPES, "failure", None),
+}
+
+
+def test_rates_are_added_up_only_through_their_denominators() -> None:
+    weighted = {
+        pair
+        for _, panel in PANELS
+        for target in panel["targets"]
+        for pair in re.findall(r"sum\((\w+) \* (\w+)\)", target["rawSql"])
+    }
+    # Each by its contract denominator; the breakdown models' (publish, tool) do add up.
+    assert weighted <= {(rate, d) for rate, (_, _, d) in RATES.items() if d}, weighted
+    assert {"publish_success_rate", "tool_success_rate"} <= {rate for rate, _ in weighted}
+    with pytest.raises(ValueError, match="no denominator"):
+        grafana._rate("dq_error_rate", grafana.RATE_DENOMINATOR["dq_error_rate"])
+
+
+def test_every_rate_a_panel_shows_is_numerator_over_denominator(served: Settings) -> None:
+    """Every rate a gold panel shows, for a day or added up over several (across a breakdown, over
+    the range), is the contract's numerator over its denominator counted from the warehouse's
+    events, not an average of rates. Over days 2 to 4 of the demo."""
+    first, last = DEMO_START + timedelta(days=1), DEMO_START + timedelta(days=DEMO_DAYS - 1)
+    start, end = datetime.combine(first, time.min, UTC), datetime.combine(last, time.max, UTC)
+    with connect(served.warehouse_path, read_only=True) as wh:
+        events = wh.execute(
+            "SELECT event_date, event_type, payload ->> '$.status' FROM silver_events"
+            " WHERE event_date BETWEEN ? AND ?",
+            [first, last],
+        ).fetchall()
+    gold = [p for w, p in PANELS if w.startswith(grafana.GOLD_FOLDER)]
+    sqls = [expand_macros(t["rawSql"], start, end) for p in gold for t in p["targets"]]
+    checked: dict[str, set[date | None]] = {}
+    for result in plugin_sql(served, sqls):
+        for row in result["rows"]:
+            r = dict(zip(result["columns"], row, strict=True))
+            day = r.get("time", r.get("event_date"))
+            day = day.date() if isinstance(day, datetime) else day  # None: over the range
+            group = [
+                (t, status)
+                for d, t, status in events
+                if day in (None, d) and r.get("event_type") in (None, t)
+            ]
+            for column in RATES.keys() & r.keys():
+                types, outcome, _ = RATES[column]
+                counted = [status for t, status in group if t in types]
+                want = sum(s == outcome for s in counted) / len(counted) if counted else None
+                assert r[column] == pytest.approx(want), (column, r)
+                checked.setdefault(column, set()).add(day)
+    # Every rate on several days, and the breakdown tables' range aggregates.
+    assert all(len(days - {None}) == DEMO_DAYS - 1 for days in checked.values()), checked
+    assert set(checked) == set(RATES)
+    assert None in checked["publish_success_rate"] and None in checked["tool_success_rate"]
