@@ -5,6 +5,7 @@ DuckDB of the plugin's version set up by the provisioned initSql alone."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import re
@@ -127,6 +128,10 @@ def test_one_dashboard_per_gold_model_and_pipeline_health() -> None:
     assert "Pipeline health" in titles
 
 
+def _grid(board: dict[str, Any], kind: str) -> list[dict[str, int]]:
+    return [p["gridPos"] for p in board["panels"] if p["type"] == kind]
+
+
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
 def test_dashboard_layout(path: Path) -> None:
     board = _load(path)
@@ -143,13 +148,14 @@ def test_dashboard_layout(path: Path) -> None:
         }
         assert not mine & cells, f"{panel['title']} overlaps another panel"
         cells |= mine
-    # Operators read stats first: the top row is stat panels, tables come last.
-    kinds = [
-        p["type"]
-        for p in sorted(board["panels"], key=lambda p: (p["gridPos"]["y"], p["gridPos"]["x"]))
-    ]
-    assert kinds[0] == "stat" and kinds[-1] == "table"
-    assert {"stat", "timeseries", "table"} <= set(kinds)
+    # Operators read stats first, then the series, then the tables: every panel of a kind ends
+    # above every panel of the next kind begins.
+    kinds = ("stat", "timeseries", "table")
+    assert {p["type"] for p in board["panels"]} == set(kinds)
+    for upper, lower in itertools.pairwise(kinds):
+        bottom = max(g["y"] + g["h"] for g in _grid(board, upper))
+        top = min(g["y"] for g in _grid(board, lower))
+        assert bottom <= top, f"a {upper} reaches y={bottom}, below a {lower} at y={top}"
     # Links: every piper dashboard (by tag) and the Dagster UI.
     link_types = {link["type"] for link in board["links"]}
     assert link_types == {"dashboards", "link"}
