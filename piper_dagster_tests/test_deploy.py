@@ -19,6 +19,7 @@ from piper_dagster.grafana import (
     CONTAINER_DASHBOARDS,
     CONTAINER_DATA_ROOT,
     DAGSTER_URL,
+    GRAFANA_URL,
     PLUGIN_ID,
     PLUGIN_VERSION,
 )
@@ -208,6 +209,7 @@ def test_ports_and_the_dagster_link(compose: dict[str, Any]) -> None:
     assert _default(dagster_port) != _default(grafana_port)
     assert _default(grafana_port) != "3000"
     assert f"http://localhost:{_default(dagster_port)}" == DAGSTER_URL
+    assert f"http://localhost:{_default(grafana_port)}" == GRAFANA_URL  # what `piper demo` prints
     assert "--port" in services["dagster-webserver"]["command"]
 
 
