@@ -67,6 +67,11 @@ SERVED_TABLES: tuple[ServedTable, ...] = (
     _health("health_ingest_daily", "event_date", "Ingest volume per event date and source family"),
     _health("health_quarantine_daily", "spool_date", "Quarantined lines per spool date and reason"),
     _health("health_skewed_hosts_daily", "event_date", "Hosts sending clock-skewed events"),
+    _health(
+        "health_spool_daily",
+        "spool_date",
+        "Lines read and quarantined, events and skewed events per spool date (the checks' measures)",
+    ),
     ServedTable(
         "serving_publication",
         "published_at",

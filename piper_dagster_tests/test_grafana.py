@@ -19,6 +19,8 @@ import yaml
 
 from piper_dagster import grafana
 from piper_dagster.catalog import load_catalog
+from piper_dagster.checks.evaluate import clock_skew, invalid_rate
+from piper_dagster.checks.outcome import grade
 from piper_dagster.contract.models import PUBLISH_TYPES, STATUS_TYPES, TOOL_TYPES
 from piper_dagster.grafana import (
     CONTAINER_DATA_ROOT,
@@ -31,7 +33,7 @@ from piper_dagster.grafana import (
 )
 from piper_dagster.models import GOLD_MODELS
 from piper_dagster.serving import SERVED
-from piper_dagster.settings import Settings
+from piper_dagster.settings import ChecksSettings, Settings, load_settings
 from piper_dagster.warehouse import connect
 from piper_dagster_tests.conftest import REPO_ROOT
 from piper_dagster_tests.demo_warehouse import (
@@ -186,14 +188,16 @@ def test_panel_query_model(where: str, panel: dict[str, Any]) -> None:
         assert "read_parquet" not in sql and "'/" not in sql and "${DS" not in sql
 
 
-def test_thresholds_give_the_catalog_levels() -> None:
-    def grafana_color(steps: list[dict[str, Any]], value: float) -> str:
-        color = steps[0]["color"]
-        for step in steps[1:]:
-            if value >= step["value"]:
-                color = step["color"]
-        return color
+def grafana_color(steps: list[dict[str, Any]], value: float) -> str:
+    """The color Grafana gives a value: the last step whose value is <= it."""
+    color = steps[0]["color"]
+    for step in steps[1:]:
+        if value >= step["value"]:
+            color = step["color"]
+    return color
 
+
+def test_thresholds_give_the_catalog_levels() -> None:
     rng = random.Random(6)
     checked = 0
     for entry in load_catalog():
@@ -220,6 +224,60 @@ def test_every_headline_metric_has_a_stat_with_its_catalog_thresholds() -> None:
             panel = stats[f"/^{entry.column}$/"]
             assert panel["fieldConfig"]["defaults"]["thresholds"]["steps"] == threshold_steps(entry)
             assert panel["description"].startswith(entry.description)
+
+
+def check_stat_steps(board: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The threshold steps of each pipeline-health stat field the checks judge, by field."""
+    stats = {p["title"]: p for p in board["panels"] if p["type"] == "stat"}
+    steps = {
+        field: stats[title]["fieldConfig"]["defaults"]["thresholds"]["steps"]
+        for title, field in (
+            ("Invalid rate (latest spool day)", "invalid_rate"),
+            ("Clock-skewed share (latest spool day)", "skewed_share"),
+        )
+    }
+    for override in stats["Newest event age (hours)"]["fieldConfig"]["overrides"]:
+        (prop,) = override["properties"]
+        assert prop["id"] == "thresholds"
+        steps[override["matcher"]["options"]] = prop["value"]["steps"]
+    return steps
+
+
+def check_thresholds(checks: ChecksSettings) -> dict[str, tuple[float, float]]:
+    """(WARN, FAIL) of what each of those fields shows, as the checks read them."""
+    out = {
+        "invalid_rate": (checks.invalid_rate_warn, checks.invalid_rate_fail),
+        "skewed_share": (checks.clock_skew_warn, checks.clock_skew_fail),
+    }
+    for f in SOURCE_FAMILIES:
+        out[f] = (
+            getattr(checks, f"freshness_{f}_warn_hours"),
+            getattr(checks, f"freshness_{f}_fail_hours"),
+        )
+    return out
+
+
+@pytest.mark.parametrize("changed", [False, True], ids=["committed", "regenerated"])
+def test_pipeline_stats_color_as_the_checks_grade(changed: bool) -> None:
+    """Freshness per family, invalid rate and clock skew: green, orange, red exactly where the
+    checks say PASS, WARN, FAIL. The committed dashboard carries the settings' thresholds;
+    other thresholds give other colors once regenerated."""
+    checks = load_settings().checks
+    if changed:
+        checks = checks.model_copy(
+            update={"freshness_farm_warn_hours": 3.0, "freshness_farm_fail_hours": 9.0,
+                    "invalid_rate_warn": 0.2, "clock_skew_fail": 0.5}
+        )  # fmt: skip
+        board = grafana.pipeline_health_dashboard(checks)
+    else:
+        board = _load(REPO_ROOT / "grafana/dashboards/piper-pipeline/pipeline_health.json")
+    steps = check_stat_steps(board)
+    thresholds = check_thresholds(checks)
+    assert steps.keys() == thresholds.keys()
+    for field, (warn, fail) in thresholds.items():
+        for value in (0.0, warn / 2, warn, warn + 1e-9, (warn + fail) / 2, fail, fail + 1e-9, 99.0):
+            want = grafana.STATUS_COLORS[grade(value, warn, fail)]
+            assert grafana_color(steps[field], value) == want, (field, value)
 
 
 # --- provisioning -----------------------------------------------------------------------------
@@ -437,3 +495,28 @@ def test_every_rate_a_panel_shows_is_numerator_over_denominator(served: Settings
     assert all(len(days - {None}) == DEMO_DAYS - 1 for days in checked.values()), checked
     assert set(checked) == set(RATES)
     assert None in checked["publish_success_rate"] and None in checked["tool_success_rate"]
+
+
+def test_pipeline_stats_show_what_the_checks_measure(served: Settings) -> None:
+    """The invalid-rate and clock-skew stats show, per spool day, the value the check computes
+    from the warehouse (the invalid rate only where the check judges it)."""
+    board = _load(REPO_ROOT / "grafana/dashboards/piper-pipeline/pipeline_health.json")
+    stats = {p["title"]: p for p in board["panels"] if p["type"] == "stat"}
+    titles = ("Invalid rate (latest spool day)", "Clock-skewed share (latest spool day)")
+    sqls = [expand_macros(stats[t]["targets"][0]["rawSql"], *_range(WIDE)) for t in titles]
+    shown = [{r[0].date(): r[1] for r in result["rows"]} for result in plugin_sql(served, sqls)]
+    checks = load_settings().checks
+    first, last = min(shown[0]), max(shown[0])
+    with connect(served.warehouse_path, read_only=True) as wh:
+        measured = [
+            {o.partition_date: o for o in check(wh, checks, first, last)}
+            for check in (invalid_rate, clock_skew)
+        ]
+    judged = {
+        day for day, o in measured[0].items() if o.detail["lines"] >= checks.invalid_rate_min_lines
+    }
+    assert judged and judged == {day for day, v in shown[0].items() if v is not None}
+    for values, outcomes, days in zip(shown, measured, (judged, set(shown[1])), strict=True):
+        assert days <= set(values)
+        for day in days:
+            assert values[day] == pytest.approx(outcomes[day].value), day
