@@ -1,8 +1,9 @@
 """Grafana, generated: the dashboards and the provisioning files under grafana/, from code.
 
-One source of truth: the panels' thresholds, units and descriptions come from the metrics catalog
-(conf/metrics_catalog.yml), the views the datasource defines come from the serving layer's table
-list (piper_dagster/serving.py). `piper grafana generate` writes the files; a test checks that
+One source of truth: the gold panels' thresholds, units and descriptions come from the metrics
+catalog (conf/metrics_catalog.yml), the pipeline-health stats' thresholds from the checks'
+settings ([checks] in conf/settings.toml), the views the datasource defines from the serving
+layer's table list (piper_dagster/serving.py). `piper grafana generate` writes the files; a test checks that
 the committed files are exactly what this module generates.
 
 Every panel names the provisioned datasource by its fixed uid (provisioned dashboards cannot
@@ -29,12 +30,15 @@ from piper_dagster.catalog import MetricEntry, load_catalog
 from piper_dagster.checks.families import FAMILIES
 from piper_dagster.models import GOLD_MODELS, Model
 from piper_dagster.serving import init_sql
-from piper_dagster.settings import PROJECT_ROOT
+from piper_dagster.settings import PROJECT_ROOT, ChecksSettings, load_settings
 
 # --- what the deployment fixes (docker-compose.yml agrees; a test checks it) -------------------
 
 PLUGIN_ID = "motherduck-duckdb-datasource"
-PLUGIN_VERSION = "0.4.5"  # embeds DuckDB 1.5.4: the serving layer must stay readable by it
+PLUGIN_VERSION = "0.4.5"
+# The DuckDB that plugin version embeds: the serving layer must stay readable by it, and the tests
+# read it with exactly this version.
+PLUGIN_DUCKDB_VERSION = "1.5.4"
 DATASOURCE_UID = "piper-serving"
 DATASOURCE_NAME = "piper serving layer"
 DATASOURCE = {"type": PLUGIN_ID, "uid": DATASOURCE_UID}
@@ -75,18 +79,18 @@ NEUTRAL_COLOR = "blue"
 # --- thresholds: the catalog's levels as Grafana steps ------------------------------------------
 
 
-def threshold_steps(entry: MetricEntry) -> list[dict[str, Any]]:
-    """Grafana threshold steps giving each value the color of the catalog's level.
+def level_steps(warn: float | None, fail: float | None, good: str) -> list[dict[str, Any]]:
+    """Grafana threshold steps giving each value the color of its level: ok, warn, fail.
 
     Grafana colors a value with the last step whose value is <= it. With `good: up` a value is
     bad *below* a threshold, so the threshold itself starts the better color. With `good: down` a
-    value is bad *above* it, so the worse color starts just after the threshold (nextafter).
+    value is bad *above* it (the catalog's levels, the checks' `grade`), so the worse color starts
+    just after the threshold (nextafter).
     """
-    warn, fail = entry.warn, entry.fail
     if warn is None and fail is None:
         return [{"color": NEUTRAL_COLOR, "value": None}]
     steps: list[dict[str, Any]]
-    if entry.good == "up":
+    if good == "up":
         steps = [{"color": LEVEL_COLORS["fail" if fail is not None else "warn"], "value": None}]
         if fail is not None and warn is not None:
             steps.append({"color": LEVEL_COLORS["warn"], "value": fail})
@@ -98,6 +102,11 @@ def threshold_steps(entry: MetricEntry) -> list[dict[str, Any]]:
         if fail is not None:
             steps.append({"color": LEVEL_COLORS["fail"], "value": math.nextafter(fail, math.inf)})
     return steps
+
+
+def threshold_steps(entry: MetricEntry) -> list[dict[str, Any]]:
+    """A catalog metric's levels as Grafana threshold steps."""
+    return level_steps(entry.warn, entry.fail, entry.good)
 
 
 def _field_config(entry: MetricEntry) -> dict[str, Any]:
@@ -313,33 +322,49 @@ def dashboard(
 
 @dataclass(frozen=True)
 class GoldView:
-    """How a gold model is shown: its title, the count that weights its rates across the
-    breakdown, and the breakdown column (a grain column besides the date) if any."""
+    """How a gold model is shown: its title and the breakdown column (a grain column besides the
+    date) if any. Without one a model has one row per day, shown as it is."""
 
     title: str
     breakdown: str | None = None
-    weight: str | None = None
     time_from: str = "now-30d"
 
 
 GOLD_VIEWS: dict[str, GoldView] = {
-    "gold_publish_health_daily": GoldView("Publish health", "event_type", "publish_count"),
-    "gold_render_health_daily": GoldView("Render health", weight="render_job_count"),
+    "gold_publish_health_daily": GoldView("Publish health", "event_type"),
+    "gold_render_health_daily": GoldView("Render health"),
     "gold_farm_pressure_daily": GoldView("Farm pressure"),
-    "gold_tool_reliability_daily": GoldView("Tool reliability", "event_type", "tool_invocations"),
+    "gold_tool_reliability_daily": GoldView("Tool reliability", "event_type"),
     "gold_storage_growth_weekly": GoldView("Storage growth", "root", time_from="now-180d"),
-    "gold_data_quality_daily": GoldView("Data quality", weight="dq_events"),
+    "gold_data_quality_daily": GoldView("Data quality"),
 }
 
-# How a metric adds up across the breakdown of one date (and over a date range in tables):
-# counts and sizes add, rates are weighted by the model's count, percentiles and peaks take the
-# worst (a p95 of p95s would mean nothing).
-_AGG: dict[str, Callable[[str, GoldView], str]] = {
-    "sum": lambda c, v: f"sum({c})::DOUBLE",
-    "rate": lambda c, v: (
-        f"sum({c} * {v.weight}) / nullif(sum({v.weight}) FILTER (WHERE {c} IS NOT NULL), 0)"
-    ),
-    "max": lambda c, v: f"max({c})::DOUBLE",
+# Each rate's denominator (contract §7): the sum of rate * denominator over the sum of
+# denominators is the rate of the whole, exactly; an average of rates is not.
+RATE_DENOMINATOR: dict[str, str | None] = {
+    "publish_success_rate": "publish_count",
+    "render_success_rate": "render_job_count",
+    "tool_success_rate": "tool_invocations",
+    # failures / (publish + tool + render events): no gold column counts those (dq_events counts
+    # every event, and contract §7 fixes the columns), so it is never added up: a model without
+    # a breakdown is shown per day, its stat the latest day's own value.
+    "dq_error_rate": None,
+}
+
+
+def _rate(column: str, denominator: str | None) -> str:
+    if denominator is None:
+        raise ValueError(f"{column} has no denominator column: it cannot be added up")
+    return f"sum({column} * {denominator}) / nullif(sum({denominator}) FILTER (WHERE {column} IS NOT NULL), 0)"
+
+
+# How a metric adds up across a model's breakdown, for one date (stats) or over the range
+# (tables): counts and sizes add, rates through their denominators, percentiles and peaks take
+# the worst (a p95 of p95s would mean nothing).
+_AGG: dict[str, Callable[[MetricEntry], str]] = {
+    "sum": lambda m: f"sum({m.column})::DOUBLE",
+    "rate": lambda m: _rate(m.column, RATE_DENOMINATOR[m.name]),
+    "max": lambda m: f"max({m.column})::DOUBLE",
 }
 METRIC_AGG: dict[str, str] = {
     "publish_count": "sum",
@@ -366,8 +391,8 @@ METRIC_AGG: dict[str, str] = {
 AGG_WORDS = {"sum": "total", "rate": "overall", "max": "worst"}
 
 
-def _agg(entry: MetricEntry, view: GoldView) -> str:
-    return _AGG[METRIC_AGG[entry.name]](entry.column, view)
+def _agg(entry: MetricEntry) -> str:
+    return _AGG[METRIC_AGG[entry.name]](entry)
 
 
 def gold_dashboard(model: Model, metrics: list[MetricEntry]) -> dict[str, Any]:
@@ -376,28 +401,39 @@ def gold_dashboard(model: Model, metrics: list[MetricEntry]) -> dict[str, Any]:
     where = f"WHERE $__timeFilter({key})"
     period = "week" if model.grain == "iso_week" else "day"
     headline = [m for m in metrics if m.headline] or metrics
-    across = f" across {view.breakdown}s" if view.breakdown else ""
 
-    stats = [
-        stat_panel(
-            f"{m.name} (latest {period})",
-            f"{m.description} Latest {period} of the range, {AGG_WORDS[METRIC_AGG[m.name]]}"
-            f"{across}.",
-            f"SELECT {key}::TIMESTAMP AS time, {_agg(m, view)} AS {m.column}\n"
-            f"FROM {table}\n{where}\nGROUP BY 1\nORDER BY 1",
-            m.column,
-            _field_config(m),
-            FORMAT_TIME_SERIES,
+    def latest(m: MetricEntry) -> tuple[str, str]:
+        """A stat's SQL (one value per date) and how its value is made."""
+        if not view.breakdown:
+            sql = f"SELECT {key}::TIMESTAMP AS time, {m.column}\nFROM {table}\n{where}\nORDER BY 1"
+            return sql, f"Latest {period} of the range."
+        sql = (
+            f"SELECT {key}::TIMESTAMP AS time, {_agg(m)} AS {m.column}\n"
+            f"FROM {table}\n{where}\nGROUP BY 1\nORDER BY 1"
         )
-        for m in headline
-    ]
+        how = AGG_WORDS[METRIC_AGG[m.name]]
+        return sql, f"Latest {period} of the range, {how} across {view.breakdown}s."
+
+    stats = []
+    for m in headline:
+        sql, how = latest(m)
+        stats.append(
+            stat_panel(
+                f"{m.name} (latest {period})",
+                f"{m.description} {how}",
+                sql,
+                m.column,
+                _field_config(m),
+                FORMAT_TIME_SERIES,
+            )
+        )
 
     series = []
     for m in metrics:
         if view.breakdown:
             # Per breakdown value: storage adds its buckets up per root, the others have one
             # row per (date, breakdown) already.
-            value = _agg(m, view) if model.grain == "iso_week" else m.column
+            value = _agg(m) if model.grain == "iso_week" else m.column
             group = "GROUP BY 1, 2\n" if model.grain == "iso_week" else ""
             sql = (
                 f"SELECT {key}::TIMESTAMP AS time, {view.breakdown}, {value} AS {m.column}\n"
@@ -435,14 +471,14 @@ def gold_dashboard(model: Model, metrics: list[MetricEntry]) -> dict[str, Any]:
             sort_by=metrics[0].column,
         )
     elif view.breakdown:
-        aggs = ",\n    ".join(f"{_agg(m, view)} AS {m.column}" for m in metrics)
+        aggs = ",\n    ".join(f"{_agg(m)} AS {m.column}" for m in metrics)
         table_sql = (
             f"SELECT {view.breakdown},\n    {aggs}\nFROM {table}\n{where}\n"
             f"GROUP BY 1\nORDER BY 2 DESC"
         )
         breakdown = table_panel(
             f"By {view.breakdown} over the range",
-            "Counts and sizes summed, rates weighted by volume, p95 the worst day's.",
+            "Counts and sizes summed, rates over their summed denominators, p95 the worst day's.",
             table_sql,
             columns,
             sort_by=metrics[0].column,
@@ -538,7 +574,25 @@ def _daily_counts(
     )
 
 
-def pipeline_health_dashboard() -> dict[str, Any]:
+def _check_thresholds(warn: float | None = None, fail: float | None = None) -> dict[str, Any]:
+    """A check's WARN / FAIL thresholds as a field's (`grade`: bad *above* each; none: neutral)."""
+    return {"thresholds": {"mode": "absolute", "steps": level_steps(warn, fail, "down")}}
+
+
+def _check_rate(warn: float, fail: float) -> dict[str, Any]:
+    """A share of a spool partition, colored as its check grades it."""
+    return {
+        "unit": "percentunit",
+        "decimals": 1,
+        "min": 0,
+        "color": {"mode": "thresholds"},
+        **_check_thresholds(warn, fail),
+    }
+
+
+def pipeline_health_dashboard(checks: ChecksSettings) -> dict[str, Any]:
+    """The pipeline's own health. Stats the checks judge take the checks' thresholds (`checks`:
+    the settings the dashboards are generated with)."""
     failing = stat_panel(
         "Failing checks",
         "Checks whose latest evaluation in the range is FAIL (per check, asset, scope, partition).",
@@ -555,24 +609,30 @@ def pipeline_health_dashboard() -> dict[str, Any]:
         _count_thresholds("orange"),
         FORMAT_TABLE,
     )
-    quarantined = stat_panel(
-        "Quarantined lines",
-        "Lines rejected with a reason (contract §5) in the spool dates of the range.",
-        "SELECT spool_date::TIMESTAMP AS time, sum(lines)::DOUBLE AS quarantined\n"
-        "FROM health_quarantine_daily\nWHERE $__timeFilter(spool_date)\nGROUP BY 1\nORDER BY 1",
-        "quarantined",
-        {"unit": "short", "decimals": 0, "color": {"mode": "fixed", "fixedColor": NEUTRAL_COLOR}},
+    invalid_rate = stat_panel(
+        "Invalid rate (latest spool day)",
+        "Quarantined lines / lines read of the latest spool date in the range, colored as the"
+        " invalid-rate check grades it (checks.invalid_rate_warn / _fail); a day with fewer than"
+        f" {checks.invalid_rate_min_lines} lines read is not judged, as by the check.",
+        "SELECT spool_date::TIMESTAMP AS time,\n"
+        f"    CASE WHEN lines_read >= {checks.invalid_rate_min_lines}"
+        " THEN invalid_lines / lines_read::DOUBLE END AS invalid_rate\n"
+        "FROM health_spool_daily\nWHERE $__timeFilter(spool_date)\nORDER BY 1",
+        "invalid_rate",
+        _check_rate(checks.invalid_rate_warn, checks.invalid_rate_fail),
         FORMAT_TIME_SERIES,
     )
-    quarantined["options"]["reduceOptions"]["calcs"] = ["sum"]  # the range's total
-    skewed_hosts = stat_panel(
-        "Hosts with a skewed clock",
-        "Hosts that sent clock-skewed events (contract §6) in the range.",
-        "SELECT count(DISTINCT host) AS skewed_hosts\nFROM health_skewed_hosts_daily\n"
-        "WHERE $__timeFilter(event_date)",
-        "skewed_hosts",
-        _count_thresholds("orange"),
-        FORMAT_TABLE,
+    skewed_share = stat_panel(
+        "Clock-skewed share (latest spool day)",
+        "Clock-skewed events / events of the latest spool date in the range (contract §6),"
+        " colored as the clock-skew check grades it (checks.clock_skew_warn / _fail); the hosts"
+        " are in the table below.",
+        "SELECT spool_date::TIMESTAMP AS time,"
+        " skewed_events / nullif(events, 0)::DOUBLE AS skewed_share\n"
+        "FROM health_spool_daily\nWHERE $__timeFilter(spool_date)\nORDER BY 1",
+        "skewed_share",
+        _check_rate(checks.clock_skew_warn, checks.clock_skew_fail),
+        FORMAT_TIME_SERIES,
     )
     ages = ",\n    ".join(
         f"(epoch(now()) - epoch(max(newest_event_ts) FILTER (WHERE source_family = '{f}')))"
@@ -581,13 +641,24 @@ def pipeline_health_dashboard() -> dict[str, Any]:
     )
     freshness = stat_panel(
         "Newest event age (hours)",
-        "Hours since the newest event of each source family; empty when the family sent nothing"
-        " in the range. The freshness check's thresholds are in the check results below.",
+        "Hours since the newest event of each source family, colored as the freshness check"
+        " grades it (checks.freshness_<family>_warn_hours / _fail_hours); empty when the family"
+        " sent nothing in the range.",
         f"SELECT\n    {ages}\nFROM health_ingest_daily\nWHERE $__timeFilter(event_date)",
         "(" + "|".join(SOURCE_FAMILIES) + ")",
-        {"unit": "h", "decimals": 1, "color": {"mode": "fixed", "fixedColor": NEUTRAL_COLOR}},
+        {"unit": "h", "decimals": 1, "color": {"mode": "thresholds"}, **_check_thresholds()},
         FORMAT_TABLE,
     )
+    freshness["fieldConfig"]["overrides"] = [
+        column_override(
+            f,
+            _check_thresholds(
+                getattr(checks, f"freshness_{f}_warn_hours"),
+                getattr(checks, f"freshness_{f}_fail_hours"),
+            ),
+        )
+        for f in SOURCE_FAMILIES
+    ]
     freshness["options"]["graphMode"] = "none"
     freshness["options"]["textMode"] = "value_and_name"
     published = stat_panel(
@@ -698,9 +769,9 @@ def pipeline_health_dashboard() -> dict[str, Any]:
             [
                 (failing, 3, 5),
                 (warning, 3, 5),
-                (quarantined, 4, 5),
-                (skewed_hosts, 3, 5),
-                (freshness, 7, 5),
+                (invalid_rate, 4, 5),
+                (skewed_share, 4, 5),
+                (freshness, 6, 5),
                 (published, 4, 5),
             ],
             [(outcomes, 12, 8), (volume, 12, 8), (reasons, 12, 8), (skew, 12, 8)],
@@ -724,14 +795,14 @@ def pipeline_health_dashboard() -> dict[str, Any]:
 # --- provisioning -----------------------------------------------------------------------------
 
 
-def dashboards() -> dict[str, dict[str, Any]]:
+def dashboards(checks: ChecksSettings) -> dict[str, dict[str, Any]]:
     """Every dashboard, by its path under grafana/dashboards/ (the folder is Grafana's)."""
     catalog = load_catalog()
     out = {
         f"{GOLD_FOLDER}/{m.name}.json": gold_dashboard(m, [e for e in catalog if e.model == m.name])
         for m in GOLD_MODELS
     }
-    out[f"{PIPELINE_FOLDER}/pipeline_health.json"] = pipeline_health_dashboard()
+    out[f"{PIPELINE_FOLDER}/pipeline_health.json"] = pipeline_health_dashboard(checks)
     return out
 
 
@@ -790,9 +861,12 @@ _HEADER = "# Generated by `piper grafana generate` (piper_dagster/grafana.py): d
 
 
 def rendered() -> dict[Path, str]:
-    """Every generated file (relative to the repository root) with its content."""
+    """Every generated file (relative to the repository root) with its content. The pipeline
+    checks' thresholds are the settings' (conf/settings.toml and PIPER_CHECKS__* overrides) when
+    generated: the committed files carry the repository's defaults, and a changed threshold
+    needs `piper grafana generate` (`--check` reports the files out of date until then)."""
     files: dict[Path, str] = {}
-    for rel, board in dashboards().items():
+    for rel, board in dashboards(load_settings().checks).items():
         files[Path("grafana/dashboards") / rel] = json.dumps(board, indent=2) + "\n"
     for rel, doc in (
         ("datasources/piper.yaml", datasource_provisioning()),

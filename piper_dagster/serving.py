@@ -9,10 +9,10 @@ tables into a new directory and flips a symlink:
     <data_root>/serving/current -> versions/<version>         relative, flipped with os.replace
 
 Grafana's DuckDB datasource (in memory) defines one view per table over
-`<root>/current/<table>.parquet` (`init_sql`): every query opens the files again, so it sees the
-newest complete snapshot, never a half-written one. Older versions are kept a while
-(`serving.keep_versions`, `serving.keep_seconds`) for readers that resolved `current` just before a
-flip.
+`<root>/current/<table>.parquet` on each of its connections (`init_sql`): every query opens the
+files again, so it sees the newest complete snapshot, never a half-written one. Older versions
+are kept a while (`serving.keep_versions`, `serving.keep_seconds`) for readers that resolved
+`current` just before a flip.
 """
 
 from __future__ import annotations
@@ -67,6 +67,11 @@ SERVED_TABLES: tuple[ServedTable, ...] = (
     _health("health_ingest_daily", "event_date", "Ingest volume per event date and source family"),
     _health("health_quarantine_daily", "spool_date", "Quarantined lines per spool date and reason"),
     _health("health_skewed_hosts_daily", "event_date", "Hosts sending clock-skewed events"),
+    _health(
+        "health_spool_daily",
+        "spool_date",
+        "Lines read and quarantined, events and skewed events per spool date (the checks' measures)",
+    ),
     ServedTable(
         "serving_publication",
         "published_at",
@@ -99,15 +104,25 @@ class Publication:
 
 
 def init_sql(root: str | Path) -> str:
-    """The datasource's initSql: one view per served table over `<root>/current/<table>.parquet`.
+    """The datasource's initSql: one TEMP view per served table over `<root>/current/<table>.parquet`.
 
-    Runs once per connection of the plugin's in-memory DuckDB, hence `CREATE OR REPLACE`.
+    The plugin (v0.4.5) runs initSql in go-duckdb's connector hook: on *every* connection its
+    database/sql pool opens to its one in-memory database, and each query runs on one of those
+    connections. Plain views are entries of the database's shared catalog: connections opening at
+    once (a dashboard's panels load together) would each replace the same views and fail with a
+    "Catalog write-write conflict" (`CREATE VIEW IF NOT EXISTS` conflicts too, on the first
+    concurrent creations). A TEMP view belongs to its connection alone: no two inits touch the
+    same entry, and every connection a query can run on has its views.
+
+    A view binds its file when created: before the first publication initSql fails ("No files
+    found"), the connection is not pooled, and the next query's new connection tries again.
     DuckDB's external file cache is off: it is keyed by path and validated by modification time
     (seconds), and `current/<table>.parquet` names a different file after each flip.
     """
     lines = ["SET enable_external_file_cache = false;"]
     lines += [
-        f"CREATE OR REPLACE VIEW {t.name} AS SELECT * FROM read_parquet('{root}/{CURRENT}/{t.name}.parquet');"
+        f"CREATE OR REPLACE TEMP VIEW {t.name} AS"
+        f" SELECT * FROM read_parquet('{root}/{CURRENT}/{t.name}.parquet');"
         for t in SERVED_TABLES
     ]
     return "\n".join(lines) + "\n"

@@ -1,21 +1,30 @@
 """A demo-like warehouse built through the real code: a generated spool (every kind of damage, a
 host with a skewed clock) materialized by a real Dagster run, plus check results as the checks
-write them. Shared by the serving and Grafana tests."""
+write them; and a reader of it like Grafana's plugin, on the plugin's DuckDB. Shared by the serving
+and Grafana tests."""
 
 from __future__ import annotations
 
 import json
+import pickle
+import shutil
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
+import yaml
 
 from piper_dagster.cli import DEMO_DAMAGE_RATE
 from piper_dagster.dagster_home import ensure_dagster_home
 from piper_dagster.defs.partitions import range_tags
+from piper_dagster.grafana import CONTAINER_DATA_ROOT, PLUGIN_DUCKDB_VERSION
 from piper_dagster.models import GOLD_MODELS, SILVER_MODELS
 from piper_dagster.settings import Settings, load_settings
 from piper_dagster.spool.generate import DAMAGE_KINDS, GenerateOptions, generate_spool
@@ -97,3 +106,41 @@ def insert_check_results(settings: Settings, first: date, days: int) -> None:
             " VALUES (?, 'spool_events', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
+
+
+# --- a reader like Grafana's plugin, on the plugin's DuckDB --------------------------------------
+
+READER = Path(__file__).resolve().parent / "serving_reader.py"
+PROVISIONED = Path(__file__).resolve().parent.parent / "grafana/provisioning/datasources/piper.yaml"
+
+
+def provisioned_init(settings: Settings) -> str:
+    """The committed datasource's initSql, the container's data root replaced by this one."""
+    (source,) = yaml.safe_load(PROVISIONED.read_text())["datasources"]
+    return source["jsonData"]["initSql"].replace(CONTAINER_DATA_ROOT, str(settings.data_root))
+
+
+def plugin_command(*args: str) -> list[str]:
+    """serving_reader.py under exactly the DuckDB the plugin embeds, in an environment of its own
+    (uv caches it: ~0.3 s to start once downloaded)."""
+    uv = shutil.which("uv")
+    assert uv, "uv must be on PATH: the reader runs on the plugin's DuckDB through `uv run --with`"
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"  # its pickles are read here
+    return [
+        uv, "run", "--no-project", "--quiet", "--python", python,
+        "--with", f"duckdb=={PLUGIN_DUCKDB_VERSION}", "python", str(READER), *args,
+    ]  # fmt: skip
+
+
+def plugin_query(init: str, queries: list[str], connections: int = 1) -> dict[str, Any]:
+    """The reader's `query` report: queries over `connections` pooled connections set up at once
+    by `init`, on the plugin's DuckDB."""
+    with tempfile.TemporaryDirectory() as tmp:
+        request, out = Path(tmp) / "request.json", Path(tmp) / "report.pickle"
+        request.write_text(
+            json.dumps({"init": init, "queries": queries, "connections": connections})
+        )
+        subprocess.run(plugin_command("query", str(request), str(out)), check=True, timeout=300)
+        report = pickle.loads(out.read_bytes())
+    assert report["duckdb"] == PLUGIN_DUCKDB_VERSION, report["duckdb"]
+    return report

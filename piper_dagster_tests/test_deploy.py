@@ -19,6 +19,7 @@ from piper_dagster.grafana import (
     CONTAINER_DASHBOARDS,
     CONTAINER_DATA_ROOT,
     DAGSTER_URL,
+    GRAFANA_URL,
     PLUGIN_ID,
     PLUGIN_VERSION,
 )
@@ -201,6 +202,16 @@ def test_dagster_services_share_the_data_root_and_read_the_spool_read_only(
     assert _default(grafana_data) == "./var/data"
 
 
+def test_grafana_starts_whatever_the_pipeline_does(compose: dict[str, Any]) -> None:
+    """Grafana must show the pipeline's health always: no service it waits for (a broken Postgres
+    or code server would keep it down). It needs only the serving layer's files, and recovers by
+    itself when they appear (test_serving: before the first publication initSql fails, the
+    plugin's next connection succeeds after it)."""
+    service = compose["services"]["grafana"]
+    assert "depends_on" not in service
+    assert service["restart"] == "unless-stopped"
+
+
 def test_ports_and_the_dagster_link(compose: dict[str, Any]) -> None:
     services = compose["services"]
     dagster_port = _host_port(services["dagster-webserver"], 3000)
@@ -208,6 +219,7 @@ def test_ports_and_the_dagster_link(compose: dict[str, Any]) -> None:
     assert _default(dagster_port) != _default(grafana_port)
     assert _default(grafana_port) != "3000"
     assert f"http://localhost:{_default(dagster_port)}" == DAGSTER_URL
+    assert f"http://localhost:{_default(grafana_port)}" == GRAFANA_URL  # what `piper demo` prints
     assert "--port" in services["dagster-webserver"]["command"]
 
 

@@ -5,31 +5,36 @@ DuckDB of the plugin's version set up by the provisioned initSql alone."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 import yaml
 
 from piper_dagster import grafana
 from piper_dagster.catalog import load_catalog
+from piper_dagster.checks.evaluate import clock_skew, invalid_rate
+from piper_dagster.checks.outcome import grade
+from piper_dagster.contract.models import PUBLISH_TYPES, STATUS_TYPES, TOOL_TYPES
 from piper_dagster.grafana import (
     CONTAINER_DATA_ROOT,
     DATASOURCE_UID,
     LEVEL_COLORS,
+    PLUGIN_DUCKDB_VERSION,
     PLUGIN_ID,
     SOURCE_FAMILIES,
     threshold_steps,
 )
 from piper_dagster.models import GOLD_MODELS
 from piper_dagster.serving import SERVED
-from piper_dagster.settings import Settings
+from piper_dagster.settings import ChecksSettings, Settings, load_settings
+from piper_dagster.warehouse import connect
 from piper_dagster_tests.conftest import REPO_ROOT
 from piper_dagster_tests.demo_warehouse import (
     DEMO_DAYS,
@@ -38,6 +43,8 @@ from piper_dagster_tests.demo_warehouse import (
     insert_check_results,
     materialize_all,
     piper_settings,
+    plugin_query,
+    provisioned_init,
 )
 
 DASHBOARDS = sorted((REPO_ROOT / "grafana" / "dashboards").rglob("*.json"))
@@ -123,6 +130,10 @@ def test_one_dashboard_per_gold_model_and_pipeline_health() -> None:
     assert "Pipeline health" in titles
 
 
+def _grid(board: dict[str, Any], kind: str) -> list[dict[str, int]]:
+    return [p["gridPos"] for p in board["panels"] if p["type"] == kind]
+
+
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
 def test_dashboard_layout(path: Path) -> None:
     board = _load(path)
@@ -139,13 +150,14 @@ def test_dashboard_layout(path: Path) -> None:
         }
         assert not mine & cells, f"{panel['title']} overlaps another panel"
         cells |= mine
-    # Operators read stats first: the top row is stat panels, tables come last.
-    kinds = [
-        p["type"]
-        for p in sorted(board["panels"], key=lambda p: (p["gridPos"]["y"], p["gridPos"]["x"]))
-    ]
-    assert kinds[0] == "stat" and kinds[-1] == "table"
-    assert {"stat", "timeseries", "table"} <= set(kinds)
+    # Operators read stats first, then the series, then the tables: every panel of a kind ends
+    # above every panel of the next kind begins.
+    kinds = ("stat", "timeseries", "table")
+    assert {p["type"] for p in board["panels"]} == set(kinds)
+    for upper, lower in itertools.pairwise(kinds):
+        bottom = max(g["y"] + g["h"] for g in _grid(board, upper))
+        top = min(g["y"] for g in _grid(board, lower))
+        assert bottom <= top, f"a {upper} reaches y={bottom}, below a {lower} at y={top}"
     # Links: every piper dashboard (by tag) and the Dagster UI.
     link_types = {link["type"] for link in board["links"]}
     assert link_types == {"dashboards", "link"}
@@ -176,14 +188,16 @@ def test_panel_query_model(where: str, panel: dict[str, Any]) -> None:
         assert "read_parquet" not in sql and "'/" not in sql and "${DS" not in sql
 
 
-def test_thresholds_give_the_catalog_levels() -> None:
-    def grafana_color(steps: list[dict[str, Any]], value: float) -> str:
-        color = steps[0]["color"]
-        for step in steps[1:]:
-            if value >= step["value"]:
-                color = step["color"]
-        return color
+def grafana_color(steps: list[dict[str, Any]], value: float) -> str:
+    """The color Grafana gives a value: the last step whose value is <= it."""
+    color = steps[0]["color"]
+    for step in steps[1:]:
+        if value >= step["value"]:
+            color = step["color"]
+    return color
 
+
+def test_thresholds_give_the_catalog_levels() -> None:
     rng = random.Random(6)
     checked = 0
     for entry in load_catalog():
@@ -212,6 +226,60 @@ def test_every_headline_metric_has_a_stat_with_its_catalog_thresholds() -> None:
             assert panel["description"].startswith(entry.description)
 
 
+def check_stat_steps(board: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The threshold steps of each pipeline-health stat field the checks judge, by field."""
+    stats = {p["title"]: p for p in board["panels"] if p["type"] == "stat"}
+    steps = {
+        field: stats[title]["fieldConfig"]["defaults"]["thresholds"]["steps"]
+        for title, field in (
+            ("Invalid rate (latest spool day)", "invalid_rate"),
+            ("Clock-skewed share (latest spool day)", "skewed_share"),
+        )
+    }
+    for override in stats["Newest event age (hours)"]["fieldConfig"]["overrides"]:
+        (prop,) = override["properties"]
+        assert prop["id"] == "thresholds"
+        steps[override["matcher"]["options"]] = prop["value"]["steps"]
+    return steps
+
+
+def check_thresholds(checks: ChecksSettings) -> dict[str, tuple[float, float]]:
+    """(WARN, FAIL) of what each of those fields shows, as the checks read them."""
+    out = {
+        "invalid_rate": (checks.invalid_rate_warn, checks.invalid_rate_fail),
+        "skewed_share": (checks.clock_skew_warn, checks.clock_skew_fail),
+    }
+    for f in SOURCE_FAMILIES:
+        out[f] = (
+            getattr(checks, f"freshness_{f}_warn_hours"),
+            getattr(checks, f"freshness_{f}_fail_hours"),
+        )
+    return out
+
+
+@pytest.mark.parametrize("changed", [False, True], ids=["committed", "regenerated"])
+def test_pipeline_stats_color_as_the_checks_grade(changed: bool) -> None:
+    """Freshness per family, invalid rate and clock skew: green, orange, red exactly where the
+    checks say PASS, WARN, FAIL. The committed dashboard carries the settings' thresholds;
+    other thresholds give other colors once regenerated."""
+    checks = load_settings().checks
+    if changed:
+        checks = checks.model_copy(
+            update={"freshness_farm_warn_hours": 3.0, "freshness_farm_fail_hours": 9.0,
+                    "invalid_rate_warn": 0.2, "clock_skew_fail": 0.5}
+        )  # fmt: skip
+        board = grafana.pipeline_health_dashboard(checks)
+    else:
+        board = _load(REPO_ROOT / "grafana/dashboards/piper-pipeline/pipeline_health.json")
+    steps = check_stat_steps(board)
+    thresholds = check_thresholds(checks)
+    assert steps.keys() == thresholds.keys()
+    for field, (warn, fail) in thresholds.items():
+        for value in (0.0, warn / 2, warn, warn + 1e-9, (warn + fail) / 2, fail, fail + 1e-9, 99.0):
+            want = grafana.STATUS_COLORS[grade(value, warn, fail)]
+            assert grafana_color(steps[field], value) == want, (field, value)
+
+
 # --- provisioning -----------------------------------------------------------------------------
 
 
@@ -226,7 +294,7 @@ def test_datasource_is_the_plugins_in_memory_duckdb_with_the_serving_views() -> 
     assert source["uid"] == DATASOURCE_UID and source["type"] == PLUGIN_ID
     assert source["jsonData"]["path"] == ""  # in memory: never a warehouse file
     init = source["jsonData"]["initSql"]
-    views = set(re.findall(r"CREATE OR REPLACE VIEW (\w+) AS", init))
+    views = set(re.findall(r"CREATE OR REPLACE TEMP VIEW (\w+) AS", init))
     assert views == set(SERVED)
     for path in re.findall(r"read_parquet\('([^']+)'\)", init):
         assert path.startswith(f"{CONTAINER_DATA_ROOT}/serving/current/")
@@ -257,15 +325,41 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         yield settings
 
 
-def plugin_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """What the plugin holds: an in-memory DuckDB set up by the provisioned initSql alone (the
-    container's data root replaced by this test's)."""
-    init = _datasource()["jsonData"]["initSql"].replace(
-        CONTAINER_DATA_ROOT, str(settings.data_root)
-    )
-    con = duckdb.connect()
-    con.execute(init)
-    return con
+# The ranges every panel runs over: the demo's days (a week before them to now), and a month
+# before any data.
+WIDE, EMPTY = "wide", "empty"
+
+
+def _range(name: str) -> tuple[datetime, datetime]:
+    if name == EMPTY:
+        return datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 31, tzinfo=UTC)
+    start = datetime.combine(DEMO_START - timedelta(days=7), datetime.min.time(), UTC)
+    # The macro writes whole seconds: a range ending "now" in the publication's own second
+    # would end before it.
+    return start, datetime.now(UTC) + timedelta(seconds=2)
+
+
+def plugin_sql(settings: Settings, queries: list[str], connections: int = 1) -> list[dict]:
+    """Queries as the plugin runs them: on its DuckDB, over pooled connections of one in-memory
+    database, each set up by the provisioned initSql alone (the container's data root replaced
+    by this test's)."""
+    report = plugin_query(provisioned_init(settings), queries, connections)
+    assert report["init_errors"] == [None] * connections
+    return report["results"]
+
+
+@pytest.fixture(scope="module")
+def panel_results(served: Settings) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """Every panel target's result over each range, by (panel, refId, range): one reader, eight
+    pooled connections, as a dashboard loading."""
+    keys, queries = [], []
+    for where, panel in PANELS:
+        for target in panel["targets"]:
+            for name in (WIDE, EMPTY):
+                keys.append((where, target["refId"], name))
+                queries.append(expand_macros(target["rawSql"], *_range(name)))
+    results = plugin_sql(served, queries, connections=8)
+    return dict(zip(keys, results, strict=True))
 
 
 def columns_used(panel: dict[str, Any]) -> set[str]:
@@ -283,24 +377,18 @@ def columns_used(panel: dict[str, Any]) -> set[str]:
     return used
 
 
-def test_duckdb_is_the_plugins_version() -> None:
-    # The plugin v0.4.5 embeds DuckDB 1.5.4: the reader here must be a 1.5.
-    assert duckdb.__version__.startswith("1.5."), duckdb.__version__
+def test_the_reader_is_the_plugins_duckdb(served: Settings) -> None:
+    assert plugin_query(provisioned_init(served), [])["duckdb"] == PLUGIN_DUCKDB_VERSION
 
 
 @pytest.mark.parametrize(("where", "panel"), PANELS, ids=[w for w, _ in PANELS])
 def test_panel_sql_runs_on_the_served_data(
-    served: Settings, where: str, panel: dict[str, Any]
+    panel_results: dict[tuple[str, str, str], dict[str, Any]], where: str, panel: dict[str, Any]
 ) -> None:
-    start = datetime.combine(DEMO_START - timedelta(days=7), datetime.min.time(), UTC)
-    # The macro writes whole seconds: a range ending "now" in the publication's own second
-    # would end before it.
-    end = datetime.now(UTC) + timedelta(seconds=2)
-    con = plugin_connection(served)
     for target in panel["targets"]:
-        rel = con.sql(expand_macros(target["rawSql"], start, end))
-        names, types = rel.columns, [str(t) for t in rel.types]
-        rows = rel.fetchall()
+        result = panel_results[where, target["refId"], WIDE]
+        assert "error" not in result, f"{where}: {result.get('error')}"
+        names, types, rows = result["columns"], result["types"], result["rows"]
         assert rows, f"{where}: no rows"
         assert set(types) <= PLUGIN_TYPES, f"{where}: {dict(zip(names, types, strict=True))}"
         assert columns_used(panel) <= set(names), f"{where}: {names}"
@@ -319,22 +407,18 @@ def test_panel_sql_runs_on_the_served_data(
 
 @pytest.mark.parametrize(("where", "panel"), PANELS, ids=[w for w, _ in PANELS])
 def test_panel_time_filter_excludes_other_times(
-    served: Settings, where: str, panel: dict[str, Any]
+    panel_results: dict[tuple[str, str, str], dict[str, Any]], where: str, panel: dict[str, Any]
 ) -> None:
     # A range before any data: nothing, or a stat over nothing.
-    start, end = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 31, tzinfo=UTC)
-    con = plugin_connection(served)
     for target in panel["targets"]:
-        rows = con.sql(expand_macros(target["rawSql"], start, end)).fetchall()
-        assert all(v in (None, 0) for r in rows for v in r), where
+        result = panel_results[where, target["refId"], EMPTY]
+        assert "error" not in result, f"{where}: {result.get('error')}"
+        assert all(v in (None, 0) for r in result["rows"] for v in r), where
 
 
 def test_source_families_are_the_dashboards(served: Settings) -> None:
-    con = plugin_connection(served)
-    families = {
-        r[0] for r in con.sql("SELECT DISTINCT source_family FROM health_ingest_daily").fetchall()
-    }
-    assert families == set(SOURCE_FAMILIES)
+    (result,) = plugin_sql(served, ["SELECT DISTINCT source_family FROM health_ingest_daily"])
+    assert {r[0] for r in result["rows"]} == set(SOURCE_FAMILIES)
 
 
 def test_time_filter_on_a_date_keeps_the_days_the_range_touches(served: Settings) -> None:
@@ -342,11 +426,97 @@ def test_time_filter_on_a_date_keeps_the_days_the_range_touches(served: Settings
     # with RFC 3339 strings, which DuckDB casts to DATE, so both days touched are shown.
     start = datetime.combine(DEMO_START, datetime.min.time(), UTC) + timedelta(hours=13)
     end = start + timedelta(hours=22)
-    con = plugin_connection(served)
     sql = expand_macros(
         "SELECT DISTINCT event_date FROM gold_data_quality_daily WHERE $__timeFilter(event_date)"
         " ORDER BY 1",
         start,
         end,
     )
-    assert [r[0] for r in con.sql(sql).fetchall()] == [DEMO_START, DEMO_START + timedelta(days=1)]
+    (result,) = plugin_sql(served, [sql])
+    assert [r[0] for r in result["rows"]] == [DEMO_START, DEMO_START + timedelta(days=1)]
+
+
+# Each rate of contract §7: the event types its denominator counts, the status its numerator
+# counts, and the gold column holding its denominator (dq_error_rate's is not a gold column).
+RATES: dict[str, tuple[tuple[str, ...], str, str | None]] = {
+    "publish_success_rate": (PUBLISH_TYPES, "success", "publish_count"),
+    "tool_success_rate": (TOOL_TYPES, "success", "tool_invocations"),
+    "render_success_rate": (("render.stats.summary",), "success", "render_job_count"),
+    "dq_error_rate": (STATUS_TYPES, "failure", None),
+}
+
+
+def test_rates_are_added_up_only_through_their_denominators() -> None:
+    weighted = {
+        pair
+        for _, panel in PANELS
+        for target in panel["targets"]
+        for pair in re.findall(r"sum\((\w+) \* (\w+)\)", target["rawSql"])
+    }
+    # Each by its contract denominator; the breakdown models' (publish, tool) do add up.
+    assert weighted <= {(rate, d) for rate, (_, _, d) in RATES.items() if d}, weighted
+    assert {"publish_success_rate", "tool_success_rate"} <= {rate for rate, _ in weighted}
+    with pytest.raises(ValueError, match="no denominator"):
+        grafana._rate("dq_error_rate", grafana.RATE_DENOMINATOR["dq_error_rate"])
+
+
+def test_every_rate_a_panel_shows_is_numerator_over_denominator(served: Settings) -> None:
+    """Every rate a gold panel shows, for a day or added up over several (across a breakdown, over
+    the range), is the contract's numerator over its denominator counted from the warehouse's
+    events, not an average of rates. Over days 2 to 4 of the demo."""
+    first, last = DEMO_START + timedelta(days=1), DEMO_START + timedelta(days=DEMO_DAYS - 1)
+    start, end = datetime.combine(first, time.min, UTC), datetime.combine(last, time.max, UTC)
+    with connect(served.warehouse_path, read_only=True) as wh:
+        events = wh.execute(
+            "SELECT event_date, event_type, payload ->> '$.status' FROM silver_events"
+            " WHERE event_date BETWEEN ? AND ?",
+            [first, last],
+        ).fetchall()
+    gold = [p for w, p in PANELS if w.startswith(grafana.GOLD_FOLDER)]
+    sqls = [expand_macros(t["rawSql"], start, end) for p in gold for t in p["targets"]]
+    checked: dict[str, set[date | None]] = {}
+    for result in plugin_sql(served, sqls):
+        for row in result["rows"]:
+            r = dict(zip(result["columns"], row, strict=True))
+            day = r.get("time", r.get("event_date"))
+            day = day.date() if isinstance(day, datetime) else day  # None: over the range
+            group = [
+                (t, status)
+                for d, t, status in events
+                if day in (None, d) and r.get("event_type") in (None, t)
+            ]
+            for column in RATES.keys() & r.keys():
+                types, outcome, _ = RATES[column]
+                counted = [status for t, status in group if t in types]
+                want = sum(s == outcome for s in counted) / len(counted) if counted else None
+                assert r[column] == pytest.approx(want), (column, r)
+                checked.setdefault(column, set()).add(day)
+    # Every rate on several days, and the breakdown tables' range aggregates.
+    assert all(len(days - {None}) == DEMO_DAYS - 1 for days in checked.values()), checked
+    assert set(checked) == set(RATES)
+    assert None in checked["publish_success_rate"] and None in checked["tool_success_rate"]
+
+
+def test_pipeline_stats_show_what_the_checks_measure(served: Settings) -> None:
+    """The invalid-rate and clock-skew stats show, per spool day, the value the check computes
+    from the warehouse (the invalid rate only where the check judges it)."""
+    board = _load(REPO_ROOT / "grafana/dashboards/piper-pipeline/pipeline_health.json")
+    stats = {p["title"]: p for p in board["panels"] if p["type"] == "stat"}
+    titles = ("Invalid rate (latest spool day)", "Clock-skewed share (latest spool day)")
+    sqls = [expand_macros(stats[t]["targets"][0]["rawSql"], *_range(WIDE)) for t in titles]
+    shown = [{r[0].date(): r[1] for r in result["rows"]} for result in plugin_sql(served, sqls)]
+    checks = load_settings().checks
+    first, last = min(shown[0]), max(shown[0])
+    with connect(served.warehouse_path, read_only=True) as wh:
+        measured = [
+            {o.partition_date: o for o in check(wh, checks, first, last)}
+            for check in (invalid_rate, clock_skew)
+        ]
+    judged = {
+        day for day, o in measured[0].items() if o.detail["lines"] >= checks.invalid_rate_min_lines
+    }
+    assert judged and judged == {day for day, v in shown[0].items() if v is not None}
+    for values, outcomes, days in zip(shown, measured, (judged, set(shown[1])), strict=True):
+        assert days <= set(values)
+        for day in days:
+            assert values[day] == pytest.approx(outcomes[day].value), day

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 from datetime import date, timedelta
@@ -15,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from piper_dagster.grafana import PLUGIN_DUCKDB_VERSION
 from piper_dagster.serving import (
     CURRENT,
     SERVED,
@@ -28,9 +28,14 @@ from piper_dagster.serving import (
 from piper_dagster.settings import Settings
 from piper_dagster.warehouse import connect
 from piper_dagster_tests.conftest import REPO_ROOT
-from piper_dagster_tests.demo_warehouse import generate, insert_check_results, materialize_all
-
-READER = REPO_ROOT / "piper_dagster_tests" / "serving_reader.py"
+from piper_dagster_tests.demo_warehouse import (
+    generate,
+    insert_check_results,
+    materialize_all,
+    plugin_command,
+    plugin_query,
+    provisioned_init,
+)
 
 
 def _views(settings: Settings) -> duckdb.DuckDBPyConnection:
@@ -66,6 +71,31 @@ def test_each_publication_flips_current_and_keeps_recent_versions(piper_env: Set
     assert first.path.is_dir()
     con = _views(piper_env)
     assert con.execute("SELECT version FROM serving_publication").fetchone() == (second.version,)
+
+
+def test_connections_opening_at_once_all_set_up_their_views(piper_env: Settings) -> None:
+    """The plugin runs initSql on every connection its pool opens to one in-memory DuckDB, and a
+    dashboard's panels open several at once: not one may fail (shared views conflicted)."""
+    publication = publish(piper_env)
+    queries = [f"SELECT count(*) FROM {t.name}" for t in SERVED_TABLES] * 2
+    report = plugin_query(init_sql(piper_env.serving_dir), queries, connections=16)
+    assert report["init_errors"] == [None] * 16
+    counts = [r.get("rows") or r["error"] for r in report["results"]]
+    assert counts == [[(publication.rows[t.name],)] for t in SERVED_TABLES] * 2
+
+
+def test_before_the_first_publication_a_new_connection_recovers(piper_env: Settings) -> None:
+    """A view binds its file when created: without a publication initSql fails, and the plugin's
+    next connection (the failed one is not pooled) succeeds once the files exist."""
+    db = duckdb.connect()
+    with pytest.raises(duckdb.IOException, match="No files found"):
+        db.cursor().execute(init_sql(piper_env.serving_dir))
+    publication = publish(piper_env)
+    con = db.cursor()
+    con.execute(init_sql(piper_env.serving_dir))
+    assert con.execute("SELECT version FROM serving_publication").fetchone() == (
+        publication.version,
+    )
 
 
 def test_prune_keeps_the_newest_and_recently_superseded_versions(tmp_path: Path) -> None:
@@ -104,10 +134,9 @@ def test_a_gold_run_publishes_what_the_warehouse_holds(piper_env: Settings) -> N
 
 
 def _start_reader(settings: Settings, tmp: Path) -> tuple[subprocess.Popen, Path, Path]:
-    stop, out = tmp / "reader.stop", tmp / "reader.jsonl"
-    proc = subprocess.Popen(
-        [sys.executable, str(READER), str(settings.data_root), str(stop), str(out)], cwd=REPO_ROOT
-    )
+    init, stop, out = tmp / "init.sql", tmp / "reader.stop", tmp / "reader.jsonl"
+    init.write_text(provisioned_init(settings))
+    proc = subprocess.Popen(plugin_command("poll", str(init), str(stop), str(out)), cwd=REPO_ROOT)
     return proc, stop, out
 
 
@@ -115,8 +144,7 @@ def _stop_reader(proc: subprocess.Popen, stop: Path, out: Path) -> list[dict]:
     stop.touch()
     assert proc.wait(timeout=60) == 0
     header, *polls = (json.loads(line) for line in out.read_text().splitlines())
-    # The plugin v0.4.5 embeds DuckDB 1.5.4: the reader is a 1.5 too.
-    assert header["duckdb"].startswith("1.5."), header
+    assert header["duckdb"] == PLUGIN_DUCKDB_VERSION, header  # exactly the plugin's
     return polls
 
 
