@@ -247,7 +247,7 @@ def _date_range(start: str, end: str, settings: Settings) -> tuple[date, date]:
     if start and end:
         first, last = _day(start, "--start"), _day(end, "--end")
     else:
-        with connect(settings.warehouse_path) as con:
+        with connect(settings.warehouse_path, read_only=True) as con:
             row = con.execute(
                 "SELECT min(event_date), max(event_date) FROM silver_events"
             ).fetchone()
@@ -330,7 +330,8 @@ def doctor(
     ] = False,
 ) -> None:
     """Run the four checks on the warehouse, no daemon needed; exit 0 pass, 1 warn, 2 fail."""
-    from piper_dagster.checks.doctor import EXIT_CODES, Status, format_table, run_doctor
+    from piper_dagster.checks import Status
+    from piper_dagster.checks.doctor import EXIT_CODES, format_table, run_doctor
 
     try:
         report = run_doctor(
