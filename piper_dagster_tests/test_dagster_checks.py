@@ -115,6 +115,40 @@ def test_a_failed_invalid_rate_blocks_silver_and_gold(piper_env: Settings, wareh
     ).fetchall() == [("FAIL",)]
 
 
+def test_a_blocked_day_holds_back_its_own_dates_only(piper_env: Settings) -> None:
+    """A range run (a backfill) with one spool day past the invalid-rate FAIL threshold: that
+    day's event dates wait for an operator, the late-data sensor refreshes the others."""
+    generate_spool(piper_env.raw_root, GenerateOptions(start=START, days=3, artists=6))
+    bad_day = START + timedelta(days=1)
+    garbage = piper_env.raw_root / "ws900" / "bob" / f"{bad_day}_broken.jsonl"
+    garbage.parent.mkdir(parents=True)
+    garbage.write_bytes(b'{"schema_version": "1.0", "event_id": \n' * 300)
+    with dg.DagsterInstance.get() as instance:
+        result = dg.materialize(
+            list(defs.assets),  # type: ignore[arg-type]
+            selection=["spool_events", *MODELS],
+            instance=instance,
+            tags=range_tags(START, START + timedelta(days=2)),
+            raise_on_error=False,
+        )
+        assert not result.success  # the blocking check failed the step: gold was skipped
+        meta = instance.get_latest_materialization_event(
+            dg.AssetKey("spool_events")
+        ).asset_materialization.metadata
+        assert meta["blocked_partitions"].value == [bad_day.isoformat()]
+        touched = {date.fromisoformat(d) for d in meta["event_dates"].value}
+        held = {date.fromisoformat(d) for d in meta["held_back_event_dates"].value}
+        assert bad_day in held and held < touched
+
+        context = dg.build_sensor_context(instance=instance, definitions=defs)
+        requested: set[date] = set()
+        for request in touched_event_dates_sensor(context).run_requests:
+            first = date.fromisoformat(request.tags["dagster/asset_partition_range_start"])
+            last = date.fromisoformat(request.tags["dagster/asset_partition_range_end"])
+            requested |= {first + timedelta(days=i) for i in range((last - first).days + 1)}
+        assert requested == touched - held and START in requested
+
+
 def test_freshness_runs_on_its_own_job(piper_env: Settings, warehouse) -> None:
     generate_spool(piper_env.raw_root, GenerateOptions(start=START, days=1, artists=2))
     assert [s.name for s in defs.schedules or []] == ["freshness_schedule"]

@@ -33,6 +33,7 @@ from piper_dagster.checks import (
 )
 from piper_dagster.serving import publish_from
 from piper_dagster.settings import load_settings
+from piper_dagster.sql import load_sql
 from piper_dagster.warehouse import connect
 
 SPOOL_ASSET = "spool_events"
@@ -142,9 +143,25 @@ def check_result(name: str, outcomes: list[CheckOutcome]) -> dg.AssetCheckResult
     )
 
 
-def blocked(outcomes: list[CheckOutcome]) -> bool:
-    """Whether a blocking check failed: downstream silver/gold must not be refreshed from it."""
-    return any(o.check in BLOCKING_CHECKS and o.status == Status.FAIL for o in outcomes)
+def blocked_partitions(outcomes: list[CheckOutcome]) -> list[date]:
+    """The spool partitions a blocking check failed: silver/gold must not be built from them."""
+    return sorted(
+        {
+            o.partition_date
+            for o in outcomes
+            if o.check in BLOCKING_CHECKS and o.status == Status.FAIL and o.partition_date
+        }
+    )
+
+
+def held_back_event_dates(spool_dates: list[date], run_id: str) -> list[date]:
+    """The event dates run `run_id` added events to from the blocked `spool_dates`."""
+    if not spool_dates:
+        return []
+    sql = load_sql("checks/held_back_event_dates")
+    with connect(load_settings().warehouse_path) as con:
+        rows = con.execute(sql, {"run_id": run_id, "spool_dates": spool_dates}).fetchall()
+    return [r[0] for r in rows]
 
 
 @dg.asset_check(

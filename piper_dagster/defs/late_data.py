@@ -60,17 +60,19 @@ def next_attempt(
     return len(records)
 
 
-def _touched_dates(record: dg.EventLogRecord) -> set[date]:
-    mat = record.asset_materialization
-    blocked = mat.metadata.get("downstream_blocked") if mat else None
-    if blocked is not None and getattr(blocked, "value", blocked):
-        # A blocking check failed (invalid rate): gold is refreshed after a replay, by hand.
-        return set()
-    value = mat.metadata.get("event_dates") if mat else None
+def _dates(mat: dg.AssetMaterialization | None, key: str) -> set[date]:
+    value = mat.metadata.get(key) if mat else None
     raw = getattr(value, "value", value) or []
     if isinstance(raw, str):
         raw = json.loads(raw)
     return {date.fromisoformat(d) for d in raw}
+
+
+def _touched_dates(record: dg.EventLogRecord) -> set[date]:
+    # Dates that came from a spool partition whose blocking check failed (invalid rate) are held
+    # back: an operator refreshes them after a fix and a replay. The run's other dates go on.
+    mat = record.asset_materialization
+    return _dates(mat, "event_dates") - _dates(mat, "held_back_event_dates")
 
 
 @dg.sensor(

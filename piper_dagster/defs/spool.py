@@ -3,7 +3,13 @@
 import dagster as dg
 
 from piper_dagster.checks import PARTITION_CHECKS
-from piper_dagster.defs.checks import SPOOL_CHECK_SPECS, blocked, check_result, run_checks
+from piper_dagster.defs.checks import (
+    SPOOL_CHECK_SPECS,
+    blocked_partitions,
+    check_result,
+    held_back_event_dates,
+    run_checks,
+)
 from piper_dagster.defs.partitions import daily_partitions, partition_dates
 from piper_dagster.ingest.pipeline import ingest
 from piper_dagster.settings import load_settings
@@ -46,8 +52,13 @@ def spool_events(
     meta["event_dates"] = dg.MetadataValue.json(meta["event_dates"])
     # Every partition of the run is evaluated (and recorded), after the data is committed.
     outcomes = run_checks(PARTITION_CHECKS, first, last, run_id=context.run.run_id)
-    # Read by the late-data sensor: a blocking check failed, silver/gold wait for an operator.
-    meta["downstream_blocked"] = blocked(outcomes)
+    # Read by the late-data sensor: silver/gold of the event dates that came from a spool partition
+    # whose blocking check failed wait for an operator; the run's other dates are refreshed.
+    blocked = blocked_partitions(outcomes)
+    meta["downstream_blocked"] = bool(blocked)
+    meta["blocked_partitions"] = dg.MetadataValue.json([d.isoformat() for d in blocked])
+    held_back = held_back_event_dates(blocked, context.run.run_id)
+    meta["held_back_event_dates"] = dg.MetadataValue.json([d.isoformat() for d in held_back])
     return dg.MaterializeResult(
         metadata=meta, check_results=[check_result(name, outcomes) for name in PARTITION_CHECKS]
     )
