@@ -223,6 +223,16 @@ def _report_checks(result: Any) -> None:
 
 def _report_run(result: Any, node: str) -> None:
     _report_checks(result)
+    for mat in result.asset_materializations_for_node(node):
+        held = mat.metadata.get("held_back_event_dates")
+        if held is not None and held.value:
+            typer.secho(
+                "silver and gold held back for event dates "
+                + ", ".join(held.value)
+                + ": fix the cause, replay, then `piper materialize` (docs/runbook.md#invalid-rate)",
+                err=True,
+                fg="red",
+            )
     if not result.success:
         typer.secho(f"run {result.run_id} failed: see the Dagster UI", err=True, fg="red")
         raise typer.Exit(1)

@@ -210,3 +210,4 @@ def test_piper_ingest_names_the_failed_checks(piper_env: Settings) -> None:
     assert out.exit_code == 1  # the blocking invalid rate failed the run
     assert "check invalid_rate FAIL 2026-03-02" in out.output
     assert "docs/runbook.md#invalid-rate" in out.output
+    assert "silver and gold held back for event dates 2026-03-02" in out.output
