@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from piper_dagster.models import GOLD_MODELS, SILVER_MODELS
-from piper_dagster.settings import ConfigError, Settings, load_settings
+from piper_dagster.settings import PROJECT_ROOT, ConfigError, Settings, load_settings
 from piper_dagster.warehouse import WarehouseError
 
 app = typer.Typer(
@@ -604,6 +604,7 @@ def _print_grafana(settings: Settings, spool: Path, data: Path) -> None:
     )
     typer.echo("Grafana and Dagster in Docker on this data (choose the two passwords):")
     typer.echo(
+        f"  cd {PROJECT_ROOT} && \\\n"  # where docker-compose.yml is
         f"  PIPER_RAW_ROOT={spool} PIPER_DATA_ROOT={data} \\\n"
         "  GRAFANA_ADMIN_PASSWORD=... DAGSTER_PG_PASSWORD=... docker compose up -d --build"
     )

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from piper_dagster.cli import app
-from piper_dagster.settings import Settings
+from piper_dagster.settings import PROJECT_ROOT, Settings
 from piper_dagster_tests.conftest import EXAMPLES, REPO_ROOT, write_spool_file
 
 runner = CliRunner()
@@ -56,6 +56,9 @@ def test_demo_says_where_grafana_reads_and_how_to_start_it(
     assert f"Grafana reads the serving layer {serving}" in out.output
     assert f"PIPER_DATA_ROOT={tmp_path / 'demo' / 'data'}" in out.output
     assert "docker compose up -d --build" in out.output
+    # ... from where the compose file is.
+    assert f"cd {PROJECT_ROOT} &&" in out.output
+    assert (PROJECT_ROOT / "docker-compose.yml").is_file()
     assert (serving / "gold_data_quality_daily.parquet").is_file()
 
 
