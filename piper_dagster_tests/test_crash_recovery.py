@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -17,6 +18,7 @@ import pytest
 
 from piper_dagster.ingest.pipeline import ingest
 from piper_dagster.settings import load_settings
+from piper_dagster.spool.generate import GenerateOptions, generate_spool
 from piper_dagster_tests.conftest import REPO_ROOT, SETTLED_MTIME, write_spool_file
 from piper_dagster_tests.test_ingest import ev
 
@@ -149,3 +151,33 @@ def test_an_appended_file_after_a_crash_is_read_once(tmp_path: Path) -> None:
     rows = con.execute("SELECT event_id, source_line FROM silver_events ORDER BY 2").fetchall()
     assert rows == [("evt-1", 1), ("evt-2", 2), ("evt-3", 3)]
     json.dumps(rows)
+
+
+def test_the_rerun_reports_the_event_dates_the_dead_run_committed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The late-data sensor refreshes silver and gold for the event dates a spool run reports:
+    after a crash those include the dates of the batches the dead run committed."""
+    raw = tmp_path / "spool"
+    # Several event dates, read oldest spool date first: the first batches hold the first day.
+    generate_spool(raw, GenerateOptions(start=date(2026, 3, 2), days=3, artists=40))
+    monkeypatch.setenv("PIPER_PATHS__RAW_ROOT", str(raw))
+    monkeypatch.setenv("PIPER_INGEST__SETTLE_SECONDS", "0")
+    monkeypatch.setenv("PIPER_INGEST__BATCH_BYTES", str(1 << 20))
+    monkeypatch.setenv("PIPER_PATHS__DATA_ROOT", str(tmp_path / "clean"))
+    reference = ingest(load_settings())
+
+    monkeypatch.setenv("PIPER_PATHS__DATA_ROOT", str(tmp_path / "crashy"))
+    settings = load_settings()
+
+    def die(batch_no: int) -> None:
+        if batch_no == 2:
+            raise KeyboardInterrupt  # after the second batch's commit, before the export
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest(settings, after_batch=die)
+    rerun = ingest(settings)
+    assert rerun.batches < reference.batches  # the rerun read only the rest
+    assert len(reference.event_dates) >= 3
+    assert rerun.event_dates == reference.event_dates
+    assert ingest(settings).event_dates == set()  # reported once the export has run

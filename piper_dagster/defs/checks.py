@@ -154,13 +154,13 @@ def blocked_partitions(outcomes: list[CheckOutcome]) -> list[date]:
     )
 
 
-def held_back_event_dates(spool_dates: list[date], run_id: str) -> list[date]:
-    """The event dates run `run_id` added events to from the blocked `spool_dates`."""
-    if not spool_dates:
+def held_back_event_dates(spool_dates: list[date], event_dates: list[date]) -> list[date]:
+    """Of a run's `event_dates`, those with events from the blocked `spool_dates`."""
+    if not spool_dates or not event_dates:
         return []
-    sql = load_sql("checks/held_back_event_dates")
+    params = {"spool_dates": spool_dates, "event_dates": event_dates}
     with connect(load_settings().warehouse_path) as con:
-        rows = con.execute(sql, {"run_id": run_id, "spool_dates": spool_dates}).fetchall()
+        rows = con.execute(load_sql("checks/held_back_event_dates"), params).fetchall()
     return [r[0] for r in rows]
 
 

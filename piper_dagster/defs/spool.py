@@ -57,7 +57,7 @@ def spool_events(
     blocked = blocked_partitions(outcomes)
     meta["downstream_blocked"] = bool(blocked)
     meta["blocked_partitions"] = dg.MetadataValue.json([d.isoformat() for d in blocked])
-    held_back = held_back_event_dates(blocked, context.run.run_id)
+    held_back = held_back_event_dates(blocked, sorted(result.event_dates))
     meta["held_back_event_dates"] = dg.MetadataValue.json([d.isoformat() for d in held_back])
     return dg.MaterializeResult(
         metadata=meta, check_results=[check_result(name, outcomes) for name in PARTITION_CHECKS]

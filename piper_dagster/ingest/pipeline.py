@@ -586,6 +586,14 @@ def ingest(
         clock.lap("plan")
         if dry_run:
             return result
+        # A run that died after some commits left its event dates in export_pending (its export
+        # never ran): this run reports them too, so that their silver and gold get refreshed.
+        result.event_dates.update(
+            r[0]
+            for r in con.execute(
+                "SELECT partition_date FROM export_pending WHERE target = 'silver_events'"
+            ).fetchall()
+        )
         batches = iter_batches(to_read, raw_root, settings.ingest.batch_bytes, result.anomalies)
         for batch_no, batch in enumerate(batches, 1):
             clock.lap("read")

@@ -1,7 +1,9 @@
--- The event dates a run added events to from spool partitions whose blocking check failed: their
--- silver and gold wait for an operator (fix, replay, refresh), the run's other dates do not.
--- Parameters: $run_id (the ingest run), $spool_dates (the blocked spool partitions).
+-- Of the event dates a run reports, those with events from spool partitions whose blocking check
+-- failed: their silver and gold wait for an operator (fix, replay, refresh), the run's other
+-- dates do not.
+-- Parameters: $event_dates (the run's), $spool_dates (the blocked spool partitions).
 SELECT DISTINCT event_date
 FROM silver_events
-WHERE ingest_run_id = $run_id AND spool_date IN (SELECT unnest($spool_dates::DATE[]))
+WHERE spool_date IN (SELECT unnest($spool_dates::DATE[]))
+    AND event_date IN (SELECT unnest($event_dates::DATE[]))
 ORDER BY event_date
