@@ -35,6 +35,19 @@ def _evaluations(instance: dg.DagsterInstance, name: str) -> list:
     return instance.event_log_storage.get_asset_check_execution_history(key, limit=10)
 
 
+def _materialize_all(
+    instance: dg.DagsterInstance, first: date, last: date
+) -> dg.ExecuteInProcessResult:
+    """The spool and every model for spool dates first..last, in one run (as a backfill)."""
+    return dg.materialize(
+        list(defs.assets),  # type: ignore[arg-type]
+        selection=["spool_events", *MODELS],
+        instance=instance,
+        tags=range_tags(first, last),
+        raise_on_error=False,
+    )
+
+
 def test_spool_checks_with_the_materialization_and_a_row_per_partition(
     piper_env: Settings, warehouse
 ) -> None:
@@ -48,12 +61,7 @@ def test_spool_checks_with_the_materialization_and_a_row_per_partition(
         piper_env.raw_root, GenerateOptions(start=START, days=3, artists=6, skewed_hosts=1)
     )
     with dg.DagsterInstance.get() as instance:
-        result = dg.materialize(
-            list(defs.assets),  # type: ignore[arg-type]
-            selection=["spool_events", *MODELS],
-            instance=instance,
-            tags=range_tags(START, START + timedelta(days=2)),
-        )
+        result = _materialize_all(instance, START, START + timedelta(days=2))
         assert result.success  # clock skew fails (ERROR) but does not block gold
         evals = {e.check_name: e for e in result.get_asset_check_evaluations()}
         assert evals["invalid_rate"].passed
@@ -83,13 +91,7 @@ def test_a_failed_invalid_rate_blocks_silver_and_gold(piper_env: Settings, wareh
         ),
     )
     with dg.DagsterInstance.get() as instance:
-        result = dg.materialize(
-            list(defs.assets),  # type: ignore[arg-type]
-            selection=["spool_events", *MODELS],
-            instance=instance,
-            tags=range_tags(START, START),
-            raise_on_error=False,
-        )
+        result = _materialize_all(instance, START, START)
         assert not result.success
         check = _evaluations(instance, "invalid_rate")[0]
         evaluation = check.event.dagster_event.event_specific_data
@@ -124,13 +126,7 @@ def test_a_blocked_day_holds_back_its_own_dates_only(piper_env: Settings) -> Non
     garbage.parent.mkdir(parents=True)
     garbage.write_bytes(b'{"schema_version": "1.0", "event_id": \n' * 300)
     with dg.DagsterInstance.get() as instance:
-        result = dg.materialize(
-            list(defs.assets),  # type: ignore[arg-type]
-            selection=["spool_events", *MODELS],
-            instance=instance,
-            tags=range_tags(START, START + timedelta(days=2)),
-            raise_on_error=False,
-        )
+        result = _materialize_all(instance, START, START + timedelta(days=2))
         assert not result.success  # the blocking check failed the step: gold was skipped
         meta = instance.get_latest_materialization_event(
             dg.AssetKey("spool_events")
