@@ -513,7 +513,9 @@ def gold_dashboard(model: Model, metrics: list[MetricEntry]) -> dict[str, Any]:
 
 # The source families of the checks (artists' machines, the farm poller, the storage auditor).
 SOURCE_FAMILIES = FAMILIES
-STATUS_COLORS = {"PASS": "green", "WARN": "orange", "FAIL": "red"}
+# SKIP (the check could not judge: too little data) is neither good nor bad: the neutral color,
+# never PASS's green.
+STATUS_COLORS = {"PASS": "green", "SKIP": NEUTRAL_COLOR, "WARN": "orange", "FAIL": "red"}
 
 _LATEST_CHECKS = """
 SELECT *
@@ -675,7 +677,7 @@ def pipeline_health_dashboard(checks: ChecksSettings) -> dict[str, Any]:
 
     outcomes = timeseries_panel(
         "Check outcomes per day",
-        "Check evaluations per day of evaluation, by status.",
+        "Check evaluations per day of evaluation, by status (SKIP: could not judge).",
         "SELECT date_trunc('day', evaluated_at)::TIMESTAMP AS time, status,"
         " count(*)::DOUBLE AS evaluations\nFROM pipeline_check_results\n"
         "WHERE $__timeFilter(evaluated_at)\nGROUP BY 1, 2\nORDER BY 1, 2",
@@ -711,12 +713,12 @@ def pipeline_health_dashboard(checks: ChecksSettings) -> dict[str, Any]:
 
     checks_table = table_panel(
         "Latest check results",
-        "The latest evaluation of each check, asset, scope and partition in the range; the run"
-        " links to Dagster.",
+        "The latest evaluation of each check, asset, scope and partition in the range (SKIP: the"
+        " check could not judge, too little data); the run links to Dagster.",
         "SELECT check_name, asset, scope, partition_date, status, value, warn_threshold,"
         " fail_threshold, evaluated_at, run_id\n"
         f"FROM ({_LATEST_CHECKS.strip()})\n"
-        "ORDER BY CASE status WHEN 'FAIL' THEN 0 WHEN 'WARN' THEN 1 ELSE 2 END,"
+        "ORDER BY CASE status WHEN 'FAIL' THEN 0 WHEN 'WARN' THEN 1 WHEN 'SKIP' THEN 2 ELSE 3 END,"
         " evaluated_at DESC",
         [
             *_status_overrides(regex=False),

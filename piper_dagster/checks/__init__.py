@@ -1,6 +1,7 @@
 """Pipeline checks (freshness, volume, invalid rate, clock skew): one home for Dagster and doctor."""
 
 from piper_dagster.checks.evaluate import (
+    BLOCKING_CHECKS,
     CHECKS,
     CLOCK_SKEW,
     FRESHNESS,
@@ -13,6 +14,7 @@ from piper_dagster.checks.evaluate import (
 from piper_dagster.checks.outcome import CheckOutcome, Status, grade, record, worst
 
 __all__ = [
+    "BLOCKING_CHECKS",
     "CHECKS",
     "CLOCK_SKEW",
     "FRESHNESS",

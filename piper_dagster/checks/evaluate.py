@@ -30,6 +30,11 @@ class CheckInfo:
     name: str
     description: str  # what it means, shown in the Dagster UI and `piper doctor --json`
     anchor: str  # its section of the runbook
+    # What its value and thresholds are measured in, for `piper doctor --json` (every check
+    # names one: a test says so): "seconds", "ratio" (of two counts), "share" (a part of a whole).
+    unit: str = ""
+    lower_is_worse: bool = False  # bad *below* its thresholds (a drop), else bad above them
+    blocking: bool = False  # a FAIL holds silver and gold back (docs/design.md#pipeline-checks)
 
     @property
     def runbook(self) -> str:
@@ -48,28 +53,35 @@ CHECKS: dict[str, CheckInfo] = {
             "Age of the newest event of each source family (artists' machines, farm poller,"
             " storage auditor). Stale: an emitter, the spool mount or the ingest has stopped.",
             "freshness",
+            unit="seconds",
         ),
         CheckInfo(
             VOLUME,
             "Events of the spool partition per source family against the median of the same"
             " weekday in the previous weeks. A drop: machines stopped writing or files are missing.",
             "volume",
+            unit="ratio",
+            lower_is_worse=True,
         ),
         CheckInfo(
             INVALID_RATE,
             "Quarantined lines / lines read of the spool partition, by reason, with the worst"
             " files. High: an emitter writes lines the contract rejects (gold would under-count).",
             "invalid-rate",
+            unit="share",
+            blocking=True,
         ),
         CheckInfo(
             CLOCK_SKEW,
             "Share of the spool partition's events that are clock-skewed (contract §6), with"
             " the hosts and their typical offset. High: a machine's clock is wrong.",
             "clock-skew",
+            unit="share",
         ),
     )
 }
 PARTITION_CHECKS: tuple[str, ...] = (VOLUME, INVALID_RATE, CLOCK_SKEW)
+BLOCKING_CHECKS: frozenset[str] = frozenset(c.name for c in CHECKS.values() if c.blocking)
 
 
 def _rows(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> list[dict]:
@@ -149,11 +161,19 @@ def volume(
         }
         if baseline is None or baseline < cfg.volume_min_baseline_events:
             ratio = None
-            hint = f"{events} events; baseline too small to judge ({baseline or 0:g})"
+            hint = (
+                f"{events} events; baseline too small to judge"
+                f" ({baseline or 0:g} < {cfg.volume_min_baseline_events} usual events)"
+            )
         else:
             ratio = events / baseline
             hint = f"{events} events vs {baseline:g} usual ({ratio:.0%})"
-        status = grade(ratio, cfg.volume_warn_ratio, cfg.volume_fail_ratio, lower_is_worse=True)
+        status = grade(
+            ratio,
+            cfg.volume_warn_ratio,
+            cfg.volume_fail_ratio,
+            lower_is_worse=CHECKS[VOLUME].lower_is_worse,
+        )
         out.append(
             CheckOutcome(
                 VOLUME,
@@ -187,9 +207,12 @@ def invalid_rate(
         judged = lines >= cfg.invalid_rate_min_lines
         status = grade(rate if judged else None, cfg.invalid_rate_warn, cfg.invalid_rate_fail)
         if rate is None:
-            hint = "no lines read"
+            hint = "no lines read: nothing to judge"
         elif not judged:
-            hint = f"{invalid}/{lines} lines rejected; too few lines to judge"
+            hint = (
+                f"{invalid}/{lines} lines rejected; too few lines to judge"
+                f" (< {cfg.invalid_rate_min_lines})"
+            )
         elif not invalid:
             hint = f"{lines} lines, none rejected"
         else:
@@ -222,6 +245,16 @@ def invalid_rate(
 # --- clock skew ---------------------------------------------------------------------------------
 
 
+def skewed_hosts_text(hosts: list[dict[str, Any]], hosts_total: int) -> str:
+    """Every listed host, most affected first, with its share of the partition's events and its
+    offset, then "+N more" for the hosts past checks.top_n: two wrong clocks are two fixes."""
+    parts = [f"{h['host']} {h['share']:.2%} (off ~{h['median_offset_hours']:+g} h)" for h in hosts]
+    if hosts_total > len(hosts):
+        parts.append(f"+{hosts_total - len(hosts)} more")
+    noun = "host" if hosts_total == 1 else "hosts"
+    return f"{hosts_total} {noun} by share of events: " + ", ".join(parts)
+
+
 def clock_skew(
     con: duckdb.DuckDBPyConnection, cfg: ChecksSettings, first: date, last: date
 ) -> list[CheckOutcome]:
@@ -232,17 +265,14 @@ def clock_skew(
         events, skewed = int(row["events"]), int(row["skewed"])
         share = skewed / events if events else None
         hosts = row["hosts"] or []
+        hosts_total = int(row["hosts_total"])
         status = grade(share, cfg.clock_skew_warn, cfg.clock_skew_fail)
         if share is None:
-            hint = "no events"
+            hint = "no events: nothing to judge"
         elif not skewed:
             hint = f"{events} events, none skewed"
         else:
-            top = hosts[0]
-            hint = (
-                f"{skewed}/{events} events skewed; host {top['host']}"
-                f" off by ~{top['median_offset_hours']:+g} h"
-            )
+            hint = f"{skewed}/{events} events skewed; " + skewed_hosts_text(hosts, hosts_total)
         out.append(
             CheckOutcome(
                 CLOCK_SKEW,
@@ -252,7 +282,13 @@ def clock_skew(
                 share,
                 cfg.clock_skew_warn,
                 cfg.clock_skew_fail,
-                {"events": events, "skewed": skewed, "hosts": hosts},
+                {
+                    "events": events,
+                    "skewed": skewed,
+                    "hosts": hosts,
+                    "hosts_total": hosts_total,
+                    "hosts_not_listed": hosts_total - len(hosts),
+                },
                 hint,
             )
         )

@@ -15,9 +15,16 @@ from piper_dagster.sql import load_sql
 
 
 class Status(StrEnum):
-    """A check's verdict; members in increasing severity."""
+    """A check's verdict; members in increasing severity.
+
+    SKIP: the check could not judge (too little data: a small volume baseline, too few lines, no
+    events). It ranks above PASS so that "the worst" never reads PASS while a check was not
+    judged (the complaint of issue #11), and below WARN because nothing is known to be wrong: it
+    does not fail a run, a blocking check or doctor's exit code (docs/design.md#pipeline-checks).
+    """
 
     PASS = "PASS"
+    SKIP = "SKIP"
     WARN = "WARN"
     FAIL = "FAIL"
 
@@ -25,15 +32,20 @@ class Status(StrEnum):
     def rank(self) -> int:
         return list(Status).index(self)
 
+    @property
+    def passed(self) -> bool:
+        """Nothing known to be wrong: PASS, or SKIP (could not judge)."""
+        return self in (Status.PASS, Status.SKIP)
+
 
 def worst(statuses: list[Status]) -> Status:
     return max(statuses, key=lambda s: s.rank, default=Status.PASS)
 
 
 def grade(value: float | None, warn: float, fail: float, *, lower_is_worse: bool = False) -> Status:
-    """PASS, WARN or FAIL for `value` (None: nothing to judge, PASS)."""
+    """PASS, WARN or FAIL for `value` (None: the check could not judge, SKIP)."""
     if value is None:
-        return Status.PASS
+        return Status.SKIP
     if lower_is_worse:
         return Status.FAIL if value < fail else Status.WARN if value < warn else Status.PASS
     return Status.FAIL if value > fail else Status.WARN if value > warn else Status.PASS

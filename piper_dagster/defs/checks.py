@@ -20,9 +20,9 @@ from typing import Any
 import dagster as dg
 
 from piper_dagster.checks import (
+    BLOCKING_CHECKS,
     CHECKS,
     FRESHNESS,
-    INVALID_RATE,
     PARTITION_CHECKS,
     VOLUME,
     CheckOutcome,
@@ -37,7 +37,6 @@ from piper_dagster.sql import load_sql
 from piper_dagster.warehouse import connect
 
 SPOOL_ASSET = "spool_events"
-BLOCKING_CHECKS: frozenset[str] = frozenset({INVALID_RATE})
 
 
 def _runbook(name: str) -> dg.MetadataValue:
@@ -105,6 +104,8 @@ def check_result(name: str, outcomes: list[CheckOutcome]) -> dg.AssetCheckResult
         "evaluated": len(mine),
         "warn_count": sum(o.status == Status.WARN for o in mine),
         "fail_count": sum(o.status == Status.FAIL for o in mine),
+        # Partitions (scopes) the check could not judge: too little data (docs/design.md).
+        "skip_count": sum(o.status == Status.SKIP for o in mine),
     }
     if top is not None:
         metadata["warn_threshold"] = dg.MetadataValue.float(top.warn)
@@ -123,22 +124,33 @@ def check_result(name: str, outcomes: list[CheckOutcome]) -> dg.AssetCheckResult
         if values:
             pick = min(values) if name == VOLUME else max(values)
             metadata[f"value_{scope}"] = dg.MetadataValue.float(pick)
-    # The partitions that did not pass (a range run evaluates each of them).
+    # The partitions that did not pass (a range run evaluates each of them), and those the check
+    # could not judge, with why.
     flagged = {
         f"{o.partition_date or 'asset'} {o.scope}": {"status": str(o.status), "value": o.value}
         for o in mine
-        if o.status != Status.PASS
+        if not o.status.passed
     }
     if flagged:
         metadata["not_passed"] = dg.MetadataValue.json(_jsonable(flagged))
+    skipped = {
+        f"{o.partition_date or 'asset'} {o.scope}": o.hint for o in mine if o.status == Status.SKIP
+    }
+    if skipped:
+        metadata["not_judged"] = dg.MetadataValue.json(skipped)
+    description = top.hint if top is not None else None
+    if status == Status.SKIP and top is not None:
+        # Dagster 1.13 has no skipped check *result* (SKIPPED is a check that did not run): a
+        # SKIP passes, and says so (metadata status "SKIP"), with why.
+        description = f"SKIP, not judged: {top.hint}"
     return dg.AssetCheckResult(
         check_name=name,
         asset_key=SPOOL_ASSET,
-        passed=status == Status.PASS,
+        passed=status.passed,
         severity=dg.AssetCheckSeverity.ERROR
         if status == Status.FAIL
         else dg.AssetCheckSeverity.WARN,
-        description=top.hint if top is not None else None,
+        description=description,
         metadata=metadata,
     )
 

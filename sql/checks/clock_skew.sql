@@ -1,5 +1,6 @@
 -- Clock skew: share of each spool partition's events that are clock-skewed (contract §6), with
--- the hosts that sent them and their typical offset: the median of ts minus the mtime of the
+-- the number of hosts that sent them, the $top_n most affected (most skewed events first), each
+-- with its share and its typical offset: the median of ts minus the mtime of the
 -- event's file (its last write). For a clock behind, that is the clock's error plus up to a
 -- session's length; for a clock ahead, up to the clock's error.
 -- Parameters: $first, $last (DATE), $top_n.
@@ -28,20 +29,33 @@ host_events AS (
       )
     GROUP BY e.spool_date, e.host
     HAVING count(*) FILTER (WHERE e.clock_skewed) > 0
-    QUALIFY row_number() OVER (PARTITION BY e.spool_date ORDER BY skewed DESC, e.host) <= $top_n
+),
+ranked AS (
+    -- Every skewed host is counted (hosts_total); the $top_n most affected are listed.
+    SELECT *,
+           row_number() OVER (PARTITION BY partition_date ORDER BY skewed DESC, host) AS rank,
+           count(*) OVER (PARTITION BY partition_date) AS hosts_total
+    FROM host_events
 ),
 hosts AS (
-    SELECT partition_date,
-           list({'host': host, 'skewed': skewed, 'events': events,
-                 'median_offset_hours': round(median_offset_seconds / 3600, 2)}
-                ORDER BY skewed DESC, host) AS hosts
-    FROM host_events
+    -- share: the host's skewed events / the partition's events, its part of the check's value
+    -- (the shares of all hosts add up to it); host_skewed_share: of the host's own events.
+    SELECT r.partition_date, any_value(r.hosts_total) AS hosts_total,
+           list({'host': r.host, 'skewed': r.skewed, 'events': r.events,
+                 'share': r.skewed / e.events,
+                 'host_skewed_share': r.skewed / r.events,
+                 'median_offset_hours': round(r.median_offset_seconds / 3600, 2)}
+                ORDER BY r.rank) AS hosts
+    FROM ranked AS r
+    JOIN events AS e USING (partition_date)
+    WHERE r.rank <= $top_n
     GROUP BY 1
 )
 SELECT
     p.partition_date,
     coalesce(e.events, 0) AS events,
     coalesce(e.skewed, 0) AS skewed,
+    coalesce(h.hosts_total, 0) AS hosts_total,
     h.hosts
 FROM partitions AS p
 LEFT JOIN events AS e USING (partition_date)
