@@ -58,7 +58,7 @@ def test_spool_checks_with_the_materialization_and_a_row_per_partition(
     assert "docs/runbook.md#invalid-rate" in specs["invalid_rate"].description
 
     generate_spool(
-        piper_env.raw_root, GenerateOptions(start=START, days=3, artists=6, skewed_hosts=1)
+        piper_env.raw_root, GenerateOptions(start=START, days=3, artists=6, skewed_hosts=2)
     )
     with dg.DagsterInstance.get() as instance:
         result = _materialize_all(instance, START, START + timedelta(days=2))
@@ -70,6 +70,18 @@ def test_spool_checks_with_the_materialization_and_a_row_per_partition(
         assert skew.metadata["evaluated"].value == 3
         assert skew.metadata["value"].value > 0.05
         assert skew.metadata["runbook"].value == "docs/runbook.md#clock-skew"
+        # Every skewed host of the worst partition, with its share and offset (issue #11).
+        hosts = skew.metadata["detail"].value["hosts"]
+        assert len(hosts) == skew.metadata["detail"].value["hosts_total"] == 2
+        for h in hosts:
+            assert f"{h['host']} {h['share']:.2%}" in skew.metadata["hint"].value
+            assert h["host"] in skew.description
+        # Three days, no same-weekday baseline: volume could not judge. SKIP passes, says so.
+        vol = evals["volume"]
+        assert vol.passed and vol.metadata["status"].value == "SKIP"
+        assert vol.metadata["skip_count"].value == 9  # 3 partitions x 3 source families
+        assert vol.description.startswith("SKIP, not judged: ") and "baseline" in vol.description
+        assert "not_passed" not in vol.metadata and len(vol.metadata["not_judged"].value) == 9
         assert len(result.asset_materializations_for_node("gold_models")) > 0
     with warehouse() as con:
         rows = con.execute(
@@ -77,6 +89,10 @@ def test_spool_checks_with_the_materialization_and_a_row_per_partition(
             " FROM pipeline_check_results GROUP BY 1 ORDER BY 1"
         ).fetchall()
     assert rows == [("clock_skew", 3, 1), ("invalid_rate", 3, 1), ("volume", 3, 1)]
+    served = _served(piper_env).execute(
+        "SELECT DISTINCT status FROM pipeline_check_results WHERE check_name = 'volume'"
+    )
+    assert served.fetchall() == [("SKIP",)]  # recorded and served as SKIP, not PASS
 
 
 def test_a_failed_invalid_rate_blocks_silver_and_gold(piper_env: Settings, warehouse) -> None:

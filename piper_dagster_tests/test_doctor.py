@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 
 import duckdb
 import pytest
@@ -17,6 +17,9 @@ from piper_dagster.ingest.pipeline import ingest
 from piper_dagster.serving import init_sql
 from piper_dagster.settings import Settings
 from piper_dagster.spool.generate import GenerateOptions, generate_spool
+from piper_dagster.warehouse import connect
+from piper_dagster_tests.test_ingest import ev
+from piper_dagster_tests.test_replay import _quarantined_by_an_old_contract
 
 runner = CliRunner()
 START = date(2026, 3, 2)
@@ -215,3 +218,171 @@ def test_piper_ingest_names_the_failed_checks(piper_env: Settings) -> None:
     assert "check invalid_rate FAIL 2026-03-02" in out.output
     assert "docs/runbook.md#invalid-rate" in out.output
     assert "silver and gold held back for event dates 2026-03-02" in out.output
+
+
+# --- held-back partitions, clock-skew hosts, SKIP, units (issue #11, item 3) ---------------------
+
+
+def _lines_read(settings: Settings, day: date) -> int:
+    with connect(settings.warehouse_path, read_only=True) as con:
+        return con.execute(
+            "SELECT sum(lines_read) FROM spool_files WHERE spool_date = ?", [day]
+        ).fetchone()[0]
+
+
+def test_an_older_blocked_partition_is_listed_until_a_replay_fixes_it(piper_env: Settings) -> None:
+    _warehouse(piper_env)
+    # An older contract quarantined a tenth of the first day's lines (a FAIL, > 5 %), lines the
+    # current contract accepts; the FAIL was recorded (as the run's checks, or --record, do).
+    n = _lines_read(piper_env, START) // 10
+    lines = [ev(50_000 + i, "2026-03-02T10:00:00Z").rstrip(b"\n") for i in range(n)]
+    _quarantined_by_an_old_contract(piper_env, lines, "unknown_event_type", day="2026-03-02")
+    assert runner.invoke(app, ["doctor", "--date", "2026-03-02", "--record", *AS_OF]).exit_code == 2
+
+    # The default looks at the newest partition, 2026-03-03, yet the blocked one is listed.
+    out = runner.invoke(app, ["doctor", *AS_OF])
+    assert out.exit_code == 2, out.output
+    (row,) = [line for line in out.output.splitlines() if "2026-03-02" in line.split()[2:3]]
+    assert row.split()[:2] == ["FAIL", "invalid_rate"]
+    assert "HELD BACK, outside --date/--days" in row
+    assert "silver and gold of event dates 2026-03-02" in row and "#invalid-rate" in row
+    summary = out.output.splitlines()[-1]
+    assert summary.startswith("FAIL:")
+    assert (
+        "2026-03-03..2026-03-03 and 1 outside them still holding gold back: 2026-03-02" in summary
+    )
+
+    report = json.loads(runner.invoke(app, ["doctor", "--json", *AS_OF]).stdout)
+    assert report["status"] == "FAIL" and report["exit_code"] == 2
+    (held,) = [r for r in report["results"] if r["outside_range"]]
+    assert held["check"] == "invalid_rate" and held["partition_date"] == "2026-03-02"
+    assert held["status"] == "FAIL" and held["holds_gold_back"]
+    assert held["held_back"]["event_dates"] == ["2026-03-02"]
+    assert held["held_back"]["run_id"] is None  # recorded by doctor --record
+    # Within --date/--days it is an ordinary row, listed once.
+    both = json.loads(runner.invoke(app, ["doctor", "--json", "--days", "2", *AS_OF]).stdout)
+    rows = [r for r in both["results"] if r["check"] == "invalid_rate"]
+    assert [(r["partition_date"], r["outside_range"]) for r in rows] == [
+        ("2026-03-02", False),
+        ("2026-03-03", False),
+    ]
+    assert rows[0]["holds_gold_back"] and not rows[1]["holds_gold_back"]
+
+    # The contract fix is deployed and the quarantine replayed: it holds nothing back any more
+    # (the recorded FAIL is still the latest record; evaluated now, it passes).
+    assert runner.invoke(app, ["quarantine", "replay"]).exit_code == 0
+    out = runner.invoke(app, ["doctor", *AS_OF])
+    assert out.exit_code == 0, out.output
+    assert "HELD BACK" not in out.output and "2026-03-02" not in out.output
+
+
+def test_a_partition_blocked_by_an_ingest_run_is_listed_with_its_run(piper_env: Settings) -> None:
+    """The realistic path: `piper ingest` (Dagster checks) records the FAIL of an older day."""
+    generate_spool(piper_env.raw_root, GenerateOptions(start=START, days=3, artists=6))
+    garbage = piper_env.raw_root / "ws900" / "bob" / f"{START}_broken.jsonl"
+    garbage.parent.mkdir(parents=True)
+    garbage.write_bytes(b'{"schema_version": "1.0", "event_id": \n' * 300)
+    assert runner.invoke(app, ["ingest"]).exit_code == 1  # the blocking check failed the run
+    as_of = ["--as-of", "2026-03-05T00:10:00"]
+    out = runner.invoke(app, ["doctor", *as_of])
+    assert out.exit_code == 2, out.output
+    assert "2026-03-04" in out.output and "HELD BACK" in out.output
+    report = json.loads(runner.invoke(app, ["doctor", "--json", *as_of]).stdout)
+    (held,) = [r for r in report["results"] if r["outside_range"]]
+    assert held["partition_date"] == START.isoformat() and held["held_back"]["run_id"]
+    assert START.isoformat() in held["held_back"]["event_dates"]
+
+
+def test_clock_skew_names_every_skewed_host(piper_env: Settings) -> None:
+    _warehouse(piper_env, skewed_hosts=2)
+    report = json.loads(runner.invoke(app, ["doctor", "--json", *AS_OF]).stdout)
+    (skew,) = [r for r in report["results"] if r["check"] == "clock_skew"]
+    hosts = skew["detail"]["hosts"]
+    assert len(hosts) == skew["detail"]["hosts_total"] == 2
+    assert hosts[0]["skewed"] >= hosts[1]["skewed"]  # the most affected first
+    # Each host's share of the partition's events: together, the check's value.
+    assert sum(h["share"] for h in hosts) == pytest.approx(skew["value"])
+    for h in hosts:
+        assert (
+            f"{h['host']} {h['share']:.2%} (off ~{h['median_offset_hours']:+g} h)" in skew["hint"]
+        )
+    assert skew["hint"].index(hosts[0]["host"]) < skew["hint"].index(hosts[1]["host"])
+    table = runner.invoke(app, ["doctor", *AS_OF]).output
+    (row,) = [line for line in table.splitlines() if line.split()[1:2] == ["clock_skew"]]
+    assert hosts[0]["host"] in row and hosts[1]["host"] in row and "2 hosts" in row
+
+
+def test_clock_skew_lists_top_n_hosts_then_how_many_more(
+    piper_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _warehouse(piper_env, skewed_hosts=3)
+    monkeypatch.setenv("PIPER_CHECKS__TOP_N", "1")
+    out = runner.invoke(app, ["doctor", "--json", "--days", "2", *AS_OF])
+    skews = [r for r in json.loads(out.stdout)["results"] if r["check"] == "clock_skew"]
+    assert max(r["detail"]["hosts_total"] for r in skews) >= 2
+    for skew in skews:
+        total = skew["detail"]["hosts_total"]
+        assert len(skew["detail"]["hosts"]) == 1 and skew["detail"]["hosts_not_listed"] == total - 1
+        assert f"{total} hosts by share of events" in skew["hint"] or total == 1
+        assert skew["hint"].endswith(f", +{total - 1} more") == (total > 1)
+
+
+def test_a_check_that_could_not_judge_is_skip_and_does_not_fail(piper_env: Settings) -> None:
+    # One artist writing a few lines: too few lines for the invalid rate, no volume baseline.
+    generate_spool(
+        piper_env.raw_root,
+        GenerateOptions(
+            start=START, days=1, artists=1, events_per_artist_day=5, farm=False, storage=False
+        ),
+    )
+    ingest(piper_env)
+    as_of = ["--as-of", "2026-03-02T23:00:00"]
+    report = json.loads(runner.invoke(app, ["doctor", "--json", *as_of]).stdout)
+    by = {(r["check"], r["scope"]): r for r in report["results"]}
+    assert by[("invalid_rate", "all")]["status"] == "SKIP"
+    assert "too few lines to judge" in by[("invalid_rate", "all")]["hint"]
+    assert by[("volume", "artists")]["status"] == "SKIP"
+    assert "baseline too small to judge" in by[("volume", "artists")]["hint"]
+    # A day with no data at all: no lines, no events.
+    out = runner.invoke(app, ["doctor", "--json", "--date", "2026-03-05", *as_of])
+    empty = {r["check"]: r for r in json.loads(out.stdout)["results"] if r["scope"] == "all"}
+    assert (
+        empty["invalid_rate"]["status"] == "SKIP"
+        and "no lines read" in empty["invalid_rate"]["hint"]
+    )
+    assert empty["clock_skew"]["status"] == "SKIP" and "no events" in empty["clock_skew"]["hint"]
+    # SKIP does not fail: the freshness FAILs (no farm, no auditor) are the exit code here.
+    table = runner.invoke(app, ["doctor", *as_of])
+    assert table.exit_code == 2
+    assert ["SKIP", "invalid_rate"] in [line.split()[:2] for line in table.output.splitlines()]
+    assert "skip (not judged)" in table.output.splitlines()[-1]
+
+    # With only SKIPs besides passes, the exit code is 0 and the status says SKIP.
+    from piper_dagster.checks import CLOCK_SKEW, VOLUME, CheckOutcome, Status
+    from piper_dagster.checks.doctor import Report
+
+    skip = CheckOutcome(VOLUME, START, "artists", Status.SKIP, None, 0.5, 0.2)
+    ok = CheckOutcome(CLOCK_SKEW, START, "all", Status.PASS, 0.0, 0.01, 0.05)
+    r = Report(datetime(2026, 3, 3, tzinfo=UTC), START, START, [ok, skip])
+    assert (r.status, r.exit_code) == (Status.SKIP, 0)
+
+
+def test_json_gives_the_unit_of_every_value_and_threshold(piper_env: Settings) -> None:
+    _warehouse(piper_env, skewed_hosts=1)
+    report = json.loads(runner.invoke(app, ["doctor", "--json", *AS_OF]).stdout)
+    units = {r["check"]: (r["unit"], r["bad_when"]) for r in report["results"]}
+    assert units == {
+        "freshness": ("seconds", "above"),
+        "volume": ("ratio", "below"),
+        "invalid_rate": ("share", "above"),
+        "clock_skew": ("share", "above"),
+    }
+    fresh = next(r for r in report["results"] if r["check"] == "freshness")
+    assert fresh["warn_threshold"] >= 1800  # seconds, not the settings' hours
+    assert all(r["blocking"] == (r["check"] == "invalid_rate") for r in report["results"])
+
+
+def test_every_check_names_its_unit() -> None:
+    from piper_dagster.checks import CHECKS
+
+    assert all(c.unit in ("seconds", "ratio", "share") for c in CHECKS.values()), CHECKS

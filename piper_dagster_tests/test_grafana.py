@@ -280,6 +280,30 @@ def test_pipeline_stats_color_as_the_checks_grade(changed: bool) -> None:
             assert grafana_color(steps[field], value) == want, (field, value)
 
 
+def test_every_check_status_has_its_color_skip_its_own() -> None:
+    """SKIP (a check that could not judge) is colored apart from PASS, WARN and FAIL, in the
+    latest-results table and the outcomes chart of the committed dashboard."""
+    from piper_dagster.checks import Status
+
+    board = _load(REPO_ROOT / "grafana/dashboards/piper-pipeline/pipeline_health.json")
+    panels = {p["title"]: p for p in board["panels"]}
+    (status,) = [
+        o
+        for o in panels["Latest check results"]["fieldConfig"]["overrides"]
+        if o["matcher"] == {"id": "byName", "options": "status"}
+    ]
+    (mapping,) = [p["value"] for p in status["properties"] if p["id"] == "mappings"]
+    colors = {s: m["color"] for s, m in mapping[0]["options"].items()}
+    assert set(colors) == {str(s) for s in Status}
+    assert len(set(colors.values())) == len(colors)  # SKIP is not PASS's green
+    chart = {
+        o["matcher"]["options"]: o["properties"][0]["value"]["fixedColor"]
+        for o in panels["Check outcomes per day"]["fieldConfig"]["overrides"]
+    }
+    assert chart == {f".*{s}.*": c for s, c in colors.items()}
+    assert "WHEN 'SKIP' THEN 2" in panels["Latest check results"]["targets"][0]["rawSql"]
+
+
 # --- provisioning -----------------------------------------------------------------------------
 
 
