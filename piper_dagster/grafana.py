@@ -515,7 +515,7 @@ def gold_dashboard(model: Model, metrics: list[MetricEntry]) -> dict[str, Any]:
 SOURCE_FAMILIES = FAMILIES
 # SKIP (the check could not judge: too little data) is neither good nor bad: the neutral color,
 # never PASS's green.
-STATUS_COLORS = {"PASS": "green", "SKIP": NEUTRAL_COLOR, "WARN": "orange", "FAIL": "red"}
+STATUS_COLORS = {"SKIP": NEUTRAL_COLOR, "PASS": "green", "WARN": "orange", "FAIL": "red"}
 
 _LATEST_CHECKS = """
 SELECT *

@@ -130,8 +130,9 @@ def test_a_healthy_warehouse_passes(piper_env: Settings) -> None:
     checks = {line.split()[1] for line in body}
     assert checks == {"freshness", "volume", "invalid_rate", "clock_skew"}
     assert "2026-03-03" in out.output  # the newest spool partition read, by default
-    # Two days of data: no same-weekday baseline yet, so volume could not judge (SKIP, exit 0).
-    assert lines[-1].startswith("SKIP: 5 pass, 3 skip (not judged), 0 warn, 0 fail")
+    # Two days of data: no same-weekday baseline yet, so volume could not judge: SKIP rows, not
+    # PASS, counted apart; the worst of what was judged is PASS.
+    assert lines[-1].startswith("PASS: 5 pass, 3 skip (not judged), 0 warn, 0 fail")
     assert {tuple(line.split()[:2]) for line in body if line.startswith("SKIP")} == {
         ("SKIP", "volume")
     }
@@ -357,14 +358,21 @@ def test_a_check_that_could_not_judge_is_skip_and_does_not_fail(piper_env: Setti
     assert ["SKIP", "invalid_rate"] in [line.split()[:2] for line in table.output.splitlines()]
     assert "skip (not judged)" in table.output.splitlines()[-1]
 
-    # With only SKIPs besides passes, the exit code is 0 and the status says SKIP.
+    # The worst of what was judged; SKIP when nothing could be judged; exit 0 either way.
     from piper_dagster.checks import CLOCK_SKEW, VOLUME, CheckOutcome, Status
     from piper_dagster.checks.doctor import Report
 
     skip = CheckOutcome(VOLUME, START, "artists", Status.SKIP, None, 0.5, 0.2)
     ok = CheckOutcome(CLOCK_SKEW, START, "all", Status.PASS, 0.0, 0.01, 0.05)
-    r = Report(datetime(2026, 3, 3, tzinfo=UTC), START, START, [ok, skip])
-    assert (r.status, r.exit_code) == (Status.SKIP, 0)
+    at = datetime(2026, 3, 3, tzinfo=UTC)
+    assert (
+        Report(at, START, START, [skip, ok]).status,
+        Report(at, START, START, [skip, ok]).exit_code,
+    ) == (Status.PASS, 0)
+    assert (
+        Report(at, START, START, [skip]).status,
+        Report(at, START, START, [skip]).exit_code,
+    ) == (Status.SKIP, 0)
 
 
 def test_json_gives_the_unit_of_every_value_and_threshold(piper_env: Settings) -> None:
