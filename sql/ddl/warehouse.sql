@@ -93,7 +93,7 @@ CREATE TABLE IF NOT EXISTS pipeline_check_results (
     asset           VARCHAR NOT NULL,   -- the asset checked, e.g. 'spool_events'
     partition_date  DATE,               -- the daily partition evaluated; NULL for whole-asset checks
     scope           VARCHAR NOT NULL,   -- what the value is about: 'all', a source family, a host
-    status          VARCHAR NOT NULL,   -- 'PASS' | 'WARN' | 'FAIL'
+    status          VARCHAR NOT NULL,   -- 'PASS' | 'WARN' | 'FAIL' | 'SKIP' (could not judge)
     value           DOUBLE,             -- the measured value (a rate, a ratio, an age in seconds)
     warn_threshold  DOUBLE,
     fail_threshold  DOUBLE,
