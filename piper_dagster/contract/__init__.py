@@ -1,4 +1,4 @@
-"""The telemetry contract (shared/contract/telemetry-v1.md) as code: models, reasons, validators."""
+"""The telemetry contract (docs/contract.md) as code: models, reasons, validators."""
 
 from piper_dagster.contract.models import (
     DEFAULT_SHOW,
