@@ -14,19 +14,22 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from piper_dagster.contract.models import (
+    BLANK_WHITESPACE,
     DEFAULT_SHOW,
     EVENT_TYPES,
     MAX_LINE_BYTES,
+    REASON_ORDER,
     Envelope,
     Reason,
+    own_reasons,
     parse_rfc3339,
+    step_of,
 )
 
-WHITESPACE = b" \t\r\x0b\x0c"
+WHITESPACE = BLANK_WHITESPACE.encode("ascii")
 
-# Step numbers of contract §5 (1-based); the lowest step of all errors is the line's reason.
-_STEP = {reason: i for i, reason in enumerate(Reason, start=1)}
-_PAYLOAD_MISSING_STEP = _STEP[Reason.INVALID_TIMESTAMP] + 0.5  # §5 step 9 sits between 8 and 10
+# Every error of a line maps to its step in REASON_ORDER; the lowest step is the line's reason.
+_OWN_REASONS = own_reasons()
 _ENVELOPE_REQUIRED = frozenset(
     name for name, info in Envelope.model_fields.items() if info.is_required()
 )
@@ -71,35 +74,29 @@ def _parse_json(text: str) -> Any:
     return value
 
 
-def _envelope_step(err: dict[str, Any]) -> float:
+def _envelope_step(err: dict[str, Any]) -> int:
     field = err["loc"][0] if err["loc"] else None
     etype = err["type"]
     if etype == "missing" or (err.get("input", 0) is None and field in _ENVELOPE_REQUIRED):
-        return _STEP[Reason.MISSING_FIELD]
-    if field == "schema_version":
-        return _STEP[Reason.UNSUPPORTED_SCHEMA_VERSION]
-    if field == "event_type":
-        return _STEP[Reason.UNKNOWN_EVENT_TYPE]
-    if field == "ts":
-        return _STEP[Reason.INVALID_TIMESTAMP]
+        return step_of(Reason.MISSING_FIELD)
+    if field in _OWN_REASONS:
+        return step_of(_OWN_REASONS[field])
     if etype in _TYPE_ERRORS:
-        return _STEP[Reason.WRONG_TYPE]
-    return _STEP[Reason.INVALID_VALUE]
+        return step_of(Reason.WRONG_TYPE)
+    return step_of(Reason.INVALID_VALUE)
 
 
-def _payload_step(err: dict[str, Any]) -> float:
+def _payload_step(err: dict[str, Any]) -> int:
     etype = err["type"]
     if etype == "missing" or (err["loc"] and err.get("input", 0) is None):
-        return _PAYLOAD_MISSING_STEP
+        return step_of(Reason.MISSING_FIELD, payload=True)
     if etype in _TYPE_ERRORS:
-        return _STEP[Reason.WRONG_TYPE]
-    return _STEP[Reason.INVALID_VALUE]
+        return step_of(Reason.WRONG_TYPE)
+    return step_of(Reason.INVALID_VALUE)
 
 
-def _step_reason(step: float) -> Reason:
-    if step == _PAYLOAD_MISSING_STEP:
-        return Reason.MISSING_FIELD
-    return list(Reason)[int(step) - 1]
+def _step_reason(step: int) -> Reason:
+    return REASON_ORDER[step]
 
 
 def classify_line(line: bytes) -> LineOutcome:
@@ -123,7 +120,7 @@ def classify_line(line: bytes) -> LineOutcome:
     if not isinstance(obj, dict):
         return LineOutcome("invalid", Reason.NOT_AN_OBJECT)
 
-    steps: list[float] = []
+    steps: list[int] = []
     try:
         Envelope.model_validate(obj)
     except ValidationError as exc:
