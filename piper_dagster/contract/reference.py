@@ -19,6 +19,7 @@ from piper_dagster.contract.models import (
     EVENT_TYPES,
     MAX_LINE_BYTES,
     REASON_ORDER,
+    UTF8_BOM,
     Envelope,
     Reason,
     own_reasons,
@@ -138,3 +139,21 @@ def classify_line(line: bytes) -> LineOutcome:
     if obj.get("show") is None:
         obj["show"] = DEFAULT_SHOW
     return LineOutcome("event", event=obj, ts=parse_rfc3339(obj["ts"]))
+
+
+def split_file(data: bytes) -> list[bytes]:
+    """The complete lines of a whole spool file (§1-2), terminators removed.
+
+    A byte order mark at byte 0 is not part of the first line; a CR right before the LF (in the
+    raw bytes, before NUL removal) belongs to the terminator; an unterminated tail is not a line
+    yet.
+    """
+    if data.startswith(UTF8_BOM):
+        data = data[len(UTF8_BOM) :]
+    lines = data.split(b"\n")[:-1]  # the last piece is the unterminated tail (or empty)
+    return [line[:-1] if line.endswith(b"\r") else line for line in lines]
+
+
+def classify_file(data: bytes) -> list[LineOutcome]:
+    """Contract §2-5 applied to each complete line of a whole spool file."""
+    return [classify_line(line) for line in split_file(data)]
