@@ -120,18 +120,21 @@ Count = Annotated[
 ]
 Seconds = Annotated[float, Kind("number", nonneg=True), Field(ge=0, allow_inf_nan=False)]
 Number = Annotated[float, Kind("number"), Field(allow_inf_nan=False)]
-Status = Annotated[
-    str,
-    Kind("string", choices=("success", "failure")),
-    _choices("success", "failure"),
-    Field(json_schema_extra={"enum": ["success", "failure"]}),
-]
-SpoolStatus = Annotated[
-    str,
-    Kind("string", choices=("spooled", "rejected")),
-    _choices("spooled", "rejected"),
-    Field(json_schema_extra={"enum": ["spooled", "rejected"]}),
-]
+
+
+def _one_of(*values: str) -> Any:
+    """A string field with a set of values: one declaration for the pydantic check, the SQL
+    generator (Kind.choices) and the JSON Schema."""
+    return Annotated[
+        str,
+        Kind("string", choices=values),
+        _choices(*values),
+        Field(json_schema_extra={"enum": list(values)}),
+    ]
+
+
+Status = _one_of("success", "failure")
+SpoolStatus = _one_of("spooled", "rejected")
 
 
 # --- timestamps (RFC 3339 §5.6) ------------------------------------------------------------------
