@@ -151,6 +151,11 @@ _TS_RE = re.compile(
 )
 
 
+# The UTC instants a valid ts can denote: RFC 3339's four-digit years, as a datetime holds them
+# (parse_rfc3339 refuses year 0000 and an offset that leaves this range).
+TS_UTC_RANGE = (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
+
+
 def parse_rfc3339(value: str) -> datetime:
     """Parse an RFC 3339 timestamp with offset into an aware UTC datetime (microseconds truncated)."""
     m = _TS_RE.fullmatch(value)

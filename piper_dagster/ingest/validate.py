@@ -22,6 +22,7 @@ from piper_dagster.contract.models import (
     MAX_LINE_BYTES,
     REASON_ORDER,
     TS_PATTERN,
+    TS_UTC_RANGE,
     Envelope,
     Kind,
     Payload,
@@ -41,9 +42,7 @@ LENIENT_PATTERN = (
     r"^(?:[ \t\r\n]*[-+]?(?i:nan|inf)"  # the whole document is such a literal
     r'|(?:[^"]|"(?:[^"\\]|\\.)*")*?(?:,[ \t\r\n]*[\]}]|[:\[,][ \t\r\n]*[-+]?(?i:nan|inf)))'
 )
-# UTC years 1..9999 (RFC 3339 §5.6 four-digit years, as the reference parses them).
-TS_MIN = "TIMESTAMPTZ '0001-01-01 00:00:00+00'"
-TS_MAX = "TIMESTAMPTZ '9999-12-31 23:59:59.999999+00'"
+TS_MIN, TS_MAX = (f"TIMESTAMPTZ '{t.isoformat(sep=' ')}'" for t in TS_UTC_RANGE)
 # Blank lines (§2); the line's own terminator is still attached here.
 WHITESPACE_CHARS = BLANK_WHITESPACE + "\n"
 
