@@ -429,6 +429,36 @@ def contract_schema() -> None:
     typer.echo(json.dumps(event_json_schema(), indent=2))
 
 
+@contract_app.command("docs")
+@_clear_errors
+def contract_docs(
+    check: Annotated[
+        bool, typer.Option("--check", help="Only tell whether the file is current (exit 1 if not).")
+    ] = False,
+    path: Annotated[
+        Path | None, typer.Option(help="The page to rewrite (default: docs/contract.md).")
+    ] = None,
+) -> None:
+    """Rewrite the generated tables of docs/contract.md from the contract models."""
+    from piper_dagster.contract.docs import CONTRACT_DOC, render, stale_blocks
+
+    target = path or CONTRACT_DOC
+    if not target.is_file():
+        raise ConfigError(f"{target} is missing: give the page with --path")
+    stale = stale_blocks(target)
+    if check:
+        if stale:
+            typer.echo(
+                f"{target}: generated blocks out of date with the models: {', '.join(stale)};"
+                " run `piper contract docs`"
+            )
+            raise typer.Exit(1)
+        typer.echo(f"{target}: up to date with the models")
+        return
+    target.write_text(render(target.read_text(encoding="utf-8")), encoding="utf-8")
+    typer.echo(f"{target}: rewrote {', '.join(stale) if stale else 'nothing (already current)'}")
+
+
 # --- catalog -------------------------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from piper_dagster.contract.models import UTF8_BOM
 from piper_dagster.ingest.export import export_pending
 from piper_dagster.ingest.pipeline import NOT_REJECTED
 from piper_dagster.ingest.validate import classify_sql
@@ -107,7 +108,7 @@ def _replay_day(
 ) -> None:
     """Replay the quarantined lines of spool date `day` (inside the caller's transaction)."""
     con.execute(load_sql("replay/candidates"), {"reason": reason, "spool_date": day})
-    con.execute(load_sql("replay/batch"))
+    con.execute(load_sql("replay/batch"), {"bom": UTF8_BOM})
     # The ingest's validator and its new-events / insert / export-mark SQL, as is.
     con.execute(
         "CREATE OR REPLACE TEMP TABLE classified AS "

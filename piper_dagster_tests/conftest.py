@@ -14,8 +14,9 @@ from piper_dagster.dagster_home import ensure_dagster_home
 from piper_dagster.settings import Settings, load_settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED = REPO_ROOT.parent / "shared"
-EXAMPLES = SHARED / "contract" / "examples"
+# The project's own copies of the upstream contract (docs/design.md: "The contract's copy").
+CONTRACT_TEXT = REPO_ROOT / "docs" / "upstream" / "telemetry-v1.md"
+EXAMPLES = REPO_ROOT / "piper_dagster_tests" / "data" / "contract" / "examples"
 
 # The end of the examples' day: settled, and after every example event (so none is skewed).
 SETTLED_MTIME = datetime(2026, 3, 5, tzinfo=UTC).timestamp()

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from piper_dagster.contract import Reason, event_json_schema
 from piper_dagster.ingest.pipeline import ingest
 from piper_dagster.settings import Settings
-from piper_dagster_tests.conftest import EXAMPLES, write_spool_file
+from piper_dagster_tests.conftest import CONTRACT_TEXT, EXAMPLES, write_spool_file
 
 
 def _copy_examples(settings: Settings) -> None:
@@ -47,7 +46,7 @@ def test_valid_file_yields_20_events_and_each_invalid_line_its_reason(
 
 
 def test_reasons_are_the_contracts_in_order() -> None:
-    contract = (Path(EXAMPLES).parent / "telemetry-v1.md").read_text()
+    contract = CONTRACT_TEXT.read_text(encoding="utf-8")
     section = contract.split("## 5. Rejection reasons")[1].split("## 6.")[0]
     listed = [
         line.split("`")[1] for line in section.splitlines() if line[:1].isdigit() and "`" in line

@@ -30,9 +30,7 @@ from piper_dagster.catalog import (
 from piper_dagster.contract import PUBLISH_TYPES, STATUS_TYPES, TOOL_TYPES
 from piper_dagster.models import GOLD_MODELS, MODELS, refresh
 from piper_dagster.warehouse import connect
-from piper_dagster_tests.conftest import SHARED
-
-CONTRACT = SHARED / "contract" / "telemetry-v1.md"
+from piper_dagster_tests.conftest import CONTRACT_TEXT as CONTRACT
 
 # --- silver tables, as the silver models write them -----------------------------------------
 

@@ -15,7 +15,6 @@ import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -37,8 +36,7 @@ from piper_dagster.contract.models import (
 )
 from piper_dagster.contract.reference import classify_line
 from piper_dagster.ingest.pipeline import classify_buffer
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "contract" / "examples"
+from piper_dagster_tests.conftest import EXAMPLES
 
 CON = duckdb.connect()
 CON.execute("SET TimeZone='UTC'")

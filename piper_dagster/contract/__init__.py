@@ -1,4 +1,4 @@
-"""The telemetry contract (shared/contract/telemetry-v1.md) as code: models, reasons, validators."""
+"""The telemetry contract (docs/contract.md) as code: models, reasons, validators."""
 
 from piper_dagster.contract.models import (
     DEFAULT_SHOW,
@@ -8,13 +8,17 @@ from piper_dagster.contract.models import (
     MAX_LINE_BYTES,
     PUBLISH_TYPES,
     REASON_ORDER,
+    SCHEMA_VERSION_PATTERN,
     STATUS_TYPES,
     TOOL_TYPES,
+    UTF8_BOM,
     Envelope,
     FieldSpec,
     Reason,
     event_json_schema,
     payload_field_specs,
+    schema_version_pattern,
+    step_of,
 )
 
 __all__ = [
@@ -25,11 +29,15 @@ __all__ = [
     "MAX_LINE_BYTES",
     "PUBLISH_TYPES",
     "REASON_ORDER",
+    "SCHEMA_VERSION_PATTERN",
     "STATUS_TYPES",
     "TOOL_TYPES",
+    "UTF8_BOM",
     "Envelope",
     "FieldSpec",
     "Reason",
     "event_json_schema",
     "payload_field_specs",
+    "schema_version_pattern",
+    "step_of",
 ]

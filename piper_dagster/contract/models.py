@@ -24,11 +24,18 @@ from pydantic import (
     create_model,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 
 MAX_LINE_BYTES = 1_048_576
 MAX_EVENT_ID_CHARS = 128
 DEFAULT_SHOW = "sandwich"
+# The schema versions piper accepts (§3). Widening it here is all a new major version takes: both
+# validators read it from the Envelope model (runbook: "The contract is behind").
 SCHEMA_VERSION_PATTERN = r"^1\.[0-9]+$"
+# Blank lines (§2): only these ASCII whitespace bytes (no NBSP or other Unicode spaces).
+BLANK_WHITESPACE = " \t\r\x0b\x0c"
+# A UTF-8 byte order mark at byte 0 of a file is not part of its first line (§2).
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 class Reason(StrEnum):
@@ -46,7 +53,8 @@ class Reason(StrEnum):
     INVALID_VALUE = "invalid_value"
 
 
-# The eleven checks of §5 in order; missing_field appears twice (envelope, then payload).
+# The eleven checks of §5 in order; missing_field appears twice (envelope, then payload). Both
+# validators order their checks by this tuple (see step_of).
 REASON_ORDER: tuple[Reason, ...] = (
     Reason.LINE_TOO_LONG,
     Reason.INVALID_UTF8,
@@ -62,6 +70,13 @@ REASON_ORDER: tuple[Reason, ...] = (
 )
 
 
+def step_of(reason: Reason, *, payload: bool = False) -> int:
+    """0-based position of a reason's check in REASON_ORDER; `payload` picks the payload's
+    missing_field (§5 step 9) rather than the envelope's (step 5)."""
+    steps = [i for i, r in enumerate(REASON_ORDER) if r == reason]
+    return steps[-1] if payload else steps[0]
+
+
 # --- field kinds -------------------------------------------------------------------------------
 
 
@@ -69,7 +84,7 @@ REASON_ORDER: tuple[Reason, ...] = (
 class Kind:
     """How a field is checked in JSON terms; read by the SQL generator and the reference."""
 
-    json: Literal["string", "integer", "number"]
+    json: Literal["string", "integer", "number", "object"]
     nonneg: bool = False
     choices: tuple[str, ...] = ()
 
@@ -105,30 +120,40 @@ Count = Annotated[
 ]
 Seconds = Annotated[float, Kind("number", nonneg=True), Field(ge=0, allow_inf_nan=False)]
 Number = Annotated[float, Kind("number"), Field(allow_inf_nan=False)]
-Status = Annotated[
-    str,
-    Kind("string", choices=("success", "failure")),
-    _choices("success", "failure"),
-    Field(json_schema_extra={"enum": ["success", "failure"]}),
-]
-SpoolStatus = Annotated[
-    str,
-    Kind("string", choices=("spooled", "rejected")),
-    _choices("spooled", "rejected"),
-    Field(json_schema_extra={"enum": ["spooled", "rejected"]}),
-]
+
+
+def _one_of(*values: str) -> Any:
+    """A string field with a set of values: one declaration for the pydantic check, the SQL
+    generator (Kind.choices) and the JSON Schema."""
+    return Annotated[
+        str,
+        Kind("string", choices=values),
+        _choices(*values),
+        Field(json_schema_extra={"enum": list(values)}),
+    ]
+
+
+Status = _one_of("success", "failure")
+SpoolStatus = _one_of("spooled", "rejected")
 
 
 # --- timestamps (RFC 3339 §5.6) ------------------------------------------------------------------
 
+# The form of §3 with the numeric ranges parse_rfc3339 checks (the calendar and year 0000 aside),
+# for the vectorized validator (RE2 full match).
 TS_PATTERN = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
-    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+    r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:"
+    r"[0-5][0-9](\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
 )
 _TS_RE = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))",
     re.ASCII,
 )
+
+
+# The UTC instants a valid ts can denote: RFC 3339's four-digit years, as a datetime holds them
+# (parse_rfc3339 refuses year 0000 and an offset that leaves this range).
+TS_UTC_RANGE = (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
 
 
 def parse_rfc3339(value: str) -> datetime:
@@ -285,23 +310,98 @@ EventType = Literal[tuple(EVENT_TYPES)]  # type: ignore[valid-type]
 # --- envelope ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class OwnReason:
+    """Marks an envelope field whose every failure (type or value) has a reason of its own in §5
+    instead of wrong_type / invalid_value."""
+
+    reason: Reason
+
+
 class Envelope(BaseModel):
     """The fields every event carries (§3); `payload` is checked against EVENT_TYPES[event_type]."""
 
     model_config = ConfigDict(extra="allow", strict=True)
 
-    schema_version: Annotated[str, Field(pattern=SCHEMA_VERSION_PATTERN)]
+    schema_version: Annotated[
+        str, OwnReason(Reason.UNSUPPORTED_SCHEMA_VERSION), Field(pattern=SCHEMA_VERSION_PATTERN)
+    ]
     event_id: Annotated[str, Kind("string"), Field(min_length=1, max_length=MAX_EVENT_ID_CHARS)]
-    event_type: EventType
-    ts: Timestamp
+    event_type: Annotated[EventType, OwnReason(Reason.UNKNOWN_EVENT_TYPE)]
+    ts: Annotated[Timestamp, OwnReason(Reason.INVALID_TIMESTAMP)]
     host: Annotated[str, Kind("string"), Field(min_length=1)]
     user: Annotated[str, Kind("string"), Field(min_length=1)]
     show: Text | None = None
     session_id: Text | None = None
-    payload: dict[str, Any]
+    payload: Annotated[dict[str, Any], Kind("object")]
 
 
 ENVELOPE_FIELDS: tuple[str, ...] = tuple(Envelope.model_fields)
+
+
+def _constraint(info: FieldInfo, attr: str) -> Any:
+    """A constraint (pattern, min_length, ...) declared on a field, None if it has none."""
+    for meta in info.metadata:
+        value = getattr(meta, attr, None)
+        if value is not None:
+            return value
+    return None
+
+
+def own_reasons(model: type[BaseModel] = Envelope) -> dict[str, Reason]:
+    """Envelope fields with a reason of their own (schema_version, event_type, ts)."""
+    return {
+        name: meta.reason
+        for name, info in model.model_fields.items()
+        for meta in info.metadata
+        if isinstance(meta, OwnReason)
+    }
+
+
+def schema_version_pattern(model: type[BaseModel] = Envelope) -> str:
+    """The accepted schema_version pattern, as the Envelope model declares it."""
+    pattern = _constraint(model.model_fields["schema_version"], "pattern")
+    if pattern is None:
+        raise TypeError("Envelope.schema_version declares no pattern")
+    return str(pattern)
+
+
+@dataclass(frozen=True)
+class EnvelopeText:
+    """A plain string field of the envelope (not one with a reason of its own)."""
+
+    name: str
+    required: bool
+    min_length: int | None
+    max_length: int | None
+
+
+def envelope_text_fields(model: type[BaseModel] = Envelope) -> tuple[EnvelopeText, ...]:
+    """The envelope's plain string fields with their length rules (wrong_type / invalid_value)."""
+    own = own_reasons(model)
+    out = []
+    for name, info in model.model_fields.items():
+        if name in own or _kind_of_field(info).json != "string":
+            continue
+        out.append(
+            EnvelopeText(
+                name,
+                info.is_required(),
+                _constraint(info, "min_length"),
+                _constraint(info, "max_length"),
+            )
+        )
+    return tuple(out)
+
+
+def envelope_object_fields(model: type[BaseModel] = Envelope) -> tuple[str, ...]:
+    """The envelope's fields that must be JSON objects (payload)."""
+    own = own_reasons(model)
+    return tuple(
+        n
+        for n, i in model.model_fields.items()
+        if n not in own and _kind_of_field(i).json == "object"
+    )
 
 
 # --- introspection for the SQL generator ----------------------------------------------------------
@@ -324,15 +424,19 @@ def _kind_of(annotation: Any) -> Kind:
     raise TypeError(f"field annotation {annotation!r} carries no Kind")
 
 
+def _kind_of_field(info: FieldInfo) -> Kind:
+    annotation = info.annotation
+    if info.metadata:
+        annotation = Annotated[(annotation, *info.metadata)]  # type: ignore[valid-type]
+    return _kind_of(annotation)
+
+
 def payload_field_specs(model: type[Payload]) -> tuple[FieldSpec, ...]:
     """The declared fields of a payload model with their JSON kind and required-ness."""
-    specs = []
-    for name, info in model.model_fields.items():
-        annotation = info.annotation
-        if info.metadata:
-            annotation = Annotated[(annotation, *info.metadata)]  # type: ignore[valid-type]
-        specs.append(FieldSpec(name, info.is_required(), _kind_of(annotation)))
-    return tuple(specs)
+    return tuple(
+        FieldSpec(name, info.is_required(), _kind_of_field(info))
+        for name, info in model.model_fields.items()
+    )
 
 
 def _event_models() -> list[type[BaseModel]]:

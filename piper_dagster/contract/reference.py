@@ -14,19 +14,23 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from piper_dagster.contract.models import (
+    BLANK_WHITESPACE,
     DEFAULT_SHOW,
     EVENT_TYPES,
     MAX_LINE_BYTES,
+    REASON_ORDER,
+    UTF8_BOM,
     Envelope,
     Reason,
+    own_reasons,
     parse_rfc3339,
+    step_of,
 )
 
-WHITESPACE = b" \t\r\x0b\x0c"
+WHITESPACE = BLANK_WHITESPACE.encode("ascii")
 
-# Step numbers of contract §5 (1-based); the lowest step of all errors is the line's reason.
-_STEP = {reason: i for i, reason in enumerate(Reason, start=1)}
-_PAYLOAD_MISSING_STEP = _STEP[Reason.INVALID_TIMESTAMP] + 0.5  # §5 step 9 sits between 8 and 10
+# Every error of a line maps to its step in REASON_ORDER; the lowest step is the line's reason.
+_OWN_REASONS = own_reasons()
 _ENVELOPE_REQUIRED = frozenset(
     name for name, info in Envelope.model_fields.items() if info.is_required()
 )
@@ -71,35 +75,29 @@ def _parse_json(text: str) -> Any:
     return value
 
 
-def _envelope_step(err: dict[str, Any]) -> float:
+def _envelope_step(err: dict[str, Any]) -> int:
     field = err["loc"][0] if err["loc"] else None
     etype = err["type"]
     if etype == "missing" or (err.get("input", 0) is None and field in _ENVELOPE_REQUIRED):
-        return _STEP[Reason.MISSING_FIELD]
-    if field == "schema_version":
-        return _STEP[Reason.UNSUPPORTED_SCHEMA_VERSION]
-    if field == "event_type":
-        return _STEP[Reason.UNKNOWN_EVENT_TYPE]
-    if field == "ts":
-        return _STEP[Reason.INVALID_TIMESTAMP]
+        return step_of(Reason.MISSING_FIELD)
+    if field in _OWN_REASONS:
+        return step_of(_OWN_REASONS[field])
     if etype in _TYPE_ERRORS:
-        return _STEP[Reason.WRONG_TYPE]
-    return _STEP[Reason.INVALID_VALUE]
+        return step_of(Reason.WRONG_TYPE)
+    return step_of(Reason.INVALID_VALUE)
 
 
-def _payload_step(err: dict[str, Any]) -> float:
+def _payload_step(err: dict[str, Any]) -> int:
     etype = err["type"]
     if etype == "missing" or (err["loc"] and err.get("input", 0) is None):
-        return _PAYLOAD_MISSING_STEP
+        return step_of(Reason.MISSING_FIELD, payload=True)
     if etype in _TYPE_ERRORS:
-        return _STEP[Reason.WRONG_TYPE]
-    return _STEP[Reason.INVALID_VALUE]
+        return step_of(Reason.WRONG_TYPE)
+    return step_of(Reason.INVALID_VALUE)
 
 
-def _step_reason(step: float) -> Reason:
-    if step == _PAYLOAD_MISSING_STEP:
-        return Reason.MISSING_FIELD
-    return list(Reason)[int(step) - 1]
+def _step_reason(step: int) -> Reason:
+    return REASON_ORDER[step]
 
 
 def classify_line(line: bytes) -> LineOutcome:
@@ -123,7 +121,7 @@ def classify_line(line: bytes) -> LineOutcome:
     if not isinstance(obj, dict):
         return LineOutcome("invalid", Reason.NOT_AN_OBJECT)
 
-    steps: list[float] = []
+    steps: list[int] = []
     try:
         Envelope.model_validate(obj)
     except ValidationError as exc:
@@ -141,3 +139,21 @@ def classify_line(line: bytes) -> LineOutcome:
     if obj.get("show") is None:
         obj["show"] = DEFAULT_SHOW
     return LineOutcome("event", event=obj, ts=parse_rfc3339(obj["ts"]))
+
+
+def split_file(data: bytes) -> list[bytes]:
+    """The complete lines of a whole spool file (§1-2), terminators removed.
+
+    A byte order mark at byte 0 is not part of the first line; a CR right before the LF (in the
+    raw bytes, before NUL removal) belongs to the terminator; an unterminated tail is not a line
+    yet.
+    """
+    if data.startswith(UTF8_BOM):
+        data = data[len(UTF8_BOM) :]
+    lines = data.split(b"\n")[:-1]  # the last piece is the unterminated tail (or empty)
+    return [line[:-1] if line.endswith(b"\r") else line for line in lines]
+
+
+def classify_file(data: bytes) -> list[LineOutcome]:
+    """Contract §2-5 applied to each complete line of a whole spool file."""
+    return [classify_line(line) for line in split_file(data)]

@@ -1,7 +1,8 @@
 """Vectorized contract validation: one DuckDB query classifies a whole batch of lines.
 
 The query is generated from the pydantic contract models (field names, JSON kinds, required-ness,
-value rules), so the models stay the single source of truth. Input: a relation with columns
+value rules, the schema_version pattern, length limits, the order of the reasons of §5), so the
+models stay the single source of truth: no contract fact is restated here. Input: a relation with columns
 `idx` (row number in the batch), `raw` (BLOB: the line with its terminator, NUL bytes removed),
 `term` (terminator length: 1 for LF, 2 for CRLF) and `nul_only` (the line was only NUL bytes).
 Output: one row per input line with `status` ('event', 'blank' or the rejection reason) and the
@@ -14,23 +15,26 @@ import json
 from functools import cache
 
 from piper_dagster.contract.models import (
+    BLANK_WHITESPACE,
     DEFAULT_SHOW,
     ENVELOPE_FIELDS,
     EVENT_TYPES,
-    MAX_EVENT_ID_CHARS,
     MAX_LINE_BYTES,
+    REASON_ORDER,
+    TS_PATTERN,
+    TS_UTC_RANGE,
     Envelope,
     Kind,
     Payload,
     Reason,
+    envelope_object_fields,
+    envelope_text_fields,
+    own_reasons,
     payload_field_specs,
+    schema_version_pattern,
+    step_of,
 )
 
-# RFC 3339 §5.6 with the numeric ranges the reference checks (the calendar is checked by the cast).
-TS_STRICT_PATTERN = (
-    r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:"
-    r"[0-5][0-9](\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
-)
 # yyjson (DuckDB) accepts NaN/Infinity literals and trailing commas; strict JSON does not.
 # Cheap prefilter first, then a string-aware pattern on the few candidate lines.
 COMMA_PREFILTER = r",[ \t\r\n]*[\]}]"
@@ -38,11 +42,9 @@ LENIENT_PATTERN = (
     r"^(?:[ \t\r\n]*[-+]?(?i:nan|inf)"  # the whole document is such a literal
     r'|(?:[^"]|"(?:[^"\\]|\\.)*")*?(?:,[ \t\r\n]*[\]}]|[:\[,][ \t\r\n]*[-+]?(?i:nan|inf)))'
 )
-# Blank lines (§2): only ASCII whitespace; the line's own terminator is still attached here.
-# UTC years 1..9999 (RFC 3339 §5.6 four-digit years, as the reference parses them).
-TS_MIN = "TIMESTAMPTZ '0001-01-01 00:00:00+00'"
-TS_MAX = "TIMESTAMPTZ '9999-12-31 23:59:59.999999+00'"
-WHITESPACE_CHARS = " \t\r\n\x0b\x0c"
+TS_MIN, TS_MAX = (f"TIMESTAMPTZ '{t.isoformat(sep=' ')}'" for t in TS_UTC_RANGE)
+# Blank lines (§2); the line's own terminator is still attached here.
+WHITESPACE_CHARS = BLANK_WHITESPACE + "\n"
 
 
 def _q(text: str) -> str:
@@ -91,13 +93,28 @@ def _any(terms: list[str]) -> str:
     return "(" + " OR ".join(terms) + ")" if terms else "false"
 
 
+def _in_contract_order(arms: dict[int, list[str]], first: int, last: int) -> str:
+    """The WHEN arms of the checks first..last of REASON_ORDER, in the contract's order.
+
+    `arms` maps a step (step_of) to its WHEN clauses; every step of the range must have one, so a
+    reason added to (or moved in) the models cannot be silently skipped here.
+    """
+    if sorted(arms) != list(range(first, last + 1)):
+        raise AssertionError(f"validator steps {sorted(arms)} != contract steps {first}..{last}")
+    return " ".join(" ".join(arms[step]) for step in sorted(arms))
+
+
+def _then(reason: Reason) -> str:
+    return f"THEN '{reason}'"
+
+
 _MODELS: tuple[type[Payload], ...] = tuple(dict.fromkeys(EVENT_TYPES.values()))
 
 
-def _model_id() -> str:
+def _model_id(event_type: str) -> str:
     """CASE mapping the event type to the index of its payload model (computed once per line)."""
     whens = " ".join(f"WHEN {_q(t)} THEN {_MODELS.index(m)}" for t, m in EVENT_TYPES.items())
-    return f"CASE s_event_type {whens} END"
+    return f"CASE s_{event_type} {whens} END"
 
 
 def _payload_status(env_wrong: str, env_invalid: str) -> str:
@@ -107,14 +124,18 @@ def _payload_status(env_wrong: str, env_invalid: str) -> str:
     repeated in every branch so that the precedence stays the contract's.
     """
     branches = []
+    missing = step_of(Reason.MISSING_FIELD, payload=True)
+    wrong, invalid = step_of(Reason.WRONG_TYPE), step_of(Reason.INVALID_VALUE)
     for i, model in enumerate(_MODELS):
-        branches.append(
-            f"WHEN {i} THEN CASE"
-            f" WHEN {_payload_missing(model)} THEN '{Reason.MISSING_FIELD}'"
-            f" WHEN {env_wrong} OR {_payload_wrong(model)} THEN '{Reason.WRONG_TYPE}'"
-            f" WHEN {env_invalid} OR {_payload_invalid(model)} THEN '{Reason.INVALID_VALUE}'"
-            " ELSE 'event' END"
-        )
+        arms = {
+            missing: [f"WHEN {_payload_missing(model)} {_then(Reason.MISSING_FIELD)}"],
+            wrong: [f"WHEN {env_wrong} OR {_payload_wrong(model)} {_then(Reason.WRONG_TYPE)}"],
+            invalid: [
+                f"WHEN {env_invalid} OR {_payload_invalid(model)} {_then(Reason.INVALID_VALUE)}"
+            ],
+        }
+        ordered = _in_contract_order(arms, missing, len(REASON_ORDER) - 1)
+        branches.append(f"WHEN {i} THEN CASE {ordered} ELSE 'event' END")
     return "CASE model " + " ".join(branches) + " END"
 
 
@@ -172,25 +193,80 @@ def classify_sql(source: str) -> str:
     MATERIALIZED: DuckDB would otherwise inline them and evaluate them once per reference.
     """
     required = [n for n in ENVELOPE_FIELDS if Envelope.model_fields[n].is_required()]
-    strings = ["event_id", "host", "user"]
-    optional_strings = [n for n in ENVELOPE_FIELDS if not Envelope.model_fields[n].is_required()]
+    plain = envelope_text_fields()
+    own = own_reasons()
+    (payload_field,) = envelope_object_fields()  # the SQL below knows one payload object
     known = ", ".join(_q(n) for n in ENVELOPE_FIELDS)
-    text_fields = ["schema_version", *strings, *optional_strings, "event_type", "ts"]
+    # Every string the output or a check needs, unquoted once per line (s_<name>).
+    text_fields = [n for n in ENVELOPE_FIELDS if n in own or any(f.name == n for f in plain)]
     env_wrong = _any(
-        ["NOT starts_with(e.payload, '{')"]
-        + [f"NOT {_is_str('e.' + n)}" for n in strings]
-        + [f"(e.{n} IS NOT NULL AND NOT {_is_str('e.' + n)})" for n in optional_strings]
+        [f"NOT starts_with(e.{payload_field}, '{{')"]
+        + [
+            f"NOT {_is_str('e.' + f.name)}"
+            if f.required
+            else f"(e.{f.name} IS NOT NULL AND NOT {_is_str('e.' + f.name)})"
+            for f in plain
+        ]
     )
-    env_invalid = _any(
-        [f"s_{n} = ''" for n in strings] + [f"length(s_event_id) > {MAX_EVENT_ID_CHARS}"]
-    )
+    lengths = []
+    for f in plain:
+        if f.min_length == 1:
+            lengths.append(f"s_{f.name} = ''")  # the common case, cheaper than length()
+        elif f.min_length:
+            lengths.append(f"length(s_{f.name}) < {f.min_length}")
+        if f.max_length is not None:
+            lengths.append(f"length(s_{f.name}) > {f.max_length}")
+    env_invalid = _any(lengths)
     ws = _q(WHITESPACE_CHARS)
+    line_arms = {
+        step_of(Reason.LINE_TOO_LONG): [
+            f"WHEN nbytes > {MAX_LINE_BYTES} {_then(Reason.LINE_TOO_LONG)}"
+        ],
+        step_of(Reason.INVALID_UTF8): [f"WHEN txt IS NULL {_then(Reason.INVALID_UTF8)}"],
+        step_of(Reason.INVALID_JSON): [
+            # A blank line (§2) is not JSON either; it is only looked at when JSON fails.
+            f"WHEN NOT json_valid(txt) THEN CASE WHEN trim(txt, {ws}) = '' THEN 'blank'"
+            f" ELSE '{Reason.INVALID_JSON}' END",
+            f"WHEN (regexp_matches(txt, {_q(COMMA_PREFILTER)})"
+            " OR contains(lower(txt), 'nan') OR contains(lower(txt), 'inf'))"
+            f" AND regexp_matches(txt, {_q(LENIENT_PATTERN)}) {_then(Reason.INVALID_JSON)}",
+        ],
+        step_of(Reason.NOT_AN_OBJECT): [
+            f"WHEN NOT starts_with(ltrim(txt, {ws}), '{{') {_then(Reason.NOT_AN_OBJECT)}"
+        ],
+    }
+    line_checks = _in_contract_order(line_arms, 0, step_of(Reason.NOT_AN_OBJECT))
+    by_reason = {reason: name for name, reason in own.items()}
+    sv, et = by_reason[Reason.UNSUPPORTED_SCHEMA_VERSION], by_reason[Reason.UNKNOWN_EVENT_TYPE]
+    ts = by_reason[Reason.INVALID_TIMESTAMP]
+    envelope_arms = {
+        step_of(Reason.MISSING_FIELD): [f"WHEN env_missing {_then(Reason.MISSING_FIELD)}"],
+        step_of(Reason.UNSUPPORTED_SCHEMA_VERSION): [
+            f"WHEN NOT coalesce(regexp_matches(s_{sv}, {_q(schema_version_pattern())}), false)"
+            f" {_then(Reason.UNSUPPORTED_SCHEMA_VERSION)}"
+        ],
+        step_of(Reason.UNKNOWN_EVENT_TYPE): [
+            f"WHEN model IS NULL {_then(Reason.UNKNOWN_EVENT_TYPE)}"
+        ],
+        step_of(Reason.INVALID_TIMESTAMP): [
+            f"WHEN ts IS NULL OR ts NOT BETWEEN {TS_MIN} AND {TS_MAX}"
+            f" {_then(Reason.INVALID_TIMESTAMP)}"
+        ],
+    }
+    envelope_checks = _in_contract_order(
+        envelope_arms, step_of(Reason.MISSING_FIELD), step_of(Reason.INVALID_TIMESTAMP)
+    )
     # A JSON pointer reaches any key, whatever characters it holds (RFC 6901 escapes).
     pointer = "'/' || replace(replace(k, '~', '~0'), '/', '~1')"
     unquoted = ",\n        ".join(
         f"CASE WHEN starts_with(e.{n}, '\"') THEN {_unquote('e.' + n)} END AS s_{n}"
         for n in text_fields
     )
+    s_columns = ", ".join(f"s_{n}" for n in text_fields)
+    # One output column per envelope field (named as the field), meaningful for events.
+    out = {n: f"s_{n}" for n in text_fields} | {ts: "ts", payload_field: "payload"}
+    out["show"] = f"coalesce(s_show, {_q(DEFAULT_SHOW)})"  # §3: show defaults to DEFAULT_SHOW
+    outputs = ",\n    ".join(f'{out[n]} AS "{n}"' for n in ENVELOPE_FIELDS)
     numbers = ",\n        ".join(f"{_num('p.' + n)} AS n_{n}" for n in _numeric_fields())
     return f"""
 WITH decoded AS MATERIALIZED (
@@ -202,14 +278,7 @@ shaped AS (
     SELECT idx, txt,
         CASE
             WHEN nul_only THEN 'nul_padding'
-            WHEN nbytes > {MAX_LINE_BYTES} THEN '{Reason.LINE_TOO_LONG}'
-            WHEN txt IS NULL THEN '{Reason.INVALID_UTF8}'
-            WHEN NOT json_valid(txt) THEN
-                CASE WHEN trim(txt, {ws}) = '' THEN 'blank' ELSE '{Reason.INVALID_JSON}' END
-            WHEN (regexp_matches(txt, {_q(COMMA_PREFILTER)})
-                  OR contains(lower(txt), 'nan') OR contains(lower(txt), 'inf'))
-                 AND regexp_matches(txt, {_q(LENIENT_PATTERN)}) THEN '{Reason.INVALID_JSON}'
-            WHEN NOT starts_with(ltrim(txt, {ws}), '{{') THEN '{Reason.NOT_AN_OBJECT}'
+            {line_checks}
         END AS early
     FROM decoded
 ),
@@ -225,35 +294,30 @@ parsed AS MATERIALIZED (
     FROM shaped
 ),
 env AS MATERIALIZED (
-    SELECT idx, early, e.payload AS payload, extra_keys,
+    SELECT idx, early, e.{payload_field} AS payload, extra_keys,
         CASE WHEN len(extra_keys) > 0 THEN txt END AS txt,
         {_any([f"e.{n} IS NULL" for n in required])} AS env_missing,
         {env_wrong} AS env_wrong,
         {unquoted},
-        CASE WHEN starts_with(e.payload, '{{')
-             THEN json_transform(e.payload, {_struct(_all_payload_fields())}) END AS p
+        CASE WHEN starts_with(e.{payload_field}, '{{')
+             THEN json_transform(e.{payload_field}, {_struct(_all_payload_fields())}) END AS p
     FROM parsed
 ),
 fields AS MATERIALIZED (
     SELECT idx, early, payload, extra_keys, txt, env_missing, env_wrong, p,
-        s_schema_version, s_event_id, s_host, s_user, s_show, s_session_id, s_event_type,
-        {_model_id()} AS model,
-        CASE WHEN regexp_full_match(s_ts, {_q(TS_STRICT_PATTERN)}) AND s_ts[1:4] != '0000'
-             THEN TRY_CAST(upper(s_ts) AS TIMESTAMPTZ) END AS ts,
+        {s_columns},
+        {_model_id(et)} AS model,
+        CASE WHEN regexp_full_match(s_{ts}, {_q(TS_PATTERN)}) AND s_{ts}[1:4] != '0000'
+             THEN TRY_CAST(upper(s_{ts}) AS TIMESTAMPTZ) END AS ts,
         {numbers}
     FROM env
 ),
 classified AS MATERIALIZED (
     SELECT idx, payload, extra_keys, txt, ts,
-        s_schema_version, s_event_id, s_host, s_user, s_show, s_session_id, s_event_type,
+        {s_columns},
         CASE
             WHEN early IS NOT NULL THEN early
-            WHEN env_missing THEN '{Reason.MISSING_FIELD}'
-            WHEN NOT coalesce(regexp_full_match(s_schema_version, '1\\.[0-9]+'), false)
-                THEN '{Reason.UNSUPPORTED_SCHEMA_VERSION}'
-            WHEN model IS NULL THEN '{Reason.UNKNOWN_EVENT_TYPE}'
-            WHEN ts IS NULL OR ts NOT BETWEEN {TS_MIN} AND {TS_MAX}
-                THEN '{Reason.INVALID_TIMESTAMP}'
+            {envelope_checks}
             -- §5 step 10: a payload that is not an object has no fields to look up (step 9).
             WHEN p IS NULL THEN '{Reason.WRONG_TYPE}'
             ELSE {_payload_status("env_wrong", env_invalid)}
@@ -261,15 +325,7 @@ classified AS MATERIALIZED (
     FROM fields
 )
 SELECT idx, status,
-    s_event_id AS event_id,
-    s_event_type AS event_type,
-    s_schema_version AS schema_version,
-    ts,
-    s_host AS host,
-    s_user AS "user",
-    coalesce(s_show, {_q(DEFAULT_SHOW)}) AS show,
-    s_session_id AS session_id,
-    payload,
+    {outputs},
     CASE WHEN status = 'event' AND len(extra_keys) > 0 THEN to_json(map_from_entries(
         list_transform(extra_keys, k -> {{'key': k, 'value': json_extract(txt, {pointer})}})
     )) END AS envelope_extra

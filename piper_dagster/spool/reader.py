@@ -1,7 +1,8 @@
 """Reading new complete lines from growing, append-only spool files (contract §1-2).
 
 The reader yields bounded pieces of whole lines from each file's consumed offset; an unterminated
-tail stays unread until its newline arrives. A line longer than a whole read chunk is streamed
+tail stays unread until its newline arrives. A UTF-8 byte order mark at byte 0 of a file is not
+part of its first line (§2): it is consumed with that line but not handed on. A line longer than a whole read chunk is streamed
 without being held in memory (it can only be `line_too_long`, or NUL padding).
 """
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from piper_dagster.contract import MAX_LINE_BYTES
+from piper_dagster.contract.models import UTF8_BOM
 from piper_dagster.spool.discovery import SpoolFile
 
 FINGERPRINT_BYTES = 4096
@@ -103,6 +105,11 @@ def read_new_lines(
 ) -> Iterator[Piece | LongLine]:
     """Pieces of complete lines in [offset, limit), each at most `chunk` bytes."""
     with open(path, "rb") as f:
+        if offset == 0 and limit >= len(UTF8_BOM) and f.read(len(UTF8_BOM)) == UTF8_BOM:
+            # Skipped, not consumed: the offset only moves past it with the first complete
+            # line (a file that is only the BOM so far, or a first line still growing, is
+            # read again from byte 0; line 1 keeps its number).
+            offset = len(UTF8_BOM)
         f.seek(offset)
         while offset < limit:
             want = min(chunk, limit - offset)

@@ -2,6 +2,9 @@
 -- source_file, spool_date, mtime: the file's mtime when last read, for the clock-skew rule of
 -- contract §6) and the validator's input replay_lines (idx, raw with its terminator, term,
 -- nul_only: NULs were removed before quarantining; + file_idx, line_no).
+-- Parameter: $bom (the UTF-8 byte order mark). Contract §2: a BOM at byte 0 of a file is not part
+-- of its first line; lines quarantined before piper knew it still hold it (line 1 starts at
+-- byte 0 of its file, so its leading BOM is that one).
 CREATE OR REPLACE TEMP TABLE batch_files AS
 SELECT
     (row_number() OVER (ORDER BY r.source_file) - 1)::INTEGER AS file_idx,
@@ -17,7 +20,8 @@ LEFT JOIN spool_files AS f USING (source_file);
 CREATE OR REPLACE TEMP TABLE replay_lines AS
 SELECT
     r.idx,
-    r.raw_bytes || '\x0A'::BLOB AS raw,
+    CASE WHEN r.source_line = 1 AND (r.raw_bytes)[1:3] = $bom THEN (r.raw_bytes)[4:]
+         ELSE r.raw_bytes END || '\x0A'::BLOB AS raw,
     1::TINYINT AS term,
     false AS nul_only,
     b.file_idx,
