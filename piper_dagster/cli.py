@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from piper_dagster.contract import Reason
 from piper_dagster.models import GOLD_MODELS, SILVER_MODELS
 from piper_dagster.settings import PROJECT_ROOT, ConfigError, Settings, load_settings
 from piper_dagster.spool.generate import DAMAGE_KINDS
@@ -258,6 +259,7 @@ def _report_run(result: Any, node: str) -> None:
 
 
 MODEL_NAMES = [m.name for m in (*SILVER_MODELS, *GOLD_MODELS)]
+REASONS = [r.value for r in Reason]
 
 
 def _date_range(start: str, end: str, settings: Settings) -> tuple[date, date]:
@@ -387,7 +389,13 @@ def doctor(
 @quarantine_app.command("replay")
 @_clear_errors
 def quarantine_replay(
-    reason: Annotated[str, typer.Option(help="Only lines quarantined for this reason.")] = "",
+    reason: Annotated[
+        str,
+        typer.Option(
+            metavar="REASON",
+            help="Only lines quarantined for this reason: " + ", ".join(REASONS) + ".",
+        ),
+    ] = "",
     since: Annotated[str, typer.Option(metavar=DATE, help="Only spool dates from this one.")] = "",
     dry_run: Annotated[bool, typer.Option(help="Count what would pass, change nothing.")] = False,
     refresh: Annotated[

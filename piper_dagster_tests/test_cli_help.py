@@ -57,3 +57,11 @@ def test_spool_generate_help_lists_the_damage_kinds() -> None:
     text = " ".join(_help(["spool", "generate"]).split())
     for kind in DAMAGE_KINDS:
         assert kind in text, kind
+
+
+def test_quarantine_replay_help_lists_the_reasons() -> None:
+    from piper_dagster.contract import Reason
+
+    text = " ".join(_help(["quarantine", "replay"]).split())
+    for reason in Reason:
+        assert reason.value in text, reason
