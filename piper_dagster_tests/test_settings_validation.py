@@ -168,3 +168,22 @@ def test_the_freshness_cron_must_be_a_cron_expression(
 
     proc = _piper(clean_env, {"PIPER_CHECKS__FRESHNESS_CRON": "*/15 * * *"})
     _one_line_exit_2(proc, "checks.freshness_cron", "not a cron expression")
+
+
+def test_the_env_example_copied_to_dotenv_is_accepted(clean_env: Path) -> None:
+    # The documented file (uncommented as an operator would) passes the typo check.
+    from piper_dagster_tests.conftest import REPO_ROOT
+
+    lines = (REPO_ROOT / ".env.example").read_text().splitlines()
+    uncommented = [
+        line.removeprefix("# ") for line in lines if line.removeprefix("# ").startswith("PIPER_")
+    ]
+    assert any(line.startswith("PIPER_RAW_ROOT=") for line in uncommented)
+    (clean_env / "site.toml").write_text("")
+    (clean_env / ".env").write_text(
+        "\n".join(line for line in uncommented if not line.startswith("PIPER_CONFIG="))
+        + f"\nPIPER_CONFIG={clean_env / 'site.toml'}\n"
+    )
+    settings = load_settings()
+    assert settings.checks.freshness_cron == "*/15 * * * *"
+    assert settings.checks.runbook_url.startswith("https://")
