@@ -636,6 +636,9 @@ def _say_reused(directory: Path, spool: Path, data: Path) -> None:
     dates = sorted({f.name[:10] for f in files})
     span = f", spool dates {dates[0]}..{dates[-1]}" if dates else ""
     typer.echo(f"reusing the sample spool in {spool} ({len(files)} files{span})")
+    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    if dates and dates[-1] < yesterday:  # made days ago: the days since stay empty
+        typer.echo(f"  it ends on {dates[-1]}: the days up to {yesterday} have no sample data")
     if data.exists():
         # Ingest is exactly-once: files already read are not read again.
         typer.echo(f"reusing the demo data in {data} (what was read before is not read again)")

@@ -8,7 +8,7 @@ import os
 import re
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -96,3 +96,19 @@ def test_a_second_demo_says_it_reuses_its_spool_and_data(
     )
     assert f"reusing the demo data in {directory / 'data'}" in out.output
     assert f"remove {directory} for a fresh demo" in out.output
+
+
+def test_a_reused_demo_spool_made_days_ago_says_the_days_since_are_empty(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from piper_dagster.cli import _say_reused
+
+    spool = tmp_path / "demo" / "spool"
+    (spool / "ws001" / "a").mkdir(parents=True)
+    (spool / "ws001" / "a" / "2026-01-05_maya.jsonl").write_text("")
+    _say_reused(tmp_path / "demo", spool, tmp_path / "demo" / "data")
+    out = capsys.readouterr().out
+    assert "(1 files, spool dates 2026-01-05..2026-01-05)" in out
+    yesterday = date.today() - timedelta(days=1)  # the demo's days are local, like this
+    assert f"it ends on 2026-01-05: the days up to {yesterday} have no sample data" in out
+    assert "reusing the demo data" not in out  # no data directory yet
