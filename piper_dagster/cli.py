@@ -15,8 +15,10 @@ from typing import Annotated, Any
 
 import typer
 
+from piper_dagster.contract import Reason
 from piper_dagster.models import GOLD_MODELS, SILVER_MODELS
 from piper_dagster.settings import PROJECT_ROOT, ConfigError, Settings, load_settings
+from piper_dagster.spool.generate import DAMAGE_KINDS
 from piper_dagster.warehouse import WarehouseError
 
 app = typer.Typer(
@@ -52,6 +54,11 @@ def _clear_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(2) from None
 
     return wrapper
+
+
+# How --help shows the date and time options (parsed by _day / _moment: a bad value is one line).
+DATE = "YYYY-MM-DD"
+MOMENT = "YYYY-MM-DDTHH:MM"
 
 
 def _day(value: str, option: str) -> date:
@@ -163,9 +170,13 @@ def materialize_spool(settings: Settings, first: date, last: date, **config: Any
 @_clear_errors
 def ingest(
     dry_run: Annotated[bool, typer.Option(help="Show the plan, read nothing.")] = False,
-    limit: Annotated[int | None, typer.Option(help="Read at most N files.")] = None,
+    limit: Annotated[
+        int | None, typer.Option(metavar="N", help="Read at most N files (N >= 1).")
+    ] = None,
 ) -> None:
     """Materialize the spool partitions that have settled new bytes (one Dagster run)."""
+    if limit is not None and limit < 1:  # 0 would plan, then read nothing: a mistake
+        raise ConfigError(f"--limit {limit}: read at least 1 file (or leave --limit out)")
     from piper_dagster.ingest.pipeline import load_states, plan_ingest
     from piper_dagster.spool.discovery import scan_spool
     from piper_dagster.warehouse import connect
@@ -248,6 +259,7 @@ def _report_run(result: Any, node: str) -> None:
 
 
 MODEL_NAMES = [m.name for m in (*SILVER_MODELS, *GOLD_MODELS)]
+REASONS = [r.value for r in Reason]
 
 
 def _date_range(start: str, end: str, settings: Settings) -> tuple[date, date]:
@@ -275,8 +287,12 @@ def _date_range(start: str, end: str, settings: Settings) -> tuple[date, date]:
 @_clear_errors
 def materialize(
     model: Annotated[str, typer.Option(help=f"One model: {', '.join(MODEL_NAMES)}.")] = "",
-    start: Annotated[str, typer.Option(help="First event date (default: the oldest).")] = "",
-    end: Annotated[str, typer.Option(help="Last event date (default: the newest).")] = "",
+    start: Annotated[
+        str, typer.Option(metavar=DATE, help="First event date (default: the oldest).")
+    ] = "",
+    end: Annotated[
+        str, typer.Option(metavar=DATE, help="Last event date (default: the newest).")
+    ] = "",
 ) -> None:
     """Rebuild silver and gold (or one model) for a range of event dates, in one Dagster run."""
     settings = _settings()
@@ -292,8 +308,8 @@ def materialize(
 @app.command()
 @_clear_errors
 def backfill(
-    start: Annotated[str, typer.Option(help="First spool date, YYYY-MM-DD.")],
-    end: Annotated[str, typer.Option(help="Last spool date, YYYY-MM-DD.")],
+    start: Annotated[str, typer.Option(metavar=DATE, help="First spool date.")],
+    end: Annotated[str, typer.Option(metavar=DATE, help="Last spool date.")],
 ) -> None:
     """Re-ingest the spool dates start..end from byte 0, then silver and gold, in one run.
 
@@ -329,11 +345,15 @@ def _report_models(result: Any, names: list[str]) -> None:
 def doctor(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
     day: Annotated[
-        str, typer.Option("--date", help="Last spool partition (default: the newest read).")
+        str,
+        typer.Option(
+            "--date", metavar=DATE, help="Last spool partition (default: the newest read)."
+        ),
     ] = "",
     days: Annotated[int, typer.Option(min=1, help="Spool partitions up to --date.")] = 1,
     as_of: Annotated[
-        str, typer.Option(help="Evaluate as of this UTC time (ISO 8601), default now.")
+        str,
+        typer.Option(metavar=MOMENT, help="Evaluate as of this UTC time (ISO 8601), default now."),
     ] = "",
     record: Annotated[
         bool, typer.Option(help="Record the outcomes in pipeline_check_results (read-write).")
@@ -369,8 +389,14 @@ def doctor(
 @quarantine_app.command("replay")
 @_clear_errors
 def quarantine_replay(
-    reason: Annotated[str, typer.Option(help="Only lines quarantined for this reason.")] = "",
-    since: Annotated[str, typer.Option(help="Only spool dates from this one, YYYY-MM-DD.")] = "",
+    reason: Annotated[
+        str,
+        typer.Option(
+            metavar="REASON",
+            help="Only lines quarantined for this reason: " + ", ".join(REASONS) + ".",
+        ),
+    ] = "",
+    since: Annotated[str, typer.Option(metavar=DATE, help="Only spool dates from this one.")] = "",
     dry_run: Annotated[bool, typer.Option(help="Count what would pass, change nothing.")] = False,
     refresh: Annotated[
         bool, typer.Option(help="Then rebuild silver and gold for the touched event dates.")
@@ -508,30 +534,38 @@ def grafana_generate(
 @_clear_errors
 def spool_generate(
     out: Annotated[Path, typer.Option(help="Spool directory to write (raw_root).")],
-    start: Annotated[str, typer.Option(help="First spool date, YYYY-MM-DD.")] = "",
-    days: Annotated[int, typer.Option(min=1)] = 3,
-    artists: Annotated[int, typer.Option(min=1)] = 12,
-    events_per_artist_day: Annotated[int, typer.Option(min=1)] = 60,
-    seed: int = 0,
-    damage: Annotated[
-        str, typer.Option(help="Comma-separated damage kinds, 'all', or '' for a clean spool.")
+    start: Annotated[
+        str,
+        typer.Option(metavar=DATE, help="First spool date (default: --days days before today)."),
     ] = "",
-    skewed_hosts: Annotated[int, typer.Option(min=0)] = 0,
+    days: Annotated[int, typer.Option(min=1, help="Spool dates written.")] = 3,
+    artists: Annotated[int, typer.Option(min=1, help="Artists' workstations.")] = 12,
+    events_per_artist_day: Annotated[
+        int, typer.Option(min=1, help="Events per artist and day.")
+    ] = 60,
+    seed: Annotated[int, typer.Option(help="Same seed, same spool.")] = 0,
+    damage: Annotated[
+        str,
+        typer.Option(
+            metavar="KIND,...",
+            help="Comma-separated damage kinds, 'all', or '' for a clean spool. Kinds: "
+            + ", ".join(DAMAGE_KINDS)
+            + ".",
+        ),
+    ] = "",
+    skewed_hosts: Annotated[
+        int, typer.Option(min=0, help="Hosts whose clock is wrong (clock-skewed events).")
+    ] = 0,
     damage_rate: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Share of events damaged, per damage kind.")
     ] = 0.02,
     bulk_events: Annotated[
         int, typer.Option(help="Write this many clean events fast (benchmarks) instead.")
     ] = 0,
-    bulk_files: Annotated[int, typer.Option(min=1)] = 200,
+    bulk_files: Annotated[int, typer.Option(min=1, help="Files of --bulk-events.")] = 200,
 ) -> None:
     """Write a realistic, deterministic sample spool (optionally damaged)."""
-    from piper_dagster.spool.generate import (
-        DAMAGE_KINDS,
-        GenerateOptions,
-        generate_bulk,
-        generate_spool,
-    )
+    from piper_dagster.spool.generate import GenerateOptions, generate_bulk, generate_spool
 
     # Default: the `days` days up to yesterday, so every file is already settled.
     first = _day(start, "--start") if start else date.today() - timedelta(days=days)
@@ -569,12 +603,14 @@ def demo(
     directory: Annotated[Path, typer.Option("--dir", help="Where the demo lives.")] = Path(
         "var/demo"
     ),
-    days: Annotated[int, typer.Option(min=1)] = 7,
+    days: Annotated[
+        int, typer.Option(min=1, help="Days of sample telemetry, up to yesterday.")
+    ] = 7,
     ui: Annotated[bool, typer.Option(help="Start the Dagster UI at the end.")] = True,
-    port: int = 3000,
+    port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000,
 ) -> None:
     """Sample spool -> every asset -> summary -> the Dagster UI on it."""
-    from piper_dagster.spool.generate import DAMAGE_KINDS, GenerateOptions, generate_spool
+    from piper_dagster.spool.generate import GenerateOptions, generate_spool
 
     directory = directory.absolute()
     spool, data = directory / "spool", directory / "data"
@@ -599,6 +635,8 @@ def demo(
             ),
         )
         typer.echo(f"  {summary.files} files, {summary.lines} lines, {summary.valid_events} events")
+    else:
+        _say_reused(directory, spool, data)
     settings.require_data_root()
     lo, hi = _partition_bounds()
     # One run: the spool dates of the sample (and the day before, for sessions across
@@ -620,6 +658,21 @@ def demo(
         env = {**os.environ}
         cmd = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-p", str(port)]
         subprocess.run(cmd, cwd=Path(__file__).resolve().parent.parent, env=env, check=False)
+
+
+def _say_reused(directory: Path, spool: Path, data: Path) -> None:
+    """A second demo reads the spool it generated before: say so, and which data it is."""
+    files = sorted(spool.rglob("*.jsonl"))
+    dates = sorted({f.name[:10] for f in files})
+    span = f", spool dates {dates[0]}..{dates[-1]}" if dates else ""
+    typer.echo(f"reusing the sample spool in {spool} ({len(files)} files{span})")
+    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    if dates and dates[-1] < yesterday:  # made days ago: the days since stay empty
+        typer.echo(f"  it ends on {dates[-1]}: the days up to {yesterday} have no sample data")
+    if data.exists():
+        # Ingest is exactly-once: files already read are not read again.
+        typer.echo(f"reusing the demo data in {data} (what was read before is not read again)")
+    typer.echo(f"  (remove {directory} for a fresh demo)")
 
 
 def _print_grafana(settings: Settings, spool: Path, data: Path) -> None:

@@ -2,27 +2,59 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import threading
+import tomllib
+from collections.abc import Iterable
 from datetime import date
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from dotenv import dotenv_values
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TOML = PROJECT_ROOT / "conf" / "settings.toml"
 
 
+ENV_PREFIX = "PIPER_"
+ENV_FILE = Path(".env")  # read from the working directory, like pydantic-settings does
+# PIPER_* variables that are not settings, so that the typo check lets them through: the
+# settings file itself, and docker compose's host paths (docker-compose.yml mounts them; the
+# containers get PIPER_PATHS__*), which an operator exports in the shell piper runs in too.
+OTHER_PIPER_VARIABLES = {
+    "PIPER_CONFIG": "a settings file over conf/settings.toml",
+    "PIPER_RAW_ROOT": "docker compose: the spool on the host",
+    "PIPER_DATA_ROOT": "docker compose: piper's data on the host",
+}
+
+
 class ConfigError(Exception):
     """A setting or a directory is wrong; the message says which and how to fix it."""
+
+
+def _valid_cron(value: str) -> str:
+    # Dagster's own parser judges it: what it accepts is what the schedule will run. Imported
+    # here: dagster is heavy, and most of this module's users never need it.
+    from dagster._utils.schedules import is_valid_cron_string
+
+    if not is_valid_cron_string(value):
+        raise ValueError(f"{value!r} is not a cron expression (e.g. '*/15 * * * *')")
+    return value
 
 
 class PathsSettings(BaseModel):
@@ -82,8 +114,8 @@ class ChecksSettings(BaseModel):
     freshness_farm_fail_hours: float = Field(gt=0, description="farm poller: FAIL age")
     freshness_storage_warn_hours: float = Field(gt=0, description="storage auditor: WARN age")
     freshness_storage_fail_hours: float = Field(gt=0, description="storage auditor: FAIL age")
-    freshness_cron: str = Field(
-        pattern=r"^\S+(\s+\S+){4}$", description="when the freshness schedule runs (cron)"
+    freshness_cron: Annotated[str, AfterValidator(_valid_cron)] = Field(
+        description="when the freshness schedule runs (cron)"
     )
     # Volume: a partition's events / the median of the same weekday of the previous weeks.
     volume_baseline_weeks: int = Field(ge=1, le=52, description="same-weekday days in the baseline")
@@ -145,12 +177,16 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml = Path(os.environ.get("PIPER_CONFIG", DEFAULT_TOML))
+        # Every source is checked for names piper does not know before any is read: a typo
+        # must stop piper, not leave a default silently in force.
+        dotenv = _read_dotenv()
+        _refuse_unknown_env(os.environ, "the environment")
+        _refuse_unknown_env(dotenv, str(ENV_FILE.absolute()))
         return (
             init_settings,
             env_settings,
             dotenv_settings,
-            TomlConfigSettingsSource(settings_cls, toml_file=toml),
+            _TomlSource(settings_cls, _toml_settings(dotenv)),
         )
 
     # --- derived paths: the storage layout under data_root ------------------------------------
@@ -211,12 +247,137 @@ class Settings(BaseSettings):
         return root
 
 
+# --- the settings files, and the names they may use ----------------------------------------
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """The defaults of conf/settings.toml with PIPER_CONFIG's overrides merged over them."""
+
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._data = data
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False  # unused: __call__ gives all
+
+    def __call__(self) -> dict[str, Any]:
+        return self._data
+
+
+def setting_names() -> dict[str, list[str]]:
+    """Section -> its keys, from the model (the one definition of what exists)."""
+    return {
+        section: list(field.annotation.model_fields)  # type: ignore[union-attr]
+        for section, field in Settings.model_fields.items()
+    }
+
+
+def _env_names() -> list[str]:
+    names = [
+        f"{ENV_PREFIX}{section}__{key}".upper()
+        for section, keys in setting_names().items()
+        for key in keys
+    ]
+    return names + list(OTHER_PIPER_VARIABLES)
+
+
+def _did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f": did you mean {close[0]}?" if close else ""
+
+
+def _refuse_unknown_env(variables: Any, where: str) -> None:
+    # pydantic-settings matches names case-insensitively: so does the check.
+    known = _env_names()
+    unknown = sorted(
+        name.upper()
+        for name in variables
+        if name.upper().startswith(ENV_PREFIX) and name.upper() not in known
+    )
+    if unknown:
+        raise ConfigError(
+            "; ".join(
+                f"unknown setting {name} in {where}{_did_you_mean(name, known)}" for name in unknown
+            )
+            + " (every setting: .env.example)"
+        )
+
+
+def _read_dotenv() -> dict[str, str | None]:
+    return dict(dotenv_values(ENV_FILE)) if ENV_FILE.is_file() else {}
+
+
+def _read_toml(path: Path, what: str) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} {path} is a directory, not a TOML file") from None
+    except OSError as exc:
+        raise ConfigError(f"{what} {path} cannot be read ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:  # its message carries the line and column
+        raise ConfigError(f"{what} {path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} {path} is not UTF-8 text") from None
+
+
+def _refuse_unknown_toml(data: dict[str, Any], path: Path) -> None:
+    names = setting_names()
+    problems = []
+    for section, value in data.items():
+        if not isinstance(value, dict) and section not in names:
+            # A key outside any section: most likely one of a section's keys, placed too high.
+            owners = [f"[{s}] {section}" for s, keys in names.items() if section in keys]
+            hint = f": did you mean {owners[0]}?" if owners else ""
+            problems.append(f"unknown key {section!r} outside any section of {path}{hint}")
+        elif section not in names:
+            problems.append(
+                f"unknown section [{section}] in {path}"
+                + _did_you_mean(f"[{section}]", [f"[{s}]" for s in names])
+            )
+        elif isinstance(value, dict):
+            for key in value:
+                if key not in names[section]:
+                    problems.append(
+                        f"unknown key {key!r} in [{section}] of {path}"
+                        + _did_you_mean(key, names[section])
+                    )
+    if problems:
+        raise ConfigError("; ".join(problems) + f" (every setting: {DEFAULT_TOML})")
+
+
+def _config_path(dotenv: dict[str, str | None]) -> Path | None:
+    # PIPER_CONFIG may come from the environment or the .env file (.env.example documents it);
+    # an empty value means unset, like an unset variable expanded by a shell or compose.
+    value = os.environ.get("PIPER_CONFIG") or dotenv.get("PIPER_CONFIG") or ""
+    return Path(value).expanduser() if value else None
+
+
+def _toml_settings(dotenv: dict[str, str | None]) -> dict[str, Any]:
+    """The defaults, then PIPER_CONFIG's keys over them: that file holds only what it changes."""
+    data = _read_toml(DEFAULT_TOML, "the default settings file")
+    _refuse_unknown_toml(data, DEFAULT_TOML)
+    override_path = _config_path(dotenv)
+    if override_path is not None:
+        override = _read_toml(override_path.absolute(), "PIPER_CONFIG: the settings file")
+        _refuse_unknown_toml(override, override_path.absolute())
+        for section, value in override.items():
+            if isinstance(value, dict) and isinstance(data.get(section), dict):
+                data[section] = {**data[section], **value}
+            else:
+                data[section] = value
+    return data
+
+
 def load_settings() -> Settings:
     """Load settings, turning validation errors into one ConfigError message."""
     try:
         return Settings()  # type: ignore[call-arg]
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg'].removeprefix('Value error, ')}"
+            for err in exc.errors()
         )
         raise ConfigError(f"invalid piper settings: {problems}") from None

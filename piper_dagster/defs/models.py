@@ -1,16 +1,25 @@
 """Silver domain and gold KPI assets: one per SQL model, daily-partitioned by event date."""
 
 from datetime import date, timedelta
+from functools import cache
 
 import dagster as dg
+import duckdb
 
 from piper_dagster.catalog import column_descriptions
 from piper_dagster.defs.partitions import daily_partitions, partition_dates
 from piper_dagster.ingest.export import write_date_partitions
-from piper_dagster.models import GOLD_MODELS, SILVER_MODELS, Model, define_macros, refresh
+from piper_dagster.models import (
+    GOLD_MODELS,
+    SILVER_MODELS,
+    Model,
+    define_macros,
+    ensure_tables,
+    refresh,
+)
 from piper_dagster.serving import publish_from
 from piper_dagster.settings import load_settings
-from piper_dagster.warehouse import connect
+from piper_dagster.warehouse import connect, prepare
 
 
 def _deps(model: Model) -> list[str]:
@@ -18,13 +27,35 @@ def _deps(model: Model) -> list[str]:
     return ["spool_events" if d == "silver_events" else d for d in model.deps]
 
 
+@cache
+def table_columns() -> dict[str, list[tuple[str, str]]]:
+    """Model -> its table's (column, DuckDB type), as the warehouse really creates it.
+
+    The SQL files are the only schema (a model's table takes its SELECT's types), so the types
+    come from creating the tables on an empty in-memory database, never from a second list.
+    """
+    con = duckdb.connect(":memory:")
+    try:
+        prepare(con)
+        define_macros(con, mask=False, key="")
+        models = (*SILVER_MODELS, *GOLD_MODELS)
+        ensure_tables(con, models)
+        return {
+            m.name: [
+                (str(row[0]), str(row[1])) for row in con.execute(f"DESCRIBE {m.name}").fetchall()
+            ]
+            for m in models
+        }
+    finally:
+        con.close()
+
+
 def _column_schema(model: Model) -> dict[str, object]:
-    """Gold column descriptions from the metrics catalog, as the UI's column schema."""
-    if model.layer != "gold":
-        return {}
+    """The table's columns and types as the UI's column schema; gold's described by the catalog."""
+    described = column_descriptions(model.name) if model.layer == "gold" else {}
     columns = [
-        dg.TableColumn(name, description=text)
-        for name, text in column_descriptions(model.name).items()
+        dg.TableColumn(name, type=sql_type, description=described.get(name))
+        for name, sql_type in table_columns()[model.name]
     ]
     return {"dagster/column_schema": dg.TableSchema(columns=columns)}
 
