@@ -76,7 +76,9 @@ def test_a_fresh_clone_alone_passes_a_quick_subset(tmp_path: Path) -> None:
         [uv, "run", "--frozen", "pytest", "-q", "-p", "no:cacheprovider",
          "piper_dagster_tests/test_settings_docs.py",
          "piper_dagster_tests/test_settings_validation.py",
-         "piper_dagster_tests/test_cli_help.py"],
+         "piper_dagster_tests/test_cli_help.py",
+         "piper_dagster_tests/test_contract_examples.py",
+         "piper_dagster_tests/test_contract_docs.py"],
         cwd=clone, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
