@@ -50,10 +50,14 @@ class ConfigError(Exception):
 def _valid_cron(value: str) -> str:
     # croniter is the parser Dagster vendors for its schedules; like Dagster, only the five-field
     # form is accepted. Not Dagster itself: the settings are core, and dagster takes ~1.5 s to import.
-    from croniter import croniter
+    from croniter import CroniterBadDateError, croniter
 
     if not croniter.is_valid(value) or len(croniter.expand(value)[0]) != 5:
         raise ValueError(f"{value!r} is not a cron expression (e.g. '*/15 * * * *')")
+    try:
+        croniter(value).get_next(float)  # a date that never comes (31 February) never runs
+    except CroniterBadDateError:
+        raise ValueError(f"{value!r} is not a cron expression that ever runs") from None
     return value
 
 

@@ -159,7 +159,7 @@ def test_an_unknown_key_or_section_in_a_config_file_is_refused(
 def test_the_freshness_cron_must_be_a_cron_expression(
     clean_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for bad in ("*/15 * * *", "61 * * * *", "every 15 minutes", "0 0 31 2 *"):
+    for bad in ("*/15 * * *", "61 * * * *", "every 15 minutes", "0 0 31 2 *", "0 0 0 0 0 0"):
         monkeypatch.setenv("PIPER_CHECKS__FRESHNESS_CRON", bad)
         assert "not a cron expression" in _refused("checks.freshness_cron")
     for good in ("0 6 * * MON-FRI", "@hourly", "*/5 * * * *"):
