@@ -38,6 +38,7 @@ class ReplayResult:
     still_invalid: Counter[str] = field(default_factory=Counter)  # by current reason
     reclassified: int = 0  # still invalid, under another reason than before
     event_dates: list[date] = field(default_factory=list)  # silver/gold to refresh
+    spool_dates: list[date] = field(default_factory=list)  # replayed: their checks change
     exported: str = ""
     dry_run: bool = False
 
@@ -52,6 +53,7 @@ class ReplayResult:
             "still_invalid": dict(sorted(self.still_invalid.items())),
             "reclassified": self.reclassified,
             "event_dates": [d.isoformat() for d in self.event_dates],
+            "spool_dates": [d.isoformat() for d in self.spool_dates],
             "exported": self.exported,
         }
 
@@ -97,6 +99,7 @@ def replay(
         if dry_run:
             con.execute("ROLLBACK")
             return result
+        result.spool_dates = days
         # Parquet and the quarantine files follow the tables (as after an ingest).
         result.exported = export_pending(con, settings)
     return result
