@@ -14,21 +14,26 @@ import dagster as dg
 import pytest
 from typer.testing import CliRunner
 
+from piper_dagster.checks import PARTITION_CHECKS, Status
 from piper_dagster.cli import app
 from piper_dagster.definitions import defs
 from piper_dagster.defs import models as defs_models
+from piper_dagster.defs.checks import run_checks
 from piper_dagster.defs.late_data import touched_event_dates_sensor
 from piper_dagster.defs.runs import reap_dead_runs
 from piper_dagster.ingest import pipeline
 from piper_dagster.ingest.pipeline import ingest
 from piper_dagster.models import GOLD_MODELS, SILVER_MODELS
 from piper_dagster.settings import Settings
+from piper_dagster.spool.generate import GenerateOptions, generate_spool
 from piper_dagster_tests.conftest import REPO_ROOT, write_spool_file
 from piper_dagster_tests.test_ingest import ev
+from piper_dagster_tests.test_replay import _quarantined_by_an_old_contract
 
 runner = CliRunner()
 MODELS = [m.name for m in (*SILVER_MODELS, *GOLD_MODELS)]
 D4 = date(2026, 3, 4)
+START = date(2026, 3, 2)
 
 
 def _ledger(warehouse) -> list[tuple[date, str, bool]]:  # type: ignore[no-untyped-def]
@@ -68,7 +73,10 @@ def test_an_ingest_batch_writes_the_ledger_in_its_own_transaction(
     assert _ledger(warehouse) == []  # rolled back with the batch
 
     result = ingest(piper_env)
-    assert sorted(_ledger(warehouse)) == [(date(2026, 3, 3), "ingest", False), (D4, "ingest", False)]
+    assert sorted(_ledger(warehouse)) == [
+        (date(2026, 3, 3), "ingest", False),
+        (D4, "ingest", False),
+    ]
     assert result.refresh_pending == [date(2026, 3, 3), D4]
     # A run that adds nothing still reports what waits (the ledger is only cleared by a refresh).
     assert ingest(piper_env).refresh_pending == [date(2026, 3, 3), D4]
@@ -208,3 +216,97 @@ def test_a_spool_run_killed_after_its_export_still_gets_its_dates_refreshed(
     assert "refreshing silver and gold for 2026-03-03..2026-03-04" in out.stdout
     assert _tool_invocations(warehouse) == [("2026-03-03", 1), ("2026-03-04", 2)]
     assert _ledger(warehouse) == []
+
+
+# --- held back ----------------------------------------------------------------------------------
+
+
+def test_held_back_dates_wait_for_an_explicit_materialize(piper_env: Settings, warehouse) -> None:
+    generate_spool(
+        piper_env.raw_root,
+        GenerateOptions(
+            start=START, days=1, artists=6, damage=frozenset({"wrong_type"}), damage_rate=0.1
+        ),
+    )
+    out = runner.invoke(app, ["ingest"])
+    assert out.exit_code == 1  # the blocking invalid rate failed the run
+    assert out.output.count("silver and gold held back for event dates") == 1
+    assert "refreshing silver and gold" not in out.output
+    with warehouse() as con:
+        held = {r[0] for r in con.execute("SELECT event_date FROM refresh_pending").fetchall()}
+    assert START in held
+
+    # One model on an input that was never built for these dates: not "0 rows, success".
+    one = runner.invoke(app, ["materialize", "--model", "gold_render_health_daily"])
+    assert one.exit_code == 1, one.output
+    assert "gold_render_health_daily: its input silver_render_stats_summary is held back" in (
+        one.output
+    )
+    assert "piper quarantine replay" in one.output and "piper materialize --start" in one.output
+
+    # Still held on the next command, without a daemon; named, not refreshed.
+    again = runner.invoke(app, ["ingest"])
+    assert again.exit_code == 0 and "nothing to ingest" in again.output
+    assert "silver and gold held back for event dates" in again.output
+    assert "refreshing" not in again.output
+
+    # The operator rebuilds them as they are: that clears them.
+    first, last = min(held), max(held)
+    out = runner.invoke(app, ["materialize", "--start", str(first), "--end", str(last)])
+    assert out.exit_code == 0, out.output
+    assert _ledger(warehouse) == []
+    with warehouse() as con:
+        assert con.execute(
+            "SELECT count(*) FROM gold_data_quality_daily WHERE event_date = ?", [START]
+        ).fetchone() == (1,)
+
+
+def test_materialize_names_an_empty_input(piper_env: Settings) -> None:
+    write_spool_file(piper_env.raw_root, "ws001/alice/2026-03-04_a.jsonl", ev(1) + ev(2))
+    ingest(piper_env)  # no refresh: silver was never built
+    out = runner.invoke(app, ["materialize", "--model", "gold_tool_reliability_daily"])
+    assert out.exit_code == 1
+    assert (
+        "gold_tool_reliability_daily: its input silver_tool_events has no rows for"
+        " 2026-03-04..2026-03-04: build it first with `piper materialize --start 2026-03-04"
+        " --end 2026-03-04`"
+    ) in out.output
+    assert "Traceback" not in out.output
+
+
+def test_a_replay_that_fixes_a_blocked_partition_refreshes_its_dates(
+    piper_env: Settings, warehouse
+) -> None:
+    generate_spool(piper_env.raw_root, GenerateOptions(start=START, days=1, artists=6))
+    assert runner.invoke(app, ["ingest"]).exit_code == 0
+    # An older contract had rejected 300 lines of that day as an unknown event type: the
+    # partition's invalid rate fails, as its spool run recorded.
+    lines = [ev(10_000 + i, "2026-03-02T10:00:00Z").rstrip(b"\n") for i in range(300)]
+    _quarantined_by_an_old_contract(piper_env, lines, "unknown_event_type", day=str(START))
+    outcomes = run_checks(PARTITION_CHECKS, START, START, run_id=None)
+    assert any(o.check == "invalid_rate" and o.status == Status.FAIL for o in outcomes)
+    # A late file for that day: held back.
+    write_spool_file(
+        piper_env.raw_root, "lt007/bob/2026-03-02_late.jsonl", ev(20_000, "2026-03-02T12:00:00Z")
+    )
+    ingest(piper_env)
+    out = runner.invoke(app, ["ingest"])
+    assert "held back for event dates 2026-03-02" in out.output and "refreshing" not in out.output
+
+    # The fix: a replay (which refreshes by default) ingests the lines, the check passes again.
+    out = runner.invoke(app, ["quarantine", "replay"])
+    assert out.exit_code == 0, out.output
+    assert "300 events ingested" in out.output
+    assert "refreshing silver and gold for 2026-03-02..2026-03-02" in out.output
+    assert "held back" not in out.output
+    assert _ledger(warehouse) == []
+    with warehouse() as con:
+        events = con.execute(
+            "SELECT count(*) FROM silver_events WHERE event_date = ?", [START]
+        ).fetchone()
+        assert (
+            con.execute(
+                "SELECT dq_events FROM gold_data_quality_daily WHERE event_date = ?", [START]
+            ).fetchone()
+            == events
+        )
