@@ -183,7 +183,7 @@ def freshness_check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResu
     # The refresh backlog is a check of spool_events declared with the asset (evaluated by every
     # spool run); reported here too, as an evaluation event, so it ages visibly between runs.
     backlog = check_result(REFRESH_BACKLOG, outcomes)
-    context.log_event(
+    context.op_execution_context.log_event(
         dg.AssetCheckEvaluation(
             asset_key=dg.AssetKey(SPOOL_ASSET),
             check_name=REFRESH_BACKLOG,
