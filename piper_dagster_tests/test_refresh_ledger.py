@@ -3,11 +3,12 @@ the refresh that rebuilt it, drained by the late-data sensor and by the CLI alon
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -153,7 +154,7 @@ def test_the_sensor_retries_a_failed_refresh_of_the_same_ledger_state(
 
 CHILD = """
 import os, signal, sys
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from piper_dagster import cli
 from piper_dagster.defs import spool
 
@@ -310,3 +311,31 @@ def test_a_replay_that_fixes_a_blocked_partition_refreshes_its_dates(
             ).fetchone()
             == events
         )
+
+
+# --- the backlog as a health signal --------------------------------------------------------------
+
+
+def test_doctor_grades_the_refresh_backlog_by_its_oldest_date(piper_env: Settings) -> None:
+    write_spool_file(piper_env.raw_root, "ws001/alice/2026-03-04_a.jsonl", ev(1) + ev(2))
+    ingest(piper_env)  # no daemon, no CLI: nothing refreshed it
+
+    def backlog(hours_later: float) -> dict:
+        at = (datetime.now(UTC) + timedelta(hours=hours_later)).isoformat()
+        out = runner.invoke(app, ["doctor", "--json", "--as-of", at])
+        (result,) = [
+            r for r in json.loads(out.stdout)["results"] if r["check"] == "refresh_backlog"
+        ]
+        return result
+
+    assert backlog(0)["status"] == "PASS"
+    warn = backlog(3)  # checks.refresh_backlog_warn_hours = 2
+    assert warn["status"] == "WARN" and 3 * 3600 - 60 < warn["value"] < 3 * 3600 + 60
+    assert "1 event dates wait for a refresh, the oldest (2026-03-04)" in warn["hint"]
+    assert warn["runbook"] == "docs/runbook.md#refresh-backlog"
+    assert backlog(13)["status"] == "FAIL"  # refresh_backlog_fail_hours = 12
+    table = runner.invoke(app, ["doctor", "--as-of", f"{datetime.now(UTC) + timedelta(hours=3)}"])
+    assert "refresh_backlog" in table.output and ">2.0 h / >12.0 h" in table.output
+
+    assert runner.invoke(app, ["ingest"]).exit_code == 0  # drains it
+    assert backlog(13)["status"] == "PASS"
