@@ -36,6 +36,7 @@ class PendingDate:
     why: tuple[str, ...]
     held_back: bool
     blocked_spool_dates: tuple[date, ...]
+    run_ids: tuple[str, ...] = ()  # the runs that dirtied it
 
 
 @dataclass
@@ -75,6 +76,7 @@ def read_backlog(con: duckdb.DuckDBPyConnection) -> Backlog:
                 why=tuple(r[4]),
                 held_back=bool(r[5]),
                 blocked_spool_dates=tuple(r[6]),
+                run_ids=tuple(r[7]),
             )
             for r in rows
         ]
@@ -104,9 +106,18 @@ class RefreshRange:
         return f"{self.first}..{self.last}@{self.max_seq}"
 
 
-def drain_ranges(backlog: Backlog, lo: date, hi: date) -> list[RefreshRange]:
-    """One range per run of consecutive dates to refresh (not held back, inside lo..hi)."""
-    by_date = {d.event_date: d for d in backlog.to_refresh if lo <= d.event_date <= hi}
+def drain_ranges(
+    backlog: Backlog, lo: date, hi: date, *, running: frozenset[str] = frozenset()
+) -> list[RefreshRange]:
+    """One range per run of consecutive dates to refresh (not held back, inside lo..hi).
+
+    Dates dirtied by a run still `running` wait: its checks, evaluated after its data is
+    committed, may yet hold them back."""
+    by_date = {
+        d.event_date: d
+        for d in backlog.to_refresh
+        if lo <= d.event_date <= hi and not running.intersection(d.run_ids)
+    }
     return [
         RefreshRange(
             first,

@@ -339,3 +339,21 @@ def test_doctor_grades_the_refresh_backlog_by_its_oldest_date(piper_env: Setting
 
     assert runner.invoke(app, ["ingest"]).exit_code == 0  # drains it
     assert backlog(13)["status"] == "PASS"
+
+
+def test_the_sensor_waits_for_the_run_that_dirtied_a_date(piper_env: Settings) -> None:
+    """A spool run commits its data before its checks run (a failed invalid rate holds its
+    dates back): while it runs, the sensor does not refresh the dates it dirtied."""
+    write_spool_file(piper_env.raw_root, "ws001/alice/2026-03-04_a.jsonl", ev(1))
+    with dg.DagsterInstance.get() as instance:
+        spool_run = instance.create_run_for_job(
+            defs.resolve_job_def("refresh_models"),
+            status=dg.DagsterRunStatus.STARTED,
+            tags={"test": "stands for a spool run"},
+        )
+        ingest(piper_env, run_id=spool_run.run_id)  # committed, its checks not yet evaluated
+        context = dg.build_sensor_context(instance=instance, definitions=defs)
+        assert touched_event_dates_sensor(context).run_requests == []
+        instance.report_run_failed(spool_run)  # over (its checks held nothing back)
+        (request,) = touched_event_dates_sensor(context).run_requests
+        assert request.tags["dagster/asset_partition_range_start"] == "2026-03-04"

@@ -71,8 +71,12 @@ def touched_event_dates_sensor(context: dg.SensorEvaluationContext) -> dg.Sensor
     finally:
         con.close()
     lo, hi = partition_bounds()
+    running = frozenset(
+        r.dagster_run.run_id
+        for r in context.instance.get_run_records(filters=dg.RunsFilter(statuses=list(ACTIVE)))
+    )
     requests = []
-    for waiting in drain_ranges(backlog, lo, hi):
+    for waiting in drain_ranges(backlog, lo, hi, running=running):
         # A run for this ledger state that failed, or died (still "started" after retry_after):
         # a new attempt; one pending or succeeded: nothing (a new dirtying is a new state).
         attempt = next_attempt(

@@ -2,13 +2,16 @@
 -- whether it is held back: it holds events from a spool partition whose latest invalid_rate
 -- outcome (the blocking check) is FAIL. Held-back dates wait for an operator (fix, replay, or
 -- an explicit `piper materialize`); the others are refreshed by the sensor and the CLI.
+-- run_ids: the runs that dirtied it (the sensor waits while one of them is still running: its
+-- checks, which may hold the date back, are evaluated after its data is committed).
 WITH ledger AS (
     SELECT
         event_date,
         min(dirtied_at) AS first_dirtied_at,
         max(seq) AS max_seq,
         count(*) AS entries,
-        list(DISTINCT why ORDER BY why) AS why
+        list(DISTINCT why ORDER BY why) AS why,
+        list(DISTINCT run_id ORDER BY run_id) FILTER (WHERE run_id IS NOT NULL) AS run_ids
     FROM refresh_pending
     GROUP BY event_date
 ),
@@ -33,7 +36,8 @@ SELECT
     l.entries,
     l.why,
     h.event_date IS NOT NULL AS held_back,
-    coalesce(h.blocked_spool_dates, []::DATE[]) AS blocked_spool_dates
+    coalesce(h.blocked_spool_dates, []::DATE[]) AS blocked_spool_dates,
+    coalesce(l.run_ids, []::VARCHAR[]) AS run_ids
 FROM ledger AS l
 LEFT JOIN held AS h USING (event_date)
 ORDER BY l.event_date;
