@@ -208,9 +208,11 @@ def ingest(
     result = materialize_spool(settings, dates[0], dates[-1], **config)
     try:
         _report_run(result, "spool_events")
-    finally:
-        # Even after a failed run: the batches it committed are in the ledger.
+    except typer.Exit:
+        # A failed run too: the batches it committed are in the ledger (not on Ctrl-C).
         _refresh_waiting(settings)
+        raise
+    _refresh_waiting(settings)
 
 
 def _report_checks(result: Any) -> None:
@@ -368,10 +370,11 @@ def backfill(
     try:
         _report_run(result, "spool_events")
         _report_models(result, MODEL_NAMES)
-    finally:
-        # Event dates outside start..end (late sessions, clock skew), or a blocked run's other
-        # dates: the refresh ledger still names them.
-        _refresh_waiting(settings)
+    except typer.Exit:
+        _refresh_waiting(settings)  # a blocked run's other dates
+        raise
+    # Event dates outside start..end (late sessions, clock skew) still wait in the ledger.
+    _refresh_waiting(settings)
 
 
 def _report_models(result: Any, names: list[str]) -> None:
@@ -701,8 +704,9 @@ def demo(
     try:
         _report_run(result, "spool_events")
         _report_models(result, MODEL_NAMES)
-    finally:
-        _refresh_waiting(settings)  # names held-back dates; refreshes any date left waiting
+    except typer.Exit:
+        _refresh_waiting(settings)  # names the held-back dates, refreshes the others
+        raise
     _print_summary(settings)
     _print_grafana(settings, spool, data)
     if ui:
