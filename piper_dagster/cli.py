@@ -451,7 +451,7 @@ def doctor(
         bool, typer.Option(help="Record the outcomes in pipeline_check_results (read-write).")
     ] = False,
 ) -> None:
-    """Run the four checks on the warehouse, no daemon needed; exit 0 pass, 1 warn, 2 fail."""
+    """Run the pipeline checks on the warehouse, no daemon needed; exit 0 pass, 1 warn, 2 fail."""
     from piper_dagster.checks import Status
     from piper_dagster.checks.doctor import EXIT_CODES, format_table, run_doctor
 
