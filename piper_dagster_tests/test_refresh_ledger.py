@@ -357,3 +357,21 @@ def test_the_sensor_waits_for_the_run_that_dirtied_a_date(piper_env: Settings) -
         instance.report_run_failed(spool_run)  # over (its checks held nothing back)
         (request,) = touched_event_dates_sensor(context).run_requests
         assert request.tags["dagster/asset_partition_range_start"] == "2026-03-04"
+
+
+def test_backfill_refreshes_the_event_dates_outside_its_range(
+    piper_env: Settings, warehouse
+) -> None:
+    # A session that started before midnight: spool date 2026-03-04, an event of 2026-03-03.
+    write_spool_file(
+        piper_env.raw_root,
+        "ws001/alice/2026-03-04_a.jsonl",
+        ev(1, "2026-03-03T23:30:00Z") + ev(2) + ev(3),
+    )
+    out = runner.invoke(app, ["backfill", "--start", "2026-03-04", "--end", "2026-03-04"])
+    assert out.exit_code == 0, out.output
+    # The run's models built 2026-03-04; the day before waited in the ledger, then was refreshed.
+    assert out.output.count("refreshing silver and gold for") == 1
+    assert "refreshing silver and gold for 2026-03-03..2026-03-03" in out.output
+    assert _tool_invocations(warehouse) == [("2026-03-03", 1), ("2026-03-04", 2)]
+    assert _ledger(warehouse) == []
