@@ -206,13 +206,24 @@ def ingest(
     for d in dates:
         files = [p for p in plan.to_read if p.file.spool_date == d]
         typer.echo(f"  {d}  {len(files)} files to read")
-    if dry_run or not dates:
+    if dry_run:
         if not dates:
             typer.echo("nothing to ingest")
         return
+    if not dates:
+        typer.echo("nothing to ingest")
+        # What a dead run or a failed refresh left in the refresh ledger is still refreshed.
+        _refresh_waiting(settings)
+        return
     config = {"limit": limit} if limit is not None else {}
     result = materialize_spool(settings, dates[0], dates[-1], **config)
-    _report_run(result, "spool_events")
+    try:
+        _report_run(result, "spool_events")
+    except typer.Exit:
+        # A failed run too: the batches it committed are in the ledger (not on Ctrl-C).
+        _refresh_waiting(settings)
+        raise
+    _refresh_waiting(settings)
 
 
 def _report_checks(result: Any) -> None:
@@ -234,16 +245,7 @@ def _report_checks(result: Any) -> None:
 
 def _report_run(result: Any, node: str) -> None:
     _report_checks(result)
-    for mat in result.asset_materializations_for_node(node):
-        held = mat.metadata.get("held_back_event_dates")
-        if held is not None and held.value:
-            typer.secho(
-                "silver and gold held back for event dates "
-                + ", ".join(held.value)
-                + ": fix the cause, replay, then `piper materialize` (docs/runbook.md#invalid-rate)",
-                err=True,
-                fg="red",
-            )
+    # Held-back dates are named once, by _refresh_waiting (from the refresh ledger).
     if not result.success:
         typer.secho(f"run {result.run_id} failed: see the Dagster UI", err=True, fg="red")
         raise typer.Exit(1)
@@ -300,9 +302,67 @@ def materialize(
         raise ConfigError(f"unknown model {model!r}; choose from {', '.join(MODEL_NAMES)}")
     first, last = _date_range(start, end, settings)
     selection = [model] if model else MODEL_NAMES
+    problems = _upstream_problems(settings, selection, first, last)
+    if problems:
+        # Not a success with 0 rows: the inputs are not there (or not current), say which.
+        for line in problems:
+            typer.secho(f"piper: {line}", err=True, fg="red")
+        raise typer.Exit(1)
     typer.echo(f"materializing {len(selection)} models for {first}..{last}")
     result = run_assets(settings, selection, first, last)
     _report_models(result, selection)
+
+
+def _upstream_problems(
+    settings: Settings, selection: list[str], first: date, last: date
+) -> list[str]:
+    """One line per input of the selected models that this run does not build and that is empty,
+    or held back (its dates wait in the refresh ledger behind a failed blocking check), for
+    first..last, with the fix."""
+    import duckdb
+
+    from piper_dagster.models import MODELS
+    from piper_dagster.refresh_ledger import read_backlog
+    from piper_dagster.warehouse import connect
+
+    everything = f"`piper materialize --start {first} --end {last}` (every silver and gold model)"
+    problems = []
+    with connect(settings.warehouse_path, read_only=True) as con:
+        held = [d for d in read_backlog(con).held_back if first <= d.event_date <= last]
+        for name in selection:
+            model = MODELS[name]
+            start, end = model.window(first, last)
+            for dep in model.deps:
+                if dep in selection:
+                    continue
+                if held and dep != "silver_events":
+                    dates = [d.event_date for d in held]
+                    spool = sorted({s for d in held for s in d.blocked_spool_dates})
+                    problems.append(
+                        f"{name}: its input {dep} is held back for event dates {_dates_text(dates)}"
+                        f" (spool partitions {_dates_text(spool)} failed invalid_rate): fix the"
+                        " cause and `piper quarantine replay`, or rebuild silver and gold as they"
+                        f" are with {everything} (docs/runbook.md#invalid-rate)"
+                    )
+                    continue
+                try:
+                    row = con.execute(
+                        f"SELECT count(*) FROM {dep} WHERE event_date >= ? AND event_date < ?",
+                        [start, end],
+                    ).fetchone()
+                except duckdb.CatalogException:
+                    row = (0,)  # never built
+                if row is not None and row[0] == 0:
+                    fix = (
+                        "no event was ingested for these dates: `piper ingest`, or other dates"
+                        if dep == "silver_events"
+                        else f"build it first with {everything}"
+                    )
+                    problems.append(
+                        f"{name}: its input {dep} has no rows for {start}..{end - timedelta(days=1)}"
+                        f": {fix}"
+                    )
+    return problems
 
 
 @app.command()
@@ -323,8 +383,14 @@ def backfill(
     if first > last:
         raise ConfigError(f"empty date range (partitions exist from {lo} to {hi})")
     result = run_assets(settings, ["spool_events", *MODEL_NAMES], first, last, {"reread": True})
-    _report_run(result, "spool_events")
-    _report_models(result, MODEL_NAMES)
+    try:
+        _report_run(result, "spool_events")
+        _report_models(result, MODEL_NAMES)
+    except typer.Exit:
+        _refresh_waiting(settings)  # a blocked run's other dates
+        raise
+    # Event dates outside start..end (late sessions, clock skew) still wait in the ledger.
+    _refresh_waiting(settings)
 
 
 def _report_models(result: Any, names: list[str]) -> None:
@@ -335,6 +401,52 @@ def _report_models(result: Any, names: list[str]) -> None:
         mats = result.asset_materializations_for_node(name)
         if mats:
             typer.echo(f"  {name:<32}{mats[0].metadata['rows'].value:>9} rows")
+
+
+def _dates_text(dates: list[date]) -> str:
+    """Dates for a line of text: each one when few, else contiguous ranges."""
+    from piper_dagster.refresh_ledger import contiguous_ranges
+
+    if len(dates) <= 7:
+        return ", ".join(d.isoformat() for d in sorted(dates))
+    return ", ".join(f"{a}..{b}" if a != b else str(a) for a, b in contiguous_ranges(set(dates)))
+
+
+def _refresh_waiting(settings: Settings) -> None:
+    """Drain the refresh ledger: one Dagster run of every silver and gold model per contiguous
+    range of waiting event dates (shown in the UI like the sensor's); held-back dates are named
+    once, with the fix, and left for an operator (docs/runbook.md#refresh-backlog)."""
+    from piper_dagster.refresh_ledger import drain_ranges, read_backlog
+    from piper_dagster.warehouse import connect
+
+    if not settings.warehouse_path.exists():
+        return
+    with connect(settings.warehouse_path, read_only=True) as con:
+        backlog = read_backlog(con)
+    held = [d.event_date for d in backlog.held_back]
+    if held:
+        spool = sorted({s for d in backlog.held_back for s in d.blocked_spool_dates})
+        typer.secho(
+            f"silver and gold held back for event dates {_dates_text(held)} (events from spool"
+            f" partitions {_dates_text(spool)}, whose invalid_rate check failed): fix the cause"
+            " and `piper quarantine replay`, or rebuild them as they are with"
+            f" `piper materialize --start {min(held)} --end {max(held)}`"
+            " (docs/runbook.md#invalid-rate)",
+            err=True,
+            fg="red",
+        )
+    lo, hi = _partition_bounds()
+    outside = [d.event_date for d in backlog.to_refresh if not lo <= d.event_date <= hi]
+    if outside:
+        typer.secho(
+            f"warning: event dates {_dates_text(outside)} are outside the partitions {lo}..{hi}"
+            " and cannot be refreshed (ingest.start_date)",
+            err=True,
+            fg=typer.colors.YELLOW,
+        )
+    for waiting in drain_ranges(backlog, lo, hi):
+        typer.echo(f"refreshing silver and gold for {waiting.first}..{waiting.last}")
+        _report_models(run_assets(settings, MODEL_NAMES, waiting.first, waiting.last), MODEL_NAMES)
 
 
 # --- doctor --------------------------------------------------------------------------------------
@@ -359,7 +471,7 @@ def doctor(
         bool, typer.Option(help="Record the outcomes in pipeline_check_results (read-write).")
     ] = False,
 ) -> None:
-    """Run the four checks on the warehouse, no daemon needed; exit 0 pass, 1 warn, 2 fail."""
+    """Run the pipeline checks on the warehouse, no daemon needed; exit 0 pass, 1 warn, 2 fail."""
     from piper_dagster.checks import Status
     from piper_dagster.checks.doctor import EXIT_CODES, format_table, run_doctor
 
@@ -399,13 +511,17 @@ def quarantine_replay(
     since: Annotated[str, typer.Option(metavar=DATE, help="Only spool dates from this one.")] = "",
     dry_run: Annotated[bool, typer.Option(help="Count what would pass, change nothing.")] = False,
     refresh: Annotated[
-        bool, typer.Option(help="Then rebuild silver and gold for the touched event dates.")
-    ] = False,
+        bool,
+        typer.Option(
+            "--refresh/--no-refresh",
+            help="Then rebuild silver and gold for the touched event dates (the refresh ledger).",
+        ),
+    ] = True,
 ) -> None:
     """Re-validate quarantined lines with the current contract; ingest those that pass, once."""
     from piper_dagster.contract import Reason
-    from piper_dagster.defs.late_data import contiguous_ranges
     from piper_dagster.quarantine import replay
+    from piper_dagster.refresh_ledger import contiguous_ranges
 
     if reason and reason not in {r.value for r in Reason}:
         raise ConfigError(
@@ -428,17 +544,21 @@ def quarantine_replay(
         typer.echo(f"  {r:<28}{n:>7}")
     if result.exported:
         typer.echo(f"exported {result.exported}")
-    ranges = contiguous_ranges(set(result.event_dates))
-    if not ranges or dry_run:
+    if dry_run:
         return
+    if result.spool_dates:
+        # The replay changed these partitions' invalid rate: evaluate the checks again, so a
+        # replay that fixes a blocked partition releases its held-back dates.
+        from piper_dagster.checks import PARTITION_CHECKS
+        from piper_dagster.defs.checks import run_checks
+
+        for first, last in contiguous_ranges(set(result.spool_dates)):
+            run_checks(PARTITION_CHECKS, first, last, run_id=None)
     if refresh:
-        lo, hi = _partition_bounds()
-        for first, last in ranges:
-            first, last = max(first, lo), min(last, hi)
-            if first <= last:
-                typer.echo(f"refreshing silver and gold for {first}..{last}")
-                _report_models(run_assets(settings, MODEL_NAMES, first, last), MODEL_NAMES)
-    else:
+        _refresh_waiting(settings)
+        return
+    ranges = contiguous_ranges(set(result.event_dates))
+    if ranges:
         typer.echo("silver and gold need a refresh for these event dates:")
         for first, last in ranges:
             typer.echo(f"  piper materialize --start {first} --end {last}")
@@ -649,8 +769,12 @@ def demo(
         max(lo, first - timedelta(days=1)),
         min(hi, yesterday),
     )
-    _report_run(result, "spool_events")
-    _report_models(result, MODEL_NAMES)
+    try:
+        _report_run(result, "spool_events")
+        _report_models(result, MODEL_NAMES)
+    except typer.Exit:
+        _refresh_waiting(settings)  # names the held-back dates, refreshes the others
+        raise
     _print_summary(settings)
     _print_grafana(settings, spool, data)
     if ui:

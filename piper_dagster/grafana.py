@@ -675,6 +675,38 @@ def pipeline_health_dashboard(checks: ChecksSettings) -> dict[str, Any]:
     )
     published["options"]["graphMode"] = "none"
 
+    backlog = stat_panel(
+        "Refresh backlog: oldest waiting (hours)",
+        "Hours the oldest event date has waited in the refresh ledger for its silver and gold,"
+        " colored as the refresh-backlog check grades it (checks.refresh_backlog_warn_hours /"
+        " _fail_hours); held-back dates (a failed invalid rate) apart. Empty: nothing dirtied in"
+        " the time range waits.",
+        "SELECT (epoch(now()) - epoch(min(first_dirtied_at))) / 3600.0 AS oldest_waiting_hours\n"
+        "FROM health_refresh_backlog\nWHERE $__timeFilter(first_dirtied_at) AND NOT held_back",
+        "oldest_waiting_hours",
+        {
+            "unit": "h",
+            "decimals": 1,
+            "color": {"mode": "thresholds"},
+            **_check_thresholds(
+                checks.refresh_backlog_warn_hours, checks.refresh_backlog_fail_hours
+            ),
+        },
+        FORMAT_TABLE,
+    )
+    backlog["options"]["graphMode"] = "none"
+    backlog_table = table_panel(
+        "Refresh backlog",
+        "Event dates waiting for their silver and gold (the late-data sensor and `piper ingest`"
+        " refresh them); held back: events from a spool partition whose invalid rate failed"
+        " (docs/runbook.md#refresh-backlog).",
+        "SELECT event_date, held_back, first_dirtied_at,"
+        " (epoch(now()) - epoch(first_dirtied_at)) / 3600.0 AS waiting_hours, entries, why,"
+        " blocked_spool_dates\nFROM health_refresh_backlog\nWHERE $__timeFilter(first_dirtied_at)\n"
+        "ORDER BY held_back, event_date",
+        [column_override("waiting_hours", {"unit": "h", "decimals": 1})],
+    )
+
     outcomes = timeseries_panel(
         "Check outcomes per day",
         "Check evaluations per day of evaluation, by status (SKIP: could not judge).",
@@ -771,14 +803,16 @@ def pipeline_health_dashboard(checks: ChecksSettings) -> dict[str, Any]:
             [
                 (failing, 3, 5),
                 (warning, 3, 5),
-                (invalid_rate, 4, 5),
-                (skewed_share, 4, 5),
-                (freshness, 6, 5),
-                (published, 4, 5),
+                (invalid_rate, 3, 5),
+                (skewed_share, 3, 5),
+                (freshness, 5, 5),
+                (published, 3, 5),
+                (backlog, 4, 5),
             ],
             [(outcomes, 12, 8), (volume, 12, 8), (reasons, 12, 8), (skew, 12, 8)],
             [(checks_table, 24, 9)],
             [(hosts_table, 8, 8), (reasons_table, 8, 8), (freshness_table, 8, 8)],
+            [(backlog_table, 24, 7)],
         ]
     )
     return dashboard(

@@ -9,6 +9,7 @@ previous state. Weekly models widen the window to whole ISO weeks.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
@@ -142,8 +143,17 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, models: tuple[Model, ...]) -> 
         _create_if_missing(con, model, params)
 
 
-def refresh(con: duckdb.DuckDBPyConnection, model: Model, first: date, last: date) -> int:
-    """Replace the model's rows for first..last (inclusive) in one transaction; rows written."""
+def refresh(
+    con: duckdb.DuckDBPyConnection,
+    model: Model,
+    first: date,
+    last: date,
+    *,
+    also: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+) -> int:
+    """Replace the model's rows for first..last (inclusive) in one transaction; rows written.
+
+    `also` runs inside that transaction (the refresh ledger's bookkeeping commits with it)."""
     start, end = model.window(first, last)
     params = {"start": start, "end": end}
     select = model.sql
@@ -157,6 +167,8 @@ def refresh(con: duckdb.DuckDBPyConnection, model: Model, first: date, last: dat
             f"INSERT INTO {model.name} BY NAME SELECT * FROM ({select})", params
         ).fetchone()
         rows = inserted[0] if inserted else 0
+        if also is not None:
+            also(con)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -39,6 +39,7 @@ class ReplayResult:
     still_invalid: Counter[str] = field(default_factory=Counter)  # by current reason
     reclassified: int = 0  # still invalid, under another reason than before
     event_dates: list[date] = field(default_factory=list)  # silver/gold to refresh
+    spool_dates: list[date] = field(default_factory=list)  # replayed: their checks change
     exported: str = ""
     dry_run: bool = False
 
@@ -53,6 +54,7 @@ class ReplayResult:
             "still_invalid": dict(sorted(self.still_invalid.items())),
             "reclassified": self.reclassified,
             "event_dates": [d.isoformat() for d in self.event_dates],
+            "spool_dates": [d.isoformat() for d in self.spool_dates],
             "exported": self.exported,
         }
 
@@ -98,6 +100,7 @@ def replay(
         if dry_run:
             con.execute("ROLLBACK")
             return result
+        result.spool_dates = days
         # Parquet and the quarantine files follow the tables (as after an ingest).
         result.exported = export_pending(con, settings)
     return result
@@ -119,6 +122,8 @@ def _replay_day(
     con.execute(load_sql("ingest/new_events"), {"skew_seconds": skew})
     con.execute(load_sql("ingest/insert_events"), {"run_id": result.run_id})
     con.execute(load_sql("ingest/pending_events"))
+    # The refresh ledger, in the replay day's transaction like the ingest batch's.
+    con.execute(load_sql("refresh/dirty"), {"why": "replay", "run_id": result.run_id})
     _count(con, result)
     con.execute(load_sql("replay/replayed"), {"run_id": result.run_id})
     con.execute(load_sql("replay/settle"))

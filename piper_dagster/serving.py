@@ -73,6 +73,16 @@ SERVED_TABLES: tuple[ServedTable, ...] = (
         "Lines read and quarantined, events and skewed events per spool date (the checks' measures)",
     ),
     ServedTable(
+        "health_refresh_backlog",
+        "first_dirtied_at",
+        "Event dates waiting in the refresh ledger for their silver and gold, held back or not",
+        # The ledger's own query (sql/refresh/backlog.sql); lists as text, which every client reads.
+        "SELECT event_date, first_dirtied_at, entries, held_back,"
+        " array_to_string(why, ',') AS why,"
+        " array_to_string(blocked_spool_dates::VARCHAR[], ',') AS blocked_spool_dates"
+        f" FROM ({load_sql('refresh/backlog').rstrip().rstrip(';')}) ORDER BY event_date",
+    ),
+    ServedTable(
         "serving_publication",
         "published_at",
         "The publication Grafana reads: when, and how fresh the warehouse was",

@@ -133,6 +133,10 @@ class ChecksSettings(BaseModel):
     # Clock skew: skewed events / events, per spool partition (contract §6).
     clock_skew_warn: float = Field(ge=0, le=1, description="WARN above this share of events")
     clock_skew_fail: float = Field(ge=0, le=1, description="FAIL above this share of events")
+    # Refresh backlog: hours the oldest event date has waited in the refresh ledger for its
+    # silver and gold (held-back dates apart).
+    refresh_backlog_warn_hours: float = Field(gt=0, description="refresh backlog: WARN age")
+    refresh_backlog_fail_hours: float = Field(gt=0, description="refresh backlog: FAIL age")
     top_n: int = Field(ge=1, le=100, description="files / hosts listed in a check's detail")
     runbook_url: str = Field(
         pattern=r"^(https?://\S+)?$",
@@ -152,6 +156,8 @@ class ChecksSettings(BaseModel):
         for name in ("invalid_rate", "clock_skew"):
             if getattr(self, f"{name}_warn") > getattr(self, f"{name}_fail"):
                 problems.append(f"{name}_warn > {name}_fail")
+        if self.refresh_backlog_warn_hours > self.refresh_backlog_fail_hours:
+            problems.append("refresh_backlog_warn_hours > refresh_backlog_fail_hours")
         if problems:
             raise ValueError("checks: WARN must come before FAIL: " + ", ".join(problems))
         return self

@@ -110,6 +110,17 @@ def insert_check_results(settings: Settings, first: date, days: int) -> None:
 
 # --- a reader like Grafana's plugin, on the plugin's DuckDB --------------------------------------
 
+
+def insert_refresh_backlog(settings: Settings, day: date) -> None:
+    """A date waiting in the refresh ledger, as an ingest whose refresh has not run leaves it."""
+    with connect(settings.warehouse_path) as con:
+        con.execute(
+            "INSERT INTO refresh_pending VALUES (?, nextval('refresh_seq'),"
+            " now() - INTERVAL 3 HOUR, 'ingest', 'late-run', NULL)",
+            [day],
+        )
+
+
 READER = Path(__file__).resolve().parent / "serving_reader.py"
 PROVISIONED = Path(__file__).resolve().parent.parent / "grafana/provisioning/datasources/piper.yaml"
 

@@ -222,6 +222,7 @@ def test_outcomes_are_recorded_for_grafana(piper_env: Settings, warehouse) -> No
             ("clock_skew", 2, 2),
             ("freshness", 3, 0),
             ("invalid_rate", 2, 2),
+            ("refresh_backlog", 1, 0),
             ("volume", 6, 2),
         ]
         detail = con.execute(

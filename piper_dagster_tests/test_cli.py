@@ -98,11 +98,18 @@ def test_ingest_dry_run_then_ingest_through_dagster(piper_env: Settings, warehou
     assert "1 files new" in out.output
     with dg.DagsterInstance.get() as instance:
         runs = instance.get_runs()
-        assert len(runs) == 2 and all(r.is_success for r in runs)
+        # Two spool runs (the first file read quarantines only: no event date to refresh), then
+        # the refresh run of the date the second one added events to: no daemon needed.
+        assert len(runs) == 3 and all(r.is_success for r in runs)
         assert runs[0].tags["dagster/asset_partition_range_start"] == "2026-03-04"
+        gold = instance.get_latest_materialization_event(dg.AssetKey("gold_publish_health_daily"))
+        assert gold is not None and gold.run_id == runs[0].run_id
+    assert "refreshing silver and gold for 2026-03-04..2026-03-04" in out.output
     with warehouse() as con:
         assert con.execute("SELECT count(*) FROM silver_events").fetchone() == (20,)
         assert con.execute("SELECT count(*) FROM quarantine").fetchone() == (11,)
+        assert con.execute("SELECT count(*) FROM gold_publish_health_daily").fetchone()[0] > 0
+        assert con.execute("SELECT count(*) FROM refresh_pending").fetchone() == (0,)
     nothing = runner.invoke(app, ["ingest"])
     assert "nothing to ingest" in nothing.output
 
@@ -187,6 +194,7 @@ def test_materialize_and_backfill_run_through_dagster(piper_env: Settings, wareh
         )
         assert con.execute("SELECT count(*) FROM silver_events").fetchone() == (20,)
     with dg.DagsterInstance.get() as instance:
-        assert len(instance.get_runs()) == 4
+        # ingest + its refresh, materialize twice, backfill (whose models cleared the ledger).
+        assert len(instance.get_runs()) == 5
     unknown = runner.invoke(app, ["materialize", "--model", "gold_nope"])
     assert unknown.exit_code == 2

@@ -153,11 +153,12 @@ def test_an_appended_file_after_a_crash_is_read_once(tmp_path: Path) -> None:
     json.dumps(rows)
 
 
-def test_the_rerun_reports_the_event_dates_the_dead_run_committed(
+def test_the_ledger_keeps_the_event_dates_the_dead_run_committed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The late-data sensor refreshes silver and gold for the event dates a spool run reports:
-    after a crash those include the dates of the batches the dead run committed."""
+    """The late-data sensor and the CLI refresh silver and gold for the event dates in the
+    refresh ledger: after a crash those include the dates of the batches the dead run committed,
+    and they stay there until a refresh rebuilt them (not until some run reported them)."""
     raw = tmp_path / "spool"
     # Several event dates, read oldest spool date first: the first batches hold the first day.
     generate_spool(raw, GenerateOptions(start=date(2026, 3, 2), days=3, artists=40))
@@ -179,5 +180,7 @@ def test_the_rerun_reports_the_event_dates_the_dead_run_committed(
     rerun = ingest(settings)
     assert rerun.batches < reference.batches  # the rerun read only the rest
     assert len(reference.event_dates) >= 3
-    assert rerun.event_dates == reference.event_dates
-    assert ingest(settings).event_dates == set()  # reported once the export has run
+    assert rerun.event_dates < reference.event_dates  # it added events to fewer dates ...
+    assert rerun.refresh_pending == sorted(reference.event_dates)  # ... but all of them wait
+    assert reference.refresh_pending == sorted(reference.event_dates)
+    assert ingest(settings).refresh_pending == sorted(reference.event_dates)  # until a refresh

@@ -53,7 +53,7 @@ def test_spool_checks_with_the_materialization_and_a_row_per_partition(
 ) -> None:
     asset = defs.resolve_assets_def("spool_events")
     specs = {s.name: s for s in asset.check_specs}
-    assert set(specs) == {"volume", "invalid_rate", "clock_skew"}
+    assert set(specs) == {"volume", "invalid_rate", "clock_skew", "refresh_backlog"}
     assert specs["invalid_rate"].blocking and not specs["volume"].blocking
     assert "docs/runbook.md#invalid-rate" in specs["invalid_rate"].description
 
@@ -83,12 +83,20 @@ def test_spool_checks_with_the_materialization_and_a_row_per_partition(
         assert vol.description.startswith("SKIP, not judged: ") and "baseline" in vol.description
         assert "not_passed" not in vol.metadata and len(vol.metadata["not_judged"].value) == 9
         assert len(result.asset_materializations_for_node("gold_models")) > 0
+        # The refresh backlog is evaluated with every spool run: what it ingested waits ~0 s.
+        backlog = evals["refresh_backlog"]
+        assert backlog.passed and backlog.metadata["runbook"].value.endswith("#refresh-backlog")
     with warehouse() as con:
         rows = con.execute(
             "SELECT check_name, count(DISTINCT partition_date), count(DISTINCT run_id)"
             " FROM pipeline_check_results GROUP BY 1 ORDER BY 1"
         ).fetchall()
-    assert rows == [("clock_skew", 3, 1), ("invalid_rate", 3, 1), ("volume", 3, 1)]
+    assert rows == [
+        ("clock_skew", 3, 1),
+        ("invalid_rate", 3, 1),
+        ("refresh_backlog", 0, 1),
+        ("volume", 3, 1),
+    ]
     served = _served(piper_env).execute(
         "SELECT DISTINCT status FROM pipeline_check_results WHERE check_name = 'volume'"
     )
@@ -179,6 +187,12 @@ def test_freshness_runs_on_its_own_job(piper_env: Settings, warehouse) -> None:
         # Data of March 2026, now is later: stale, every family.
         assert not evaluation.passed
         assert {"value_artists", "value_farm", "value_storage"} <= set(evaluation.metadata)
+        # The refresh backlog is evaluated with it (the spool run ingested, nothing refreshed).
+        (backlog,) = _evaluations(instance, "refresh_backlog")[:1]
+        assert backlog.run_id == _evaluations(instance, "freshness")[0].run_id
+        assert "event dates wait for a refresh" in (
+            backlog.event.dagster_event.event_specific_data.metadata["hint"].value
+        )
     with warehouse() as con:
         assert con.execute(
             "SELECT count(*), count(partition_date) FROM pipeline_check_results"

@@ -123,16 +123,16 @@ def test_a_healthy_warehouse_passes(piper_env: Settings) -> None:
     assert lines[0].split() == header.split()
     # Aligned: every column starts where its header does, after two spaces.
     body = lines[1:-2]  # then a blank line and the summary
-    assert len(body) == 8
+    assert len(body) == 9
     for column in ("CHECK", "PARTITION", "SCOPE", "VALUE", "WARN / FAIL", "HINT"):
         start = lines[0].index(column)
         assert all(line[start - 2 : start] == "  " and line[start] != " " for line in body), column
     checks = {line.split()[1] for line in body}
-    assert checks == {"freshness", "volume", "invalid_rate", "clock_skew"}
+    assert checks == {"freshness", "volume", "invalid_rate", "clock_skew", "refresh_backlog"}
     assert "2026-03-03" in out.output  # the newest spool partition read, by default
     # Two days of data: no same-weekday baseline yet, so volume could not judge: SKIP rows, not
     # PASS, counted apart; the worst of what was judged is PASS.
-    assert lines[-1].startswith("PASS: 5 pass, 3 skip (not judged), 0 warn, 0 fail")
+    assert lines[-1].startswith("PASS: 6 pass, 3 skip (not judged), 0 warn, 0 fail")
     assert {tuple(line.split()[:2]) for line in body if line.startswith("SKIP")} == {
         ("SKIP", "volume")
     }
@@ -162,6 +162,7 @@ def test_exit_code_is_the_worst_status(piper_env: Settings, options, code, statu
         "volume",
         "invalid_rate",
         "clock_skew",
+        "refresh_backlog",
     }
     worst = [r for r in report["results"] if r["status"] == status]
     assert worst and all(r["runbook"].startswith("docs/runbook.md#") for r in worst)
@@ -200,11 +201,11 @@ def test_stale_data_fails_and_record_writes_the_outcomes(piper_env: Settings, wa
     with warehouse() as con:
         assert con.execute(
             "SELECT count(*), count(run_id) FROM pipeline_check_results"
-        ).fetchone() == (8, 0)
+        ).fetchone() == (9, 0)
     # Recorded outcomes are published for Grafana's pipeline-health dashboard.
     served = duckdb.connect()
     served.execute(init_sql(piper_env.serving_dir))
-    assert served.execute("SELECT count(*) FROM pipeline_check_results").fetchone() == (8,)
+    assert served.execute("SELECT count(*) FROM pipeline_check_results").fetchone() == (9,)
 
 
 def test_piper_ingest_names_the_failed_checks(piper_env: Settings) -> None:
@@ -384,6 +385,7 @@ def test_json_gives_the_unit_of_every_value_and_threshold(piper_env: Settings) -
         "volume": ("ratio", "below"),
         "invalid_rate": ("share", "above"),
         "clock_skew": ("share", "above"),
+        "refresh_backlog": ("seconds", "above"),
     }
     fresh = next(r for r in report["results"] if r["check"] == "freshness")
     assert fresh["warn_threshold"] >= 1800  # seconds, not the settings' hours

@@ -41,6 +41,7 @@ from piper_dagster_tests.demo_warehouse import (
     DEMO_START,
     generate,
     insert_check_results,
+    insert_refresh_backlog,
     materialize_all,
     piper_settings,
     plugin_query,
@@ -345,6 +346,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         last = DEMO_START + timedelta(days=DEMO_DAYS - 1)
         materialize_all(DEMO_START - timedelta(days=1), last)
         insert_check_results(settings, DEMO_START, DEMO_DAYS)
+        insert_refresh_backlog(settings, last)
         publish(settings)
         yield settings
 

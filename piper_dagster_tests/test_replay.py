@@ -122,7 +122,7 @@ def test_replay_filters_and_cli(piper_env: Settings) -> None:
     assert "0 quarantined lines" in out.output
     dry = runner.invoke(app, ["quarantine", "replay", "--dry-run"])
     assert "dry run: 1 quarantined lines re-validated: 1 events ingested" in dry.output
-    out = runner.invoke(app, ["quarantine", "replay", "--since", "2026-03-03"])
+    out = runner.invoke(app, ["quarantine", "replay", "--since", "2026-03-03", "--no-refresh"])
     assert out.exit_code == 0, out.output
     assert "1 events ingested" in out.output
     assert "piper materialize --start 2026-03-03 --end 2026-03-03" in out.output

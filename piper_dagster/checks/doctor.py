@@ -13,7 +13,14 @@ from typing import Any
 
 import duckdb
 
-from piper_dagster.checks.evaluate import BLOCKING_CHECKS, CHECKS, FRESHNESS, VOLUME, evaluate
+from piper_dagster.checks.evaluate import (
+    BLOCKING_CHECKS,
+    CHECKS,
+    FRESHNESS,
+    REFRESH_BACKLOG,
+    VOLUME,
+    evaluate,
+)
 from piper_dagster.checks.outcome import CheckOutcome, Status, record, worst
 from piper_dagster.serving import publish_from
 from piper_dagster.settings import ChecksSettings, Settings
@@ -148,14 +155,14 @@ def run_doctor(
 
 
 # Decimals shown by default: hours to a tenth, volume ratios in whole percent, rates to 0.01 %.
-_DIGITS = {FRESHNESS: 1, VOLUME: 0}
+_DIGITS = {FRESHNESS: 1, VOLUME: 0, REFRESH_BACKLOG: 1}
 
 
 def format_value(o: CheckOutcome, value: float | None, digits: int | None = None) -> str:
     if value is None:
         return "-"
     digits = _DIGITS.get(o.check, 2) if digits is None else digits
-    if o.check == FRESHNESS:
+    if o.check in (FRESHNESS, REFRESH_BACKLOG):  # ages in seconds, shown in hours
         return f"{value / 3600:.{digits}f} h"
     return f"{value:.{digits}%}"
 

@@ -1,4 +1,4 @@
-"""The four pipeline checks, computed from the warehouse for a range of spool partitions.
+"""The pipeline checks, computed from the warehouse for a range of spool partitions.
 
 Plain functions over a DuckDB connection (read-only is enough): Dagster (defs/checks.py) and
 `piper doctor` call the same code. The queries live in sql/checks/.
@@ -14,6 +14,7 @@ import duckdb
 
 from piper_dagster.checks.families import family_rows
 from piper_dagster.checks.outcome import CheckOutcome, Status, grade
+from piper_dagster.refresh_ledger import read_backlog
 from piper_dagster.settings import ChecksSettings
 from piper_dagster.sql import load_sql
 
@@ -21,6 +22,7 @@ FRESHNESS = "freshness"
 VOLUME = "volume"
 INVALID_RATE = "invalid_rate"
 CLOCK_SKEW = "clock_skew"
+REFRESH_BACKLOG = "refresh_backlog"
 
 RUNBOOK = "docs/runbook.md"
 
@@ -77,6 +79,14 @@ CHECKS: dict[str, CheckInfo] = {
             " the hosts and their typical offset. High: a machine's clock is wrong.",
             "clock-skew",
             unit="share",
+        ),
+        CheckInfo(
+            REFRESH_BACKLOG,
+            "Age of the oldest event date waiting in the refresh ledger for its silver and gold"
+            " (dates held back by a failed invalid rate apart). Old: nothing drains the ledger"
+            " (no daemon and no `piper ingest`), or its refresh runs fail.",
+            "refresh-backlog",
+            unit="seconds",
         ),
     )
 }
@@ -295,6 +305,44 @@ def clock_skew(
     return out
 
 
+# --- refresh backlog ----------------------------------------------------------------------------
+
+
+def refresh_backlog(
+    con: duckdb.DuckDBPyConnection, cfg: ChecksSettings, now: datetime
+) -> list[CheckOutcome]:
+    """The refresh ledger: seconds the oldest event date (not held back) has waited."""
+    backlog = read_backlog(con)
+    waiting, held = backlog.to_refresh, backlog.held_back
+    warn = cfg.refresh_backlog_warn_hours * 3600
+    fail = cfg.refresh_backlog_fail_hours * 3600
+    age = backlog.oldest_age_seconds(now)
+    if age is None:
+        # Nothing waits: judged, and healthy (not a SKIP: an empty ledger is the goal).
+        age = 0.0
+        hint = "no event date waits for a refresh"
+    else:
+        oldest = min(waiting, key=lambda d: d.first_dirtied_at)
+        hint = (
+            f"{len(waiting)} event dates wait for a refresh, the oldest ({oldest.event_date})"
+            f" for {_hours(age)}"
+        )
+    if held:
+        hint += f"; {len(held)} held back by a failed invalid rate"
+    detail = {
+        "waiting": len(waiting),
+        "waiting_dates": [d.event_date for d in waiting[:20]],
+        "held_back": len(held),
+        "held_back_dates": [d.event_date for d in held[:20]],
+        "oldest_dirtied_at": min((d.first_dirtied_at for d in waiting), default=None),
+    }
+    return [
+        CheckOutcome(
+            REFRESH_BACKLOG, None, "all", grade(age, warn, fail), age, warn, fail, detail, hint
+        )
+    ]
+
+
 # --- all ----------------------------------------------------------------------------------------
 
 
@@ -304,7 +352,7 @@ def evaluate(
     first: date,
     last: date,
     *,
-    checks: tuple[str, ...] = (FRESHNESS, *PARTITION_CHECKS),
+    checks: tuple[str, ...] = (FRESHNESS, *PARTITION_CHECKS, REFRESH_BACKLOG),
     now: datetime | None = None,
 ) -> list[CheckOutcome]:
     """The outcomes of `checks` for the spool partitions first..last (freshness: at `now`)."""
@@ -319,6 +367,8 @@ def evaluate(
             out += invalid_rate(con, cfg, first, last)
         elif name == CLOCK_SKEW:
             out += clock_skew(con, cfg, first, last)
+        elif name == REFRESH_BACKLOG:
+            out += refresh_backlog(con, cfg, now)
         else:
             raise ValueError(f"unknown check {name!r}; known: {', '.join(CHECKS)}")
     return out

@@ -1,5 +1,6 @@
-"""Asset checks of spool_events: volume, invalid rate and clock skew with every materialization
-(check_specs + MaterializeResult, stable in Dagster 1.13), freshness on a schedule.
+"""Asset checks of spool_events: volume, invalid rate, clock skew and the refresh backlog with every
+materialization (check_specs + MaterializeResult, stable in Dagster 1.13), freshness (and the
+refresh backlog again) on a schedule.
 
 The checks are the plain functions of piper_dagster.checks; this module only turns their outcomes
 into Dagster check results and records them in pipeline_check_results (for Grafana). A range run
@@ -24,6 +25,7 @@ from piper_dagster.checks import (
     CHECKS,
     FRESHNESS,
     PARTITION_CHECKS,
+    REFRESH_BACKLOG,
     VOLUME,
     CheckOutcome,
     Status,
@@ -37,6 +39,9 @@ from piper_dagster.sql import load_sql
 from piper_dagster.warehouse import connect
 
 SPOOL_ASSET = "spool_events"
+# Evaluated with every spool run: the partition checks, and the refresh backlog (whole asset;
+# also evaluated with the freshness check, so it is seen when nothing arrives).
+SPOOL_RUN_CHECKS: tuple[str, ...] = (*PARTITION_CHECKS, REFRESH_BACKLOG)
 
 
 def _runbook(name: str) -> dg.MetadataValue:
@@ -58,7 +63,7 @@ SPOOL_CHECK_SPECS: list[dg.AssetCheckSpec] = [
         blocking=name in BLOCKING_CHECKS,
         metadata={"runbook": _runbook(name)},
     )
-    for name in PARTITION_CHECKS
+    for name in SPOOL_RUN_CHECKS
 ]
 
 
@@ -186,7 +191,20 @@ def held_back_event_dates(spool_dates: list[date], event_dates: list[date]) -> l
 def freshness_check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
     """Age of the newest event of each source family, evaluated on a schedule."""
     today = datetime.now(UTC).date()
-    outcomes = run_checks((FRESHNESS,), today, today, run_id=context.run.run_id)
+    outcomes = run_checks((FRESHNESS, REFRESH_BACKLOG), today, today, run_id=context.run.run_id)
+    # The refresh backlog is a check of spool_events declared with the asset (evaluated by every
+    # spool run); reported here too, as an evaluation event, so it ages visibly between runs.
+    backlog = check_result(REFRESH_BACKLOG, outcomes)
+    context.op_execution_context.log_event(
+        dg.AssetCheckEvaluation(
+            asset_key=dg.AssetKey(SPOOL_ASSET),
+            check_name=REFRESH_BACKLOG,
+            passed=backlog.passed,
+            metadata=backlog.metadata,
+            severity=backlog.severity,
+            description=backlog.description,
+        )
+    )
     return check_result(FRESHNESS, outcomes)
 
 

@@ -1,37 +1,29 @@
-"""Late data: refresh silver and gold for every event date an ingest added events to.
+"""Late data: refresh silver and gold for every event date an ingest (or a replay) added events to.
 
 `AutomationCondition.eager()` only acts on the latest partition, and events reach past days
-(sessions across midnight, laptops syncing days later, clock-skew reassignment). Each spool
-materialization records the event dates it touched (metadata `event_dates`); this sensor reads
-new spool materializations and requests one run of every silver and gold model per contiguous
-range of touched dates, however far in the past.
+(sessions across midnight, laptops syncing days later, clock-skew reassignment). Each ingest batch
+records the event dates it added events to in the refresh ledger (table refresh_pending), in its
+own transaction; this sensor reads the ledger and requests one run of every silver and gold model
+per contiguous range of waiting dates, however far in the past, minus the held-back ones (see
+piper_dagster/refresh_ledger.py). The refresh clears what it rebuilt: nothing a crash can lose.
 """
 
-import json
 import time
-from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
+import duckdb
 
 from piper_dagster.defs.partitions import partition_bounds, range_tags
+from piper_dagster.refresh_ledger import contiguous_ranges, drain_ranges, read_backlog
 from piper_dagster.settings import load_settings
+
+__all__ = ["contiguous_ranges", "next_attempt", "refresh_models_job", "touched_event_dates_sensor"]
 
 refresh_models_job = dg.define_asset_job(
     "refresh_models",
     selection=dg.AssetSelection.groups("silver", "gold"),
     description="Silver and gold for a range of event dates (one run per range).",
 )
-
-
-def contiguous_ranges(dates: set[date]) -> list[tuple[date, date]]:
-    """[(first, last)] covering `dates`, one per run of consecutive days."""
-    ranges: list[tuple[date, date]] = []
-    for d in sorted(dates):
-        if ranges and d - ranges[-1][1] == timedelta(days=1):
-            ranges[-1] = (ranges[-1][0], d)
-        else:
-            ranges.append((d, d))
-    return ranges
 
 
 ACTIVE = {
@@ -60,59 +52,42 @@ def next_attempt(
     return len(records)
 
 
-def _dates(mat: dg.AssetMaterialization | None, key: str) -> set[date]:
-    value = mat.metadata.get(key) if mat else None
-    raw = getattr(value, "value", value) or []
-    if isinstance(raw, str):
-        raw = json.loads(raw)
-    return {date.fromisoformat(d) for d in raw}
-
-
-def _touched_dates(record: dg.EventLogRecord) -> set[date]:
-    # Dates that came from a spool partition whose blocking check failed (invalid rate) are held
-    # back: an operator refreshes them after a fix and a replay. The run's other dates go on.
-    mat = record.asset_materialization
-    return _dates(mat, "event_dates") - _dates(mat, "held_back_event_dates")
-
-
 @dg.sensor(
     job=refresh_models_job,
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=load_settings().dagster.sensor_interval_seconds,
-    description="Refreshes silver and gold for the event dates each spool ingest touched.",
+    description="Refreshes silver and gold for the event dates waiting in the refresh ledger.",
 )
 def touched_event_dates_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    result = context.instance.fetch_materializations(
-        dg.AssetKey("spool_events"), limit=1000, cursor=context.cursor, ascending=True
-    )
-    touched: set[date] = set()
-    for record in result.records:
-        touched |= _touched_dates(record)
+    settings = load_settings()
+    if not settings.warehouse_path.exists():
+        return dg.SensorResult(skip_reason="no warehouse yet")
+    try:
+        con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    except duckdb.IOException:
+        return dg.SensorResult(skip_reason="a run is writing the warehouse; next tick")
+    try:
+        backlog = read_backlog(con)
+    finally:
+        con.close()
     lo, hi = partition_bounds()
-    touched = {d for d in touched if lo <= d <= hi}
-    retry_after = load_settings().dagster.retry_after_seconds
-    states = {f"{first}..{last}@{result.cursor}" for first, last in contiguous_ranges(touched)}
-    # Ranges requested before whose run failed or died (not succeeded): ask again.
-    since = time.time() - 7 * 86400
-    for record in context.instance.get_run_records(
-        filters=dg.RunsFilter(
-            job_name=refresh_models_job.name,
-            statuses=[dg.DagsterRunStatus.FAILURE, *ACTIVE],
-            created_after=datetime.fromtimestamp(since, UTC),
-        )
-    ):
-        if REFRESH_TAG in record.dagster_run.tags:
-            states.add(record.dagster_run.tags[REFRESH_TAG])
+    running = frozenset(
+        r.dagster_run.run_id
+        for r in context.instance.get_run_records(filters=dg.RunsFilter(statuses=list(ACTIVE)))
+    )
     requests = []
-    for state in sorted(states):
-        attempt = next_attempt(context.instance, REFRESH_TAG, state, retry_after)
+    for waiting in drain_ranges(backlog, lo, hi, running=running):
+        # A run for this ledger state that failed, or died (still "started" after retry_after):
+        # a new attempt; one pending or succeeded: nothing (a new dirtying is a new state).
+        attempt = next_attempt(
+            context.instance, REFRESH_TAG, waiting.state, settings.dagster.retry_after_seconds
+        )
         if attempt is None:
             continue
-        first, last = (date.fromisoformat(d) for d in state.split("@")[0].split(".."))
         requests.append(
             dg.RunRequest(
-                run_key=f"refresh {state} #{attempt}",
-                tags={**range_tags(first, last), REFRESH_TAG: state},
+                run_key=f"refresh {waiting.state} #{attempt}",
+                tags={**range_tags(waiting.first, waiting.last), REFRESH_TAG: waiting.state},
             )
         )
-    return dg.SensorResult(run_requests=requests, cursor=result.cursor)
+    return dg.SensorResult(run_requests=requests)

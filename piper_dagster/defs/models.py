@@ -1,11 +1,13 @@
 """Silver domain and gold KPI assets: one per SQL model, daily-partitioned by event date."""
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from functools import cache
 
 import dagster as dg
 import duckdb
 
+from piper_dagster import refresh_ledger
 from piper_dagster.catalog import column_descriptions
 from piper_dagster.defs.partitions import daily_partitions, partition_dates
 from piper_dagster.ingest.export import write_date_partitions
@@ -60,9 +62,34 @@ def _column_schema(model: Model) -> dict[str, object]:
     return {"dagster/column_schema": dg.TableSchema(columns=columns)}
 
 
+def _whole(models: list[Model], layer: tuple[Model, ...]) -> bool:
+    return {m.name for m in models} >= {m.name for m in layer}
+
+
+def _ledger_hook(
+    models: list[Model], i: int, con: duckdb.DuckDBPyConnection, first: date, last: date
+) -> Callable[[duckdb.DuckDBPyConnection], None] | None:
+    """The refresh ledger's bookkeeping, run inside a layer's last model's transaction.
+
+    A whole silver layer marks the entries it saw before reading silver_events; a whole gold layer
+    deletes the marked entries it saw before reading silver (piper_dagster/refresh_ledger.py).
+    Called before model i's refresh: the entries are read there, once per layer, before its first
+    model reads anything. A refresh of some models only leaves the ledger alone (the others are
+    still stale)."""
+    model = models[i]
+    layer = SILVER_MODELS if model.layer == "silver" else GOLD_MODELS
+    mine = [j for j, m in enumerate(models) if m.layer == model.layer]
+    if not _whole(models, layer) or i != mine[0]:
+        return None
+    seqs = refresh_ledger.entries_seen(con, first, last, silver_rebuilt=model.layer == "gold")
+    if model.layer == "silver":
+        return lambda c: refresh_ledger.mark_silver_rebuilt(c, seqs)
+    return lambda c: refresh_ledger.clear(c, seqs)
+
+
 def refresh_models(models: list[Model], first: date, last: date) -> dict[str, dict[str, object]]:
     """Rebuild `models` (in order) for first..last, silver Parquet too, then Grafana's serving
-    layer when gold changed; metadata per model."""
+    layer when gold changed; metadata per model. The ledger entries it covered are cleared."""
     settings = load_settings()
     out: dict[str, dict[str, object]] = {}
     with connect(settings.warehouse_path) as con:
@@ -71,8 +98,14 @@ def refresh_models(models: list[Model], first: date, last: date) -> dict[str, di
             mask=settings.privacy.mask_users,
             key=settings.privacy.user_hash_key.get_secret_value(),
         )
-        for model in models:
-            rows = refresh(con, model, first, last)
+        hooks: dict[str, Callable[[duckdb.DuckDBPyConnection], None] | None] = {}
+        for i, model in enumerate(models):
+            hook = _ledger_hook(models, i, con, first, last)
+            if hook is not None:
+                hooks[model.layer] = hook
+            last_of_layer = all(m.layer != model.layer for m in models[i + 1 :])
+            also = hooks.get(model.layer) if last_of_layer else None
+            rows = refresh(con, model, first, last, also=also)
             start, end = model.window(first, last)
             files = 0
             if model.layer == "silver":

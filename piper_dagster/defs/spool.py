@@ -2,9 +2,9 @@
 
 import dagster as dg
 
-from piper_dagster.checks import PARTITION_CHECKS
 from piper_dagster.defs.checks import (
     SPOOL_CHECK_SPECS,
+    SPOOL_RUN_CHECKS,
     blocked_partitions,
     check_result,
     held_back_event_dates,
@@ -50,15 +50,18 @@ def spool_events(
     meta["invalid_by_reason"] = dg.MetadataValue.json(meta["invalid_by_reason"])
     meta["anomalies"] = dg.MetadataValue.json(meta["anomalies"])
     meta["event_dates"] = dg.MetadataValue.json(meta["event_dates"])
+    meta["refresh_pending"] = dg.MetadataValue.json(meta["refresh_pending"])
     # Every partition of the run is evaluated (and recorded), after the data is committed.
-    outcomes = run_checks(PARTITION_CHECKS, first, last, run_id=context.run.run_id)
-    # Read by the late-data sensor: silver/gold of the event dates that came from a spool partition
-    # whose blocking check failed wait for an operator; the run's other dates are refreshed.
+    outcomes = run_checks(SPOOL_RUN_CHECKS, first, last, run_id=context.run.run_id)
+    # For the CLI and the UI: silver/gold of the event dates that came from a spool partition whose
+    # blocking check failed wait for an operator (the refresh ledger keeps them, held back).
     blocked = blocked_partitions(outcomes)
     meta["downstream_blocked"] = bool(blocked)
     meta["blocked_partitions"] = dg.MetadataValue.json([d.isoformat() for d in blocked])
-    held_back = held_back_event_dates(blocked, sorted(result.event_dates))
+    held_back = held_back_event_dates(
+        blocked, sorted(result.event_dates | set(result.refresh_pending))
+    )
     meta["held_back_event_dates"] = dg.MetadataValue.json([d.isoformat() for d in held_back])
     return dg.MaterializeResult(
-        metadata=meta, check_results=[check_result(name, outcomes) for name in PARTITION_CHECKS]
+        metadata=meta, check_results=[check_result(name, outcomes) for name in SPOOL_RUN_CHECKS]
     )

@@ -144,7 +144,8 @@ class IngestResult:
     nul_padding_lines: int = 0
     skewed: int = 0
     invalid_by_reason: Counter[str] = field(default_factory=Counter)
-    event_dates: set[date] = field(default_factory=set)
+    event_dates: set[date] = field(default_factory=set)  # this run added events to them
+    refresh_pending: list[date] = field(default_factory=list)  # the refresh ledger after the run
     spool_dates: set[date] = field(default_factory=set)
     anomalies: list[dict[str, str]] = field(default_factory=list)
     batches: int = 0
@@ -173,6 +174,7 @@ class IngestResult:
             "skewed": self.skewed,
             "anomalies": self.anomalies,
             "event_dates": [d.isoformat() for d in sorted(self.event_dates)],
+            "refresh_pending": [d.isoformat() for d in self.refresh_pending],
             "batches": self.batches,
             "seconds": round(self.seconds, 3),
             "phase_seconds": {k: round(v, 3) for k, v in self.phase_seconds.items()},
@@ -492,6 +494,8 @@ def write_batch(
             ]
             con.execute(load_sql("ingest/insert_events"), {"run_id": run_id})
             con.execute(load_sql("ingest/pending_events"))
+            # The refresh ledger: these dates' silver and gold are stale from this commit on.
+            con.execute(load_sql("refresh/dirty"), {"why": "ingest", "run_id": run_id})
             stats.duplicates = valid - stats.events
         qrows = _quarantine_rows(batch, lines, rejected)
         stats.nul_padding += sum(1 for ll in batch.long_lines if ll.kind == "nul_padding")
@@ -586,14 +590,6 @@ def ingest(
         clock.lap("plan")
         if dry_run:
             return result
-        # A run that died after some commits left its event dates in export_pending (its export
-        # never ran): this run reports them too, so that their silver and gold get refreshed.
-        result.event_dates.update(
-            r[0]
-            for r in con.execute(
-                "SELECT partition_date FROM export_pending WHERE target = 'silver_events'"
-            ).fetchall()
-        )
         batches = iter_batches(to_read, raw_root, settings.ingest.batch_bytes, result.anomalies)
         for batch_no, batch in enumerate(batches, 1):
             clock.lap("read")
@@ -629,6 +625,11 @@ def ingest(
         clock.lap("export")
         if exported:
             say(f"exported {exported}")
+        # What waits for a refresh, this run's dates and any a dead run or a failed refresh left
+        # (the refresh ledger, drained by the late-data sensor and the CLI).
+        result.refresh_pending = sorted(
+            r[0] for r in con.execute("SELECT DISTINCT event_date FROM refresh_pending").fetchall()
+        )
     result.seconds = time.perf_counter() - started
     return result
 

@@ -117,3 +117,19 @@ CREATE TABLE IF NOT EXISTS quarantine_replayed (
     replayed_at     TIMESTAMPTZ NOT NULL,
     replay_run_id   VARCHAR NOT NULL
 );
+
+-- The refresh ledger: event dates whose silver and gold must be rebuilt. A row is written in the
+-- transaction of the ingest batch (or replay day) that added events to its date, so no crash can
+-- lose it, and deleted by the gold refresh that rebuilt the date, in that refresh's transaction.
+-- Append-only between the two: one row per dirtying commit, so a date dirtied again after a
+-- refresh read silver keeps a row (a higher seq) that the refresh did not cover.
+-- The late-data sensor and the CLI (`piper ingest`, `backfill`, `quarantine replay`) drain it.
+CREATE SEQUENCE IF NOT EXISTS refresh_seq;
+CREATE TABLE IF NOT EXISTS refresh_pending (
+    event_date          DATE NOT NULL,
+    seq                 BIGINT NOT NULL,    -- nextval('refresh_seq'): the order of dirtying
+    dirtied_at          TIMESTAMPTZ NOT NULL,
+    why                 VARCHAR NOT NULL,   -- 'ingest' | 'replay'
+    run_id              VARCHAR,            -- the ingest or replay run that dirtied it
+    silver_rebuilt_at   TIMESTAMPTZ         -- set by the silver refresh; gold then deletes the row
+);
