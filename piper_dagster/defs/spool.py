@@ -12,6 +12,7 @@ from piper_dagster.defs.checks import (
 )
 from piper_dagster.defs.partitions import daily_partitions, partition_dates
 from piper_dagster.ingest.pipeline import ingest
+from piper_dagster.runner import report_progress
 from piper_dagster.settings import load_settings
 
 
@@ -43,6 +44,7 @@ def spool_events(
         limit=config.limit,
         reread=config.reread,
         on_progress=context.log.info,
+        on_batch=report_progress,  # the piper command running this run draws its bar from it
     )
     for anomaly in result.anomalies:
         context.log.warning(f"spool anomaly: {anomaly}")
