@@ -222,7 +222,7 @@ class _Terminal:
         return self
 
     def say(self, line: str) -> None:
-        self.console.print(line, markup=False)
+        self.console.print(line, markup=False, soft_wrap=True)  # one line, whatever the width
 
     def progress(self, p: Any) -> None:
         """An IngestProgress: files, bytes, batches, rate and ETA."""
