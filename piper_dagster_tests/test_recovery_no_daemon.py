@@ -127,7 +127,9 @@ def _fully_read_dates(env: dict[str, str]) -> set[str]:
     sizes = {str(p.relative_to(raw)): p.stat().st_size for p in raw.rglob("*.jsonl")}
     con = duckdb.connect(env["PIPER_PATHS__DATA_ROOT"] + "/warehouse/telemetry.duckdb", True)
     try:
-        rows = con.execute("SELECT source_file, spool_date, offset_bytes FROM spool_files").fetchall()
+        rows = con.execute(
+            "SELECT source_file, spool_date, offset_bytes FROM spool_files"
+        ).fetchall()
     finally:
         con.close()
     read = {f: (d.isoformat(), off) for f, d, off in rows}
@@ -174,7 +176,9 @@ def test_kill_9_mid_ingest_then_ingest_finishes_by_itself_with_the_exact_result(
     with instance(env) as inst:
         for day in committed:
             records = inst.fetch_materializations(
-                dg.AssetRecordsFilter(asset_key=dg.AssetKey("spool_events"), asset_partitions=[day]),
+                dg.AssetRecordsFilter(
+                    asset_key=dg.AssetKey("spool_events"), asset_partitions=[day]
+                ),
                 limit=1,
             ).records
             assert records, day
@@ -230,12 +234,13 @@ def test_a_command_killed_while_waiting_is_recognised_dead_by_its_pid_tag(
     env: dict[str, str],
 ) -> None:
     holder = Piper(env, "ingest", pause="before")
-    waiter = Piper(env, "ingest")
-    with killed_at_exit(holder, waiter):
-        holder.wait_for("paused")
-        waiter.wait_for("waiting for the duckdb pool slot")
-        waiter.proc.send_signal(signal.SIGKILL)  # its run never ran a step
-        holder.proc.send_signal(signal.SIGKILL)
+    with killed_at_exit(holder):
+        holder.wait_for("paused")  # (the instance is created: not by two processes at once)
+        waiter = Piper(env, "ingest")
+        with killed_at_exit(waiter):
+            waiter.wait_for("waiting for the duckdb pool slot")
+            waiter.proc.send_signal(signal.SIGKILL)  # its run never ran a step
+            holder.proc.send_signal(signal.SIGKILL)
     rerun = Piper(env, "ingest")
     with killed_at_exit(rerun):
         assert rerun.finish(timeout=240) == 0, rerun.text()
