@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -86,6 +87,17 @@ def _global_options(
     _Options.verbose = verbose
     _Options.command = ctx.invoked_subcommand or "piper"
     install_signal_handlers()  # SIGTERM ends a command like Ctrl-C, cleaning up on the way
+    # piper's own warnings (e.g. "waiting for the warehouse lock") reach the operator.
+    logger = logging.getLogger("piper_dagster")
+    if not any(isinstance(h, _StderrLines) for h in logger.handlers):
+        logger.addHandler(_StderrLines(logging.WARNING))
+
+
+class _StderrLines(logging.Handler):
+    """A log record as one line on the current stderr (the message alone)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        typer.echo(record.getMessage(), err=True)
 
 
 def _day(value: str, option: str) -> date:
@@ -328,10 +340,9 @@ def _report_checks(result: Any) -> None:
 
 
 def run_url(run_id: str) -> str:
-    """The run's page in the Dagster UI."""
-    from piper_dagster.grafana import DAGSTER_URL
+    from piper_dagster.runner import run_url as url
 
-    return f"{DAGSTER_URL}/runs/{run_id}"
+    return url(run_id)
 
 
 def _materializations(result: Any, asset: str) -> list[Any]:

@@ -174,6 +174,10 @@ def committed_partitions(settings: Settings) -> Callable[[dg.DagsterRun], list[d
     return answer
 
 
+def _clock(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%H:%M:%S")
+
+
 def _since(timestamp: float | None) -> str:
     if timestamp is None:
         return "an unknown time"
@@ -195,6 +199,7 @@ class _Watcher(threading.Thread):
         self.done = threading.Event()
         self.waiting_since: float | None = None
         self.said_at = 0.0
+        self.cursor: str | None = None
 
     def run(self) -> None:
         while not self.done.wait(WATCH_SECONDS):
@@ -202,8 +207,28 @@ class _Watcher(threading.Thread):
                 self.tick()
             except Exception as exc:  # a flaky read must not kill the watch; say it, go on
                 log.warning("run watcher: %s", exc)
+        try:
+            self.steps()  # the last steps' lines
+        except Exception as exc:
+            log.warning("run watcher: %s", exc)
+
+    def steps(self) -> None:
+        """One line per finished step: a long run is never silent (the bar covers the spool)."""
+        from dagster._core.events import DagsterEventType
+
+        kinds = {DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE}
+        page = self.instance.get_records_for_run(self.run_id, cursor=self.cursor, of_type=kinds)
+        self.cursor = page.cursor
+        for record in page.records:
+            entry = record.event_log_entry
+            event = entry.dagster_event
+            if event is None:
+                continue
+            done = "done" if event.event_type == DagsterEventType.STEP_SUCCESS else "FAILED"
+            self.say(f"  {event.step_key} {done} ({_clock(entry.timestamp)})")
 
     def tick(self) -> None:
+        self.steps()
         reaped = reap_dead(self.instance, self.settings)
         if reaped:
             self.say(f"released the pool slots of {len(reaped)} dead run(s): {', '.join(reaped)}")
@@ -301,6 +326,7 @@ def execute(
             say(f"released the pool slots of {len(reaped)} dead run(s): {', '.join(reaped)}")
         _stop.reason = None
         _stop.released.clear()
+        say(f"run {run_id} ({job.name}, {tags.get('piper/range', '')}): {run_url(run_id)}")
         watcher = _Watcher(instance, settings, run_id, say)
         watcher.start()
         try:
@@ -329,6 +355,13 @@ def execute(
             raise Interrupted(f"interrupted: run {run_id} stopped, its pool slots freed")
         report_pending_committed(instance, committed_partitions(settings))
         return result
+
+
+def run_url(run_id: str) -> str:
+    """The run's page in the Dagster UI."""
+    from piper_dagster.grafana import DAGSTER_URL
+
+    return f"{DAGSTER_URL}/runs/{run_id}"
 
 
 def _was_interrupted(result: Any) -> bool:
