@@ -575,7 +575,8 @@ def quarantine_replay(
             first, last = max(first, lo), min(last, hi)
             if first <= last:
                 typer.echo(f"refreshing silver and gold for {first}..{last}")
-                _report_models(run_assets(settings, MODEL_NAMES, first, last), MODEL_NAMES)
+                result = run_assets(settings, MODEL_NAMES, first, last, command="quarantine replay")
+                _report_models(result, MODEL_NAMES)
     else:
         typer.echo("silver and gold need a refresh for these event dates:")
         for first, last in ranges:

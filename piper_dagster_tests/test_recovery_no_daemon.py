@@ -247,3 +247,19 @@ def test_a_command_killed_while_waiting_is_recognised_dead_by_its_pid_tag(
     assert "released the pool slots of 2 dead run(s)" in rerun.text()
     runs = _no_run_left_started(env)
     assert sorted(s.value for s in runs.values()) == ["FAILURE", "FAILURE", "SUCCESS"]
+
+
+def test_sigterm_ends_a_running_ingest_step_and_leaves_nothing_started(
+    env: dict[str, str],
+) -> None:
+    busy = Piper(env, "ingest", pause="after:1")  # inside its step, holding slot and lock
+    with killed_at_exit(busy):
+        busy.wait_for("paused")
+        sent = time.monotonic()
+        busy.proc.send_signal(signal.SIGTERM)
+        rc = busy.finish(timeout=30)
+        assert time.monotonic() - sent < 5
+    assert rc == 130, busy.text()
+    assert "Traceback" not in busy.text()
+    runs = _no_run_left_started(env)
+    assert [s.value for s in runs.values()] in (["FAILURE"], ["CANCELED"])
