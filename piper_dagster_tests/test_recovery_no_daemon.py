@@ -149,8 +149,10 @@ def test_kill_9_mid_ingest_then_ingest_finishes_by_itself_with_the_exact_result(
         "PIPER_PATHS__DATA_ROOT": str(tmp_path / "clean"),
         "DAGSTER_HOME": str(tmp_path / "clean_home"),
     }
+    began = time.monotonic()
     reference = Piper(clean, "ingest")
     assert reference.finish() == 0, reference.text()
+    print(f"uninterrupted piper ingest: {time.monotonic() - began:.1f} s")
     expected = _snapshot(tmp_path / "clean")
 
     victim = Piper(env, "ingest", pause="after:4")
