@@ -228,9 +228,14 @@ class _Terminal:
     def __enter__(self) -> _Terminal:
         from rich.console import Console
 
-        self.console = Console(stderr=True, highlight=False)
+        # The terminal as it is now: during a step Dagster redirects fd 2 into its compute log.
+        self.tty: Any = None
+        if sys.stderr.isatty():
+            self.tty = os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1)
+        self.console = Console(file=self.tty, stderr=True, highlight=False)
         self.bar: Any = None
         self.task: Any = None
+        self.said_at = 0.0
         return self
 
     def say(self, line: str) -> None:
@@ -247,6 +252,16 @@ class _Terminal:
             TransferSpeedColumn,
         )
 
+        if not self.console.is_terminal:
+            # A log file (cron): a plain line at the start, then at most every 30 s.
+            now = time.monotonic()
+            if p.batches == 0 or now - self.said_at >= 30 or p.files_done == p.files_total:
+                self.said_at = now
+                self.say(
+                    f"ingest: {p.files_done}/{p.files_total} files,"
+                    f" {p.bytes_done / 1e6:.1f}/{p.bytes_total / 1e6:.1f} MB, {p.batches} batches"
+                )
+            return
         if self.bar is None:
             self.bar = Progress(
                 TextColumn("ingest"),
@@ -270,6 +285,8 @@ class _Terminal:
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.stop()
+        if self.tty is not None:
+            self.tty.close()
 
 
 def materialize_spool(settings: Settings, first: date, last: date, **config: Any) -> Any:
