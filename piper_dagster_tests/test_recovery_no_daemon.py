@@ -265,3 +265,35 @@ def test_sigterm_ends_a_running_ingest_step_and_leaves_nothing_started(
     assert "Traceback" not in busy.text()
     runs = _no_run_left_started(env)
     assert [s.value for s in runs.values()] in (["FAILURE"], ["CANCELED"])
+
+
+@pytest.mark.parametrize("storage_is_local", [True, False])
+def test_the_reaper_never_judges_a_live_pid_or_another_host(
+    tmp_path: Path, storage_is_local: bool
+) -> None:
+    from piper_dagster.defs.runs import HOST, HOST_TAG, PID_TAG, reap_dead_runs
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid that no longer exists
+    with dg.DagsterInstance.ephemeral(tempdir=str(tmp_path)) as inst:
+        cases = {
+            "dead-here": {PID_TAG: str(gone.pid), HOST_TAG: HOST},
+            "alive-here": {PID_TAG: str(os.getppid()), HOST_TAG: HOST},
+            "dead-elsewhere": {PID_TAG: str(gone.pid), HOST_TAG: "another-host"},
+            "untagged": {},  # a daemon run: judged from its engine event, here none
+        }
+        for name, tags in cases.items():
+            inst.add_run(
+                dg.DagsterRun(
+                    job_name=name, run_id=name, status=dg.DagsterRunStatus.STARTED, tags=tags
+                )
+            )
+        reaped = reap_dead_runs(inst, 0, trust_untagged=storage_is_local)
+        assert reaped == ["dead-here"]
+        statuses = {r.run_id: r.status.value for r in inst.get_runs()}
+    assert statuses == {
+        "dead-here": "FAILURE",
+        "alive-here": "STARTED",
+        "dead-elsewhere": "STARTED",
+        "untagged": "STARTED",
+    }
