@@ -294,12 +294,6 @@ def install_signal_handlers() -> None:
         signal.signal(signal.SIGTERM, _raise_on_signal)
 
 
-@dataclass
-class RunOutcome:
-    result: Any  # dg.ExecuteInProcessResult
-    run_id: str
-
-
 def execute(
     settings: Settings,
     job: dg.JobDefinition,
