@@ -297,3 +297,27 @@ def test_the_reaper_never_judges_a_live_pid_or_another_host(
         "dead-elsewhere": "STARTED",
         "untagged": "STARTED",
     }
+
+
+def test_sigterm_ends_a_command_waiting_for_the_warehouse_lock(env: dict[str, str]) -> None:
+    first = Piper(env, "ingest")
+    with killed_at_exit(first):
+        assert first.finish(timeout=240) == 0, first.text()
+    path = env["PIPER_PATHS__DATA_ROOT"] + "/warehouse/telemetry.duckdb"
+    code = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('locked', flush=True)"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code + "; time.sleep(120)", path], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        waiter = Piper(env, "materialize")
+        with killed_at_exit(waiter):
+            waiter.wait_for("waiting for the warehouse lock since")
+            sent = time.monotonic()
+            waiter.proc.send_signal(signal.SIGTERM)
+            rc = waiter.finish(timeout=30)
+            assert time.monotonic() - sent < 5
+    finally:
+        holder.kill()
+        holder.wait()
+    assert rc == 130 and "Traceback" not in waiter.text(), waiter.text()
