@@ -11,12 +11,15 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
 
+from piper_dagster.settings import Settings
+from piper_dagster.spool.generate import GenerateOptions, generate_spool
 from piper_dagster_tests.conftest import REPO_ROOT
 from piper_dagster_tests.test_crash_recovery import _make_spool, _snapshot
 
@@ -321,3 +324,17 @@ def test_sigterm_ends_a_command_waiting_for_the_warehouse_lock(env: dict[str, st
         holder.kill()
         holder.wait()
     assert rc == 130 and "Traceback" not in waiter.text(), waiter.text()
+
+
+def test_a_spool_run_launched_elsewhere_names_its_process(piper_env: Settings) -> None:
+    """A daemon's or the UI's run tags itself with its pid and host in its spool step: a piper
+    command can judge it at once, and never from another host."""
+    from piper_dagster.defs.runs import HOST
+    from piper_dagster.defs.spool import spool_events
+
+    generate_spool(piper_env.raw_root, GenerateOptions(start=date(2026, 3, 2), days=1, artists=2))
+    with dg.DagsterInstance.get() as inst:
+        result = dg.materialize([spool_events], instance=inst, partition_key="2026-03-02")
+        run = inst.get_run_by_id(result.run_id)
+    assert run is not None
+    assert run.tags["piper/pid"] == str(os.getpid()) and run.tags["piper/host"] == HOST
