@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -52,6 +53,16 @@ def _clear_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except (ConfigError, WarehouseError) as exc:
             typer.secho(f"piper: {exc}", err=True, fg=typer.colors.RED)
             raise typer.Exit(2) from None
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM (runner.install_signal_handlers)
+            typer.secho("piper: interrupted", err=True, fg=typer.colors.RED)
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            from piper_dagster.runner import Interrupted
+
+            if not isinstance(exc, Interrupted):
+                raise
+            typer.secho(f"piper: {exc}", err=True, fg=typer.colors.RED)
+            raise typer.Exit(130) from None
 
     return wrapper
 
@@ -59,6 +70,41 @@ def _clear_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 # How --help shows the date and time options (parsed by _day / _moment: a bad value is one line).
 DATE = "YYYY-MM-DD"
 MOMENT = "YYYY-MM-DDTHH:MM"
+
+
+class _Options:
+    """The global options (set by the app callback) for the command being run."""
+
+    verbose = False
+    command = "piper"
+
+
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", help="Also print Dagster's event log (always in the instance and the UI)."
+        ),
+    ] = False,
+) -> None:
+    from piper_dagster.runner import install_signal_handlers
+
+    _Options.verbose = verbose
+    _Options.command = ctx.invoked_subcommand or "piper"
+    install_signal_handlers()  # SIGTERM ends a command like Ctrl-C, cleaning up on the way
+    # piper's own warnings (e.g. "waiting for the warehouse lock") reach the operator.
+    logger = logging.getLogger("piper_dagster")
+    if not any(isinstance(h, _StderrLines) for h in logger.handlers):
+        logger.addHandler(_StderrLines(logging.WARNING))
+
+
+class _StderrLines(logging.Handler):
+    """A log record as one line on the current stderr (the message alone)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        typer.echo(record.getMessage(), err=True)
 
 
 def _day(value: str, option: str) -> date:
@@ -139,26 +185,115 @@ def run_assets(
     first: date,
     last: date,
     spool_config: dict[str, Any] | None = None,
+    *,
+    command: str | None = None,
 ) -> Any:
-    """One Dagster run of the selected assets over first..last, recorded in the instance (UI)."""
+    """One named Dagster run of the selected assets over first..last, in this process,
+    recorded in the instance (UI); see piper_dagster/runner.py for its waits and signals."""
     import dagster as dg
 
+    from piper_dagster import runner
     from piper_dagster.dagster_home import ensure_dagster_home
     from piper_dagster.definitions import defs
     from piper_dagster.defs.partitions import range_tags
+    from piper_dagster.defs.runs import COMMAND_TAG
 
     ensure_dagster_home(settings)
+    if "spool_events" not in selection:
+        job_name = "refresh_models"
+    elif len(selection) == 1:
+        job_name = "ingest_spool"
+    else:
+        job_name = "ingest_and_refresh"
     run_config = {"ops": {"spool_events": {"config": spool_config}}} if spool_config else None
-    assets = list(defs.assets or [])
-    with dg.DagsterInstance.get() as instance:
-        return dg.materialize(
-            assets,  # type: ignore[arg-type]
-            selection=selection,
-            instance=instance,
-            tags=range_tags(first, last),
+    tags = {
+        **range_tags(first, last),
+        COMMAND_TAG: command or _Options.command,
+        "piper/range": f"{first}..{last}",
+    }
+    job = defs.resolve_job_def(job_name)
+    keys = [dg.AssetKey(name) for name in selection]
+    # Only a strict subset is passed: subsetting adds back every check of the selected assets
+    # (the freshness check, which runs on its own schedule).
+    whole = set(keys) == set(job.asset_layer.executable_asset_keys)
+    with _Terminal() as term:
+        return runner.execute(
+            settings,
+            job,
+            asset_selection=None if whole else keys,
+            tags=tags,
             run_config=run_config,
-            raise_on_error=False,
+            verbose=_Options.verbose,
+            say=term.say,
+            on_progress=term.progress if "spool_events" in selection else None,
         )
+
+
+class _Terminal:
+    """piper's own output while a run executes: one line per event worth saying, and a bar."""
+
+    def __enter__(self) -> _Terminal:
+        from rich.console import Console
+
+        # The terminal as it is now: during a step Dagster redirects fd 2 into its compute log.
+        self.tty: Any = None
+        if sys.stderr.isatty():
+            self.tty = os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1)
+        self.console = Console(file=self.tty, stderr=True, highlight=False)
+        self.bar: Any = None
+        self.task: Any = None
+        self.said_at = 0.0
+        return self
+
+    def say(self, line: str) -> None:
+        self.console.print(line, markup=False, soft_wrap=True)  # one line, whatever the width
+
+    def progress(self, p: Any) -> None:
+        """An IngestProgress: files, bytes, batches, rate and ETA."""
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        if not self.console.is_terminal:
+            # A log file (cron): a plain line at the start, then at most every 30 s.
+            now = time.monotonic()
+            if p.batches == 0 or now - self.said_at >= 30 or p.files_done == p.files_total:
+                self.said_at = now
+                self.say(
+                    f"ingest: {p.files_done}/{p.files_total} files,"
+                    f" {p.bytes_done / 1e6:.1f}/{p.bytes_total / 1e6:.1f} MB, {p.batches} batches"
+                )
+            return
+        if self.bar is None:
+            self.bar = Progress(
+                TextColumn("ingest"),
+                BarColumn(),
+                DownloadColumn(),
+                TextColumn("{task.fields[files]} files, {task.fields[batches]} batches"),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("ingest", total=p.bytes_total, files="", batches=0)
+        self.bar.update(
+            self.task,
+            completed=p.bytes_done,
+            total=p.bytes_total,
+            files=f"{p.files_done}/{p.files_total}",
+            batches=p.batches,
+        )
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+        if self.tty is not None:
+            self.tty.close()
 
 
 def materialize_spool(settings: Settings, first: date, last: date, **config: Any) -> Any:
@@ -243,13 +378,53 @@ def _report_checks(result: Any) -> None:
         )
 
 
-def _report_run(result: Any, node: str) -> None:
+def run_url(run_id: str) -> str:
+    from piper_dagster.runner import run_url as url
+
+    return url(run_id)
+
+
+def _materializations(result: Any, asset: str) -> list[Any]:
+    """The run's materializations of one asset (of a multi-asset too: not by node name)."""
+    return [
+        event.event_specific_data.materialization
+        for event in result.get_asset_materialization_events()
+        if event.asset_key is not None and event.asset_key.to_user_string() == asset
+    ]
+
+
+def _metadata_dates(mats: list[Any], key: str) -> list[str]:
+    """The union of a date-list metadata entry over a run's materializations (one per
+    partition of a range run, each with the run's metadata): said once, not per partition."""
+    days: set[str] = set()
+    for mat in mats:
+        value = mat.metadata.get(key)
+        if value is not None and value.value:
+            days.update(value.value)
+    return sorted(days)
+
+
+def _report_run(result: Any, node: str, *, url: bool = True) -> None:
+    """The spool run's outcome; `url`: end with the run's UI address (else _report_models does)."""
     _report_checks(result)
     # Held-back dates are named once, by _refresh_waiting (from the refresh ledger).
+    mats = _materializations(result, node)
+    blocked = _metadata_dates(mats, "blocked_partitions")
     if not result.success:
-        typer.secho(f"run {result.run_id} failed: see the Dagster UI", err=True, fg="red")
+        if blocked:  # expected: a blocking check did its job; a result, not a crash
+            typer.secho(
+                f"run {result.run_id} stopped by a blocking check on spool partitions"
+                f" {', '.join(blocked)}: {run_url(result.run_id)}",
+                err=True,
+                fg="red",
+            )
+        else:
+            typer.secho(
+                f"run {result.run_id} failed: see the Dagster UI {run_url(result.run_id)}",
+                err=True,
+                fg="red",
+            )
         raise typer.Exit(1)
-    mats = result.asset_materializations_for_node(node)
     if mats:
         meta = mats[0].metadata
         keys = ("files_read", "lines", "events", "duplicates", "invalid", "skewed", "seconds")
@@ -258,6 +433,8 @@ def _report_run(result: Any, node: str) -> None:
         )
         if "invalid_by_reason" in meta and meta["invalid_by_reason"].value:
             typer.echo(f"  invalid by reason: {json.dumps(meta['invalid_by_reason'].value)}")
+    if url:
+        typer.echo(f"  {run_url(result.run_id)}")
 
 
 MODEL_NAMES = [m.name for m in (*SILVER_MODELS, *GOLD_MODELS)]
@@ -384,7 +561,7 @@ def backfill(
         raise ConfigError(f"empty date range (partitions exist from {lo} to {hi})")
     result = run_assets(settings, ["spool_events", *MODEL_NAMES], first, last, {"reread": True})
     try:
-        _report_run(result, "spool_events")
+        _report_run(result, "spool_events", url=False)
         _report_models(result, MODEL_NAMES)
     except typer.Exit:
         _refresh_waiting(settings)  # a blocked run's other dates
@@ -395,12 +572,17 @@ def backfill(
 
 def _report_models(result: Any, names: list[str]) -> None:
     if not result.success:
-        typer.secho(f"run {result.run_id} failed: see the Dagster UI", err=True, fg="red")
+        typer.secho(
+            f"run {result.run_id} failed: see the Dagster UI {run_url(result.run_id)}",
+            err=True,
+            fg="red",
+        )
         raise typer.Exit(1)
     for name in names:
-        mats = result.asset_materializations_for_node(name)
+        mats = _materializations(result, name)
         if mats:
             typer.echo(f"  {name:<32}{mats[0].metadata['rows'].value:>9} rows")
+    typer.echo(f"  {run_url(result.run_id)}")
 
 
 def _dates_text(dates: list[date]) -> str:
@@ -770,7 +952,7 @@ def demo(
         min(hi, yesterday),
     )
     try:
-        _report_run(result, "spool_events")
+        _report_run(result, "spool_events", url=False)
         _report_models(result, MODEL_NAMES)
     except typer.Exit:
         _refresh_waiting(settings)  # names the held-back dates, refreshes the others

@@ -96,6 +96,10 @@ class DagsterSettings(BaseModel):
     retry_after_seconds: int = Field(
         ge=1, description="a requested run neither finished nor alive after this is requested again"
     )
+    wait_seconds: int = Field(
+        ge=1,
+        description="a piper command waiting for the duckdb pool or the warehouse lock gives up",
+    )
 
 
 class ServingSettings(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +21,11 @@ def prepare(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     return con
 
 
-LOCK_WAIT_SECONDS = 120.0
+SAY_EVERY_SECONDS = 30.0
+LOCK_WAIT_SECONDS: float | None = None  # None: the `dagster.wait_seconds` setting
+LOCK_POLL_SECONDS = 0.5
+
+log = logging.getLogger(__name__)
 
 
 class WarehouseError(Exception):
@@ -29,13 +34,28 @@ class WarehouseError(Exception):
     Its message is one line for the operator (the CLI prints it and exits 2)."""
 
 
+class WaitTimeout(WarehouseError):
+    """A wait (the warehouse lock, the `duckdb` pool slot) passed `dagster.wait_seconds`."""
+
+
+def _wait_seconds() -> float:
+    # Read when needed: the settings module must not be imported before the CLI reports its errors.
+    from piper_dagster.settings import load_settings
+
+    return float(load_settings().dagster.wait_seconds)
+
+
 def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     """duckdb.connect, waiting while another process holds the file's lock.
 
     One writer or several readers at a time (DuckDB): a reader (the CLI, a test) and a run, or
-    two runs outside the `duckdb` pool, take turns instead of failing.
+    two runs outside the `duckdb` pool, take turns instead of failing. The wait says once what
+    it waits for (DuckDB names the holder's pid), then every 30 s, and ends after
+    `dagster.wait_seconds`. A killed holder's lock goes with its process: no reaping needed.
     """
-    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    started = time.monotonic()
+    said_at: float | None = None
+    bound: float | None = None
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only)
@@ -43,13 +63,23 @@ def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
             message = str(exc).splitlines()[0]
             if "lock" not in message.lower():
                 raise WarehouseError(f"cannot open the warehouse {path}: {message}") from exc
-            if time.monotonic() > deadline:
-                raise WarehouseError(
-                    f"the warehouse {path} is still locked after {LOCK_WAIT_SECONDS:.0f} s"
-                    f" ({message}): a run is writing it (see the Dagster UI) or a shell holds"
-                    " it; try again later"
+            if bound is None:
+                bound = LOCK_WAIT_SECONDS if LOCK_WAIT_SECONDS is not None else _wait_seconds()
+            now = time.monotonic()
+            if now - started >= bound:
+                raise WaitTimeout(
+                    f"the warehouse {path} is still locked after {bound:.0f} s ({message}): a run"
+                    " is writing it (see the Dagster UI) or a shell holds it; try again later"
+                    " (dagster.wait_seconds sets how long piper waits)"
                 ) from exc
-            time.sleep(0.2)
+            if said_at is None or now - said_at >= SAY_EVERY_SECONDS:
+                since = time.strftime("%H:%M:%S", time.gmtime(time.time() - (now - started)))
+                log.warning(
+                    f"{'waiting' if said_at is None else 'still waiting'} for the warehouse lock"
+                    f" since {since} UTC ({message}); giving up after {bound:.0f} s"
+                )
+                said_at = now
+            time.sleep(LOCK_POLL_SECONDS)
 
 
 def checkpoint(con: duckdb.DuckDBPyConnection) -> None:

@@ -22,6 +22,7 @@ from piper_dagster.defs.late_data import contiguous_ranges, next_attempt
 from piper_dagster.defs.partitions import partition_bounds, range_tags
 from piper_dagster.defs.runs import reap_dead_runs
 from piper_dagster.ingest.pipeline import FilePlan, load_states, plan_ingest
+from piper_dagster.runner import committed_partitions
 from piper_dagster.settings import ConfigError, load_settings
 from piper_dagster.spool.discovery import scan_spool
 
@@ -49,7 +50,12 @@ def spool_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.Sk
         raw_root = settings.require_raw_root()
     except ConfigError as exc:
         return dg.SkipReason(str(exc))
-    for run_id in reap_dead_runs(context.instance, settings.dagster.retry_after_seconds):
+    reaped = reap_dead_runs(
+        context.instance,
+        settings.dagster.retry_after_seconds,
+        on_committed=committed_partitions(settings),  # reported materialized, not failed
+    )
+    for run_id in reaped:
         context.log.warning(f"run {run_id} had died with its process: marked failed")
     files = list(scan_spool(raw_root))
     states = {}

@@ -11,7 +11,9 @@ from piper_dagster.defs.checks import (
     run_checks,
 )
 from piper_dagster.defs.partitions import daily_partitions, partition_dates
+from piper_dagster.defs.runs import PID_TAG, process_tags
 from piper_dagster.ingest.pipeline import ingest
+from piper_dagster.runner import report_progress
 from piper_dagster.settings import load_settings
 
 
@@ -36,6 +38,10 @@ def spool_events(
 ) -> dg.MaterializeResult:
     """Spool JSONL of a spool date, validated, deduped into silver_events, the rest quarantined."""
     first, last = partition_dates(context)
+    if PID_TAG not in context.run.tags:
+        # A run launched by the daemon or the UI: its process named, as the CLI's runs are, so
+        # that a piper command can tell at once whether it died (defs/runs.py).
+        context.instance.add_run_tags(context.run.run_id, process_tags())
     result = ingest(
         load_settings(),
         dates=(first, last),
@@ -43,6 +49,7 @@ def spool_events(
         limit=config.limit,
         reread=config.reread,
         on_progress=context.log.info,
+        on_batch=report_progress,  # the piper command running this run draws its bar from it
     )
     for anomaly in result.anomalies:
         context.log.warning(f"spool anomaly: {anomaly}")

@@ -544,6 +544,17 @@ def write_batch(
 # --- the whole ingest --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class IngestProgress:
+    """Where an ingest stands after a batch (or before the first): for a progress display."""
+
+    files_done: int  # files read to their planned end
+    files_total: int
+    bytes_done: int
+    bytes_total: int  # settled bytes the plan will read (estimate: stat() sizes)
+    batches: int
+
+
 def ingest(
     settings: Settings,
     *,
@@ -555,6 +566,7 @@ def ingest(
     now_ns: int | None = None,
     on_progress: Callable[[str], None] | None = None,
     after_batch: Callable[[int], None] | None = None,
+    on_batch: Callable[[IngestProgress], None] | None = None,
 ) -> IngestResult:
     """Read every settled new byte of the spool (optionally only spool dates in `dates`)."""
     raw_root = settings.require_raw_root()
@@ -590,6 +602,14 @@ def ingest(
         clock.lap("plan")
         if dry_run:
             return result
+        # Progress for the caller (the CLI draws a bar from it): bytes drive the estimate.
+        bytes_total = sum(
+            p.file.size - (p.state.offset_bytes if p.state and p.status == "grown" else 0)
+            for p in to_read
+        )
+        done_files: set[int] = set()
+        if on_batch:
+            on_batch(IngestProgress(0, len(to_read), 0, bytes_total, 0))
         batches = iter_batches(to_read, raw_root, settings.ingest.batch_bytes, result.anomalies)
         for batch_no, batch in enumerate(batches, 1):
             clock.lap("read")
@@ -617,6 +637,20 @@ def ingest(
                 f" {sum(stats.invalid_by_reason.values())} invalid"
             )
             result.phase_seconds.update(stats.phase_seconds)
+            if on_batch:
+                # A file read to its end records its stat() size as size_seen (see Progress).
+                done_files.update(
+                    i for i, pr in batch.progress.items() if pr.size_seen == to_read[i].file.size
+                )
+                on_batch(
+                    IngestProgress(
+                        min(len(done_files), len(to_read)),
+                        len(to_read),
+                        min(result.bytes_read, bytes_total),
+                        bytes_total,
+                        batch_no,
+                    )
+                )
             if after_batch:
                 after_batch(batch_no)
             clock = _PhaseClock(result.phase_seconds)

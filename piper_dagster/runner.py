@@ -1,0 +1,378 @@
+"""The CLI's run harness: one named Dagster run, in this process, that never hangs.
+
+Without the daemon nobody else releases what a killed run held, so every piper run
+- is created with this process's pid and host in its tags (piper/pid, piper/host): a run killed
+  at any point, even before its first step, is recognised as dead by the next command;
+- marks failed the runs whose process is gone, and frees their pool slots, before it starts and
+  every few seconds while it runs (a watcher thread), then reports what they had committed;
+- says once what it waits for (the `duckdb` pool slot: which run, which pid, since when), then
+  every 30 s, and gives up after `dagster.wait_seconds` with one line (exit 2);
+- sleeps while it waits: Dagster 1.13's in-process executor polls a blocked pool claim in a
+  tight loop (`interval_to_next_pending_claim_check` is never positive), ~75 % of a core;
+- ends on Ctrl-C or SIGTERM within a second or two of a wait, its run canceled, slots freed.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+import dagster as dg
+from dagster._core.execution.plan.active import ActiveExecution
+from dagster._core.storage.dagster_run import make_new_run_id
+from dagster._utils.interrupts import check_captured_interrupt
+
+from piper_dagster.defs.runs import (
+    COMMAND_TAG,
+    HOST,
+    reap_dead_runs,
+    report_pending_committed,
+    run_process,
+)
+from piper_dagster.warehouse import WaitTimeout
+
+if TYPE_CHECKING:
+    from piper_dagster.ingest.pipeline import IngestProgress
+    from piper_dagster.settings import Settings
+
+log = logging.getLogger(__name__)
+
+POOL = "duckdb"
+POLL_SECONDS = 1.0  # a blocked run re-checks its stop flag and the pool this often
+WATCH_SECONDS = 2.0  # the watcher reaps dead runs and looks at the pool this often
+SAY_EVERY_SECONDS = 30.0
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM ended a piper command (its run is canceled, its slots freed)."""
+
+
+@dataclass
+class _Stop:
+    """Why the running piper run must end now (set by the watcher or a signal)."""
+
+    reason: str | None = None  # "interrupted" or the one-line timeout message
+    released: threading.Event = field(default_factory=threading.Event)  # slots were freed
+    wake: threading.Event = field(default_factory=threading.Event)
+
+
+_stop = _Stop()
+
+
+# --- the executor's wait -------------------------------------------------------------------------
+
+
+def _raise_if_stopping() -> None:
+    if check_captured_interrupt() and _stop.reason is None:
+        _stop.reason = "interrupted"  # Dagster captured the signal; nothing else looks at it here
+    if _stop.reason is not None:
+        raise KeyboardInterrupt(_stop.reason)
+
+
+def _sleep_til_ready(self: ActiveExecution) -> None:
+    """ActiveExecution.sleep_til_ready that sleeps while a pool claim is blocked, and ends on a
+    stop request (signal, wait bound) instead of looping forever."""
+    _raise_if_stopping()
+    concurrency = self._instance_concurrency_context
+    blocked = concurrency is not None and concurrency.has_pending_claims()
+    if blocked and _stop.released.is_set():
+        # A dead run's slot was just freed: claim again now, not after the claim's backoff.
+        _stop.released.clear()
+        pending = concurrency._pending_timeouts  # type: ignore[union-attr]
+        for key in list(pending):
+            pending[key] = 0.0
+        return
+    seconds = self.sleep_interval()
+    if blocked:
+        seconds = POLL_SECONDS  # never spin: Dagster's own interval is <= 0 here
+    if seconds > 0:
+        _stop.wake.wait(min(seconds, POLL_SECONDS))
+        _stop.wake.clear()
+    _raise_if_stopping()
+
+
+def install_wait_fix() -> None:
+    """Replace the in-process executor's wait (idempotent); see the module docstring."""
+    ActiveExecution.sleep_til_ready = _sleep_til_ready  # type: ignore[method-assign]
+
+
+# --- progress ------------------------------------------------------------------------------------
+
+_progress_sink: Callable[[IngestProgress], None] | None = None
+
+
+def report_progress(progress: IngestProgress) -> None:
+    """Called by the spool asset after each batch; shown by the CLI that runs it, if any."""
+    if _progress_sink is not None:
+        _progress_sink(progress)
+
+
+@contextmanager
+def progress_to(sink: Callable[[IngestProgress], None] | None) -> Iterator[None]:
+    global _progress_sink
+    previous, _progress_sink = _progress_sink, sink
+    try:
+        yield
+    finally:
+        _progress_sink = previous
+
+
+# --- the watcher ---------------------------------------------------------------------------------
+
+
+def committed_partitions(settings: Settings) -> Callable[[dg.DagsterRun], list[date] | None]:
+    """For the reaper: the spool partitions a dead run had fully committed (None: warehouse
+    busy, ask again later). Fully: the run read some of the date's files and nothing settled
+    is left to read on that date."""
+    import duckdb
+
+    from piper_dagster.ingest.pipeline import load_states, plan_ingest
+    from piper_dagster.spool.discovery import scan_spool
+    from piper_dagster.sql import load_sql
+
+    def answer(run: dg.DagsterRun) -> list[date] | None:
+        # A run of a named job has an empty selection (the job's); a subset names its assets.
+        if run.asset_selection and dg.AssetKey("spool_events") not in run.asset_selection:
+            return []
+        first = run.tags.get("dagster/asset_partition_range_start") or run.tags.get(
+            "dagster/partition"
+        )
+        last = run.tags.get("dagster/asset_partition_range_end") or first
+        if not first or not last or not settings.warehouse_path.exists():
+            return []
+        try:
+            con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+        except duckdb.IOException:
+            return None  # a run is writing it: next time
+        try:
+            rows = con.execute(
+                load_sql("runs/committed_spool_dates"),
+                {"run_id": run.run_id, "first": first, "last": last},
+            ).fetchall()
+            states = load_states(con)
+        finally:
+            con.close()
+        days = {r[0] for r in rows}
+        if not days:
+            return []
+        plan = plan_ingest(
+            scan_spool(settings.require_raw_root()),
+            states,
+            now_ns=time.time_ns(),
+            settle_seconds=settings.ingest.settle_seconds,
+            dates=(min(days), max(days)),
+        )
+        return sorted(days - set(plan.spool_dates_to_read))
+
+    return answer
+
+
+def _clock(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%H:%M:%S")
+
+
+def _since(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "an unknown time"
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+class _Watcher(threading.Thread):
+    """Reaps dead runs and reports (once, then every 30 s) what our run waits for."""
+
+    def __init__(
+        self,
+        instance: dg.DagsterInstance,
+        settings: Settings,
+        run_id: str,
+        say: Callable[[str], None],
+    ) -> None:
+        super().__init__(name="piper-run-watcher", daemon=True)
+        self.instance, self.settings, self.run_id, self.say = instance, settings, run_id, say
+        self.done = threading.Event()
+        self.waiting_since: float | None = None
+        self.said_at = 0.0
+        self.cursor: str | None = None
+
+    def run(self) -> None:
+        while not self.done.wait(WATCH_SECONDS):
+            try:
+                self.tick()
+            except Exception as exc:  # a flaky read must not kill the watch; say it, go on
+                log.warning("run watcher: %s", exc)
+        try:
+            self.steps()  # the last steps' lines
+        except Exception as exc:
+            log.warning("run watcher: %s", exc)
+
+    def steps(self) -> None:
+        """One line per finished step: a long run is never silent (the bar covers the spool)."""
+        from dagster._core.events import DagsterEventType
+
+        kinds = {DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE}
+        page = self.instance.get_records_for_run(self.run_id, cursor=self.cursor, of_type=kinds)
+        self.cursor = page.cursor
+        for record in page.records:
+            entry = record.event_log_entry
+            event = entry.dagster_event
+            if event is None:
+                continue
+            done = "done" if event.event_type == DagsterEventType.STEP_SUCCESS else "FAILED"
+            self.say(f"  {event.step_key} {done} ({_clock(entry.timestamp)})")
+
+    def tick(self) -> None:
+        self.steps()
+        reaped = reap_dead(self.instance, self.settings)
+        if reaped:
+            self.say(f"released the pool slots of {len(reaped)} dead run(s): {', '.join(reaped)}")
+            _stop.released.set()
+            _stop.wake.set()
+        info = self.instance.event_log_storage.get_concurrency_info(POOL)
+        ours = [p for p in info.pending_steps if p.run_id == self.run_id]
+        holders = [c.run_id for c in info.claimed_slots if c.run_id != self.run_id]
+        if not ours or not holders:
+            self.waiting_since = None
+            return
+        now = time.monotonic()
+        if self.waiting_since is None:
+            self.waiting_since, self.said_at = now, 0.0
+        waited = now - self.waiting_since
+        bound = self.settings.dagster.wait_seconds
+        what = self.describe(holders[0])
+        if waited >= bound:
+            _stop.reason = (
+                f"gave up after {bound} s waiting for the {POOL} pool slot held by {what}:"
+                " let it finish (see the Dagster UI), or stop it, then run the command again"
+                " (dagster.wait_seconds sets the bound)"
+            )
+            _stop.wake.set()
+        elif self.said_at == 0.0 or now - self.said_at >= SAY_EVERY_SECONDS:
+            prefix = "waiting" if self.said_at == 0.0 else f"still waiting ({waited:.0f} s)"
+            self.say(f"{prefix} for the {POOL} pool slot held by {what}; giving up after {bound} s")
+            self.said_at = now
+
+    def describe(self, run_id: str) -> str:
+        record = self.instance.get_run_record_by_id(run_id)
+        if record is None:
+            return f"run {run_id}"
+        run = record.dagster_run
+        pid, host = run_process(self.instance, run)
+        where = f"pid {pid}" + (f" on {host}" if host and host != HOST else "") if pid else "?"
+        started = record.start_time or record.create_timestamp.timestamp()
+        name = run.tags.get(COMMAND_TAG) or run.job_name
+        return f"run {run_id} ({name}, {where}, since {_since(started)})"
+
+
+def reap_dead(instance: dg.DagsterInstance, settings: Settings) -> list[str]:
+    """reap_dead_runs as the CLI does it: runs of this host; untagged runs (the daemon's) only
+    with the embedded instance, whose runs all execute on this machine."""
+    return reap_dead_runs(
+        instance,
+        settings.dagster.retry_after_seconds,
+        trust_untagged=settings.dagster.storage == "sqlite",
+        on_committed=committed_partitions(settings),
+    )
+
+
+# --- one run -------------------------------------------------------------------------------------
+
+
+def _raise_on_signal(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def install_signal_handlers() -> None:
+    """SIGTERM ends a piper command like Ctrl-C (Python's default would skip every cleanup)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_on_signal)
+
+
+def execute(
+    settings: Settings,
+    job: dg.JobDefinition,
+    *,
+    asset_selection: list[dg.AssetKey] | None,
+    tags: dict[str, str],
+    run_config: dict[str, Any] | None,
+    verbose: bool,
+    say: Callable[[str], None],
+    on_progress: Callable[[IngestProgress], None] | None = None,
+) -> Any:
+    """Execute `job` in this process on the instance, recorded and visible in the UI."""
+    from piper_dagster.defs.runs import process_tags
+
+    install_wait_fix()
+    run_id = make_new_run_id()
+    config: dict[str, Any] = dict(run_config or {})
+    if not verbose:
+        # The event log goes to the instance (the UI) in full; the terminal gets piper's lines.
+        config["loggers"] = {"console": {"config": {"log_level": "CRITICAL"}}}
+    with dg.DagsterInstance.get() as instance:
+        reaped = reap_dead(instance, settings)  # before any wait
+        if reaped:
+            say(f"released the pool slots of {len(reaped)} dead run(s): {', '.join(reaped)}")
+        _stop.reason = None
+        _stop.released.clear()
+        say(f"run {run_id} ({job.name}, {tags.get('piper/range', '')}): {run_url(run_id)}")
+        watcher = _Watcher(instance, settings, run_id, say)
+        watcher.start()
+        try:
+            with progress_to(on_progress):
+                result = job.execute_in_process(
+                    run_config=config or None,
+                    instance=instance,
+                    asset_selection=asset_selection,
+                    run_id=run_id,
+                    tags={**tags, **process_tags()},
+                    raise_on_error=False,
+                )
+        except KeyboardInterrupt:
+            _stop.reason = _stop.reason or "interrupted"
+            result = None
+        finally:
+            watcher.done.set()
+            watcher.join(timeout=5)
+            _settle(instance, run_id)
+        reason, _stop.reason = _stop.reason, None
+        if reason is None and check_captured_interrupt():
+            reason = "interrupted"
+        if reason is not None and reason != "interrupted":
+            raise WaitTimeout(reason)
+        if reason == "interrupted" or _was_interrupted(result):
+            raise Interrupted(f"interrupted: run {run_id} stopped, its pool slots freed")
+        report_pending_committed(instance, committed_partitions(settings))
+        return result
+
+
+def run_url(run_id: str) -> str:
+    """The run's page in the Dagster UI."""
+    from piper_dagster.grafana import DAGSTER_URL
+
+    return f"{DAGSTER_URL}/runs/{run_id}"
+
+
+def _was_interrupted(result: Any) -> bool:
+    """A signal inside a step ends the step with DagsterExecutionInterruptedError."""
+    if result is None:
+        return True
+    for event in result.all_events:
+        if event.is_run_failure:
+            reason = getattr(event.event_specific_data, "failure_reason", None)
+            if reason is not None and reason.value == "UNEXPECTED_TERMINATION":
+                return True
+    return False
+
+
+def _settle(instance: dg.DagsterInstance, run_id: str) -> None:
+    """No run of ours is left "started" and no slot held, whatever happened."""
+    run = instance.get_run_by_id(run_id)
+    if run is not None and not run.is_finished:
+        instance.report_run_canceled(run, message="piper: the command was interrupted")
+    instance.event_log_storage.free_concurrency_slots_for_run(run_id)

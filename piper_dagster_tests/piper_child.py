@@ -1,0 +1,50 @@
+"""The `piper` CLI with a test probe, for tests that kill or signal a real piper process.
+
+Usage: python -m piper_dagster_tests.piper_child <piper arguments...>
+  PIPERTEST_PAUSE=before     the spool step pauses before it opens the warehouse (it holds the
+                              `duckdb` pool slot, not the DuckDB lock)
+  PIPERTEST_PAUSE=after:N    the spool step pauses right after its N-th batch committed
+  PIPERTEST_PAUSED=<file>    written (with the pid) when the pause begins
+The pause lasts until the process is killed or signalled.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from piper_dagster import cli
+from piper_dagster.defs import spool
+
+
+def _pause() -> None:
+    Path(os.environ["PIPERTEST_PAUSED"]).write_text(str(os.getpid()))
+    while True:
+        time.sleep(0.1)
+
+
+def main() -> None:
+    probe = os.environ.get("PIPERTEST_PAUSE", "")
+    real_ingest = spool.ingest
+
+    def ingest(*args: Any, **kwargs: Any) -> Any:
+        if probe == "before":
+            _pause()
+        if probe.startswith("after:"):
+            n = int(probe.split(":")[1])
+
+            def after_batch(batch_no: int) -> None:
+                if batch_no == n:
+                    _pause()
+
+            kwargs["after_batch"] = after_batch
+        return real_ingest(*args, **kwargs)
+
+    spool.ingest = ingest  # type: ignore[assignment]
+    cli.main()
+
+
+if __name__ == "__main__":
+    main()
