@@ -13,11 +13,9 @@ WORKDIR /opt/piper
 # Dependencies first (from the committed lock): code edits do not reinstall them.
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --no-install-project
+# The package carries its SQL, default settings and instance files (piper_dagster/sql, conf, deploy).
 COPY piper_dagster ./piper_dagster
-COPY sql ./sql
-COPY conf ./conf
 COPY deploy ./deploy
-COPY dagster.yaml workspace.yaml ./
 RUN uv sync --frozen --no-dev
 
 # In the containers piper's paths are fixed; the host paths behind them are docker-compose's
@@ -28,4 +26,4 @@ ENV PATH=/opt/piper/.venv/bin:$PATH \
     PIPER_PATHS__DATA_ROOT=/var/lib/piper \
     PIPER_DAGSTER__STORAGE=postgres \
     DAGSTER_HOME=/opt/dagster/home
-RUN mkdir -p "$DAGSTER_HOME" && cp deploy/dagster.postgres.yaml "$DAGSTER_HOME/dagster.yaml"
+RUN mkdir -p "$DAGSTER_HOME" && cp piper_dagster/deploy/dagster.postgres.yaml "$DAGSTER_HOME/dagster.yaml"

@@ -1,4 +1,4 @@
-"""The metrics catalog (conf/metrics_catalog.yml): what each gold column means, its unit, which
+"""The metrics catalog (piper_dagster/conf/metrics_catalog.yml): what each gold column means, its unit, which
 direction is good, and its warn/fail thresholds."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from piper_dagster.models import GOLD_MODELS
-from piper_dagster.settings import PROJECT_ROOT, ConfigError
+from piper_dagster.settings import PACKAGE_ROOT, ConfigError
 
-CATALOG_PATH = PROJECT_ROOT / "conf" / "metrics_catalog.yml"
+CATALOG_PATH = PACKAGE_ROOT / "conf" / "metrics_catalog.yml"
 
 Good = Literal["up", "down", "neutral"]
 Level = Literal["ok", "warn", "fail"]
@@ -125,7 +125,7 @@ def _load(path: Path | None) -> _CatalogFile:
 
 
 def load_catalog(path: Path | None = None) -> list[MetricEntry]:
-    """Every metric of the catalog, in catalog order (conf/metrics_catalog.yml by default)."""
+    """Every metric of the catalog, in catalog order (piper_dagster/conf/metrics_catalog.yml by default)."""
     return list(_load(path).metrics)
 
 

@@ -29,7 +29,7 @@ app = typer.Typer(
 )
 contract_app = typer.Typer(help="The telemetry contract.", no_args_is_help=True)
 catalog_app = typer.Typer(
-    help="The metrics catalog (conf/metrics_catalog.yml).", no_args_is_help=True
+    help="The metrics catalog (piper_dagster/conf/metrics_catalog.yml).", no_args_is_help=True
 )
 spool_app = typer.Typer(help="The telemetry spool.", no_args_is_help=True)
 quarantine_app = typer.Typer(help="Quarantined lines (contract §5).", no_args_is_help=True)
@@ -768,7 +768,7 @@ def contract_docs(
     ] = None,
 ) -> None:
     """Rewrite the generated tables of docs/contract.md from the contract models."""
-    from piper_dagster.contract.docs import CONTRACT_DOC, render, stale_blocks
+    from piper_dagster.contract_docs import CONTRACT_DOC, render, stale_blocks
 
     target = path or CONTRACT_DOC
     if not target.is_file():
@@ -962,8 +962,10 @@ def demo(
     if ui:
         typer.echo(f"\nDagster UI on http://127.0.0.1:{port} (Ctrl-C to stop)")
         env = {**os.environ}
-        cmd = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-p", str(port)]
-        subprocess.run(cmd, cwd=Path(__file__).resolve().parent.parent, env=env, check=False)
+        from piper_dagster.dagster_home import WORKSPACE_YAML
+
+        cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(WORKSPACE_YAML), "-p", str(port)]
+        subprocess.run(cmd, env=env, check=False)
 
 
 def _say_reused(directory: Path, spool: Path, data: Path) -> None:
@@ -983,7 +985,8 @@ def _say_reused(directory: Path, spool: Path, data: Path) -> None:
 
 def _print_grafana(settings: Settings, spool: Path, data: Path) -> None:
     """Where Grafana reads from (the gold run published it), and how to start it."""
-    from piper_dagster.grafana import DAGSTER_URL, GRAFANA_URL
+    from piper_dagster.dagster_home import DAGSTER_URL
+    from piper_dagster.grafana import GRAFANA_URL
     from piper_dagster.serving import SERVED, current_version
 
     serving = settings.serving_dir

@@ -1,16 +1,22 @@
-"""The Dagster instance piper runs against: DAGSTER_HOME, set up once with the repo's dagster.yaml."""
+"""The Dagster instance piper runs against: DAGSTER_HOME, set up once with the package's dagster.yaml."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from piper_dagster.settings import PROJECT_ROOT, Settings
+from piper_dagster.settings import PACKAGE_ROOT, Settings
+
+# The Dagster UI as an operator's browser reaches it (docker-compose publishes it there; the
+# dashboards take it as a variable, so that another host name is one edit away).
+DAGSTER_URL = "http://localhost:3000"
 
 INSTANCE_YAML = {
-    "sqlite": PROJECT_ROOT / "dagster.yaml",
-    "postgres": PROJECT_ROOT / "deploy" / "dagster.postgres.yaml",
+    "sqlite": PACKAGE_ROOT / "deploy" / "dagster.yaml",
+    "postgres": PACKAGE_ROOT / "deploy" / "dagster.postgres.yaml",
 }
+# The code location for `dagster dev` (piper demo, and by hand: README), wherever piper is installed.
+WORKSPACE_YAML = PACKAGE_ROOT / "deploy" / "workspace.yaml"
 
 
 def ensure_dagster_home(settings: Settings) -> Path:

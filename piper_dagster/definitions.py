@@ -3,13 +3,13 @@
 import dagster as dg
 
 from piper_dagster.defs.checks import freshness_check, freshness_job, freshness_schedule
+from piper_dagster.defs.execution import install_wait_fix
 from piper_dagster.defs.late_data import refresh_models_job, touched_event_dates_sensor
 from piper_dagster.defs.models import gold_models, silver_models
 from piper_dagster.defs.sensors import spool_sensor
 from piper_dagster.defs.spool import spool_events
-from piper_dagster.runner import install_wait_fix
 
-# Run workers load this module too: their pool waits sleep instead of spinning (runner.py).
+# Run workers load this module too: their pool waits sleep instead of spinning (defs/execution.py).
 install_wait_fix()
 
 # The freshness check runs on its schedule, not with every ingest (as before the named jobs).

@@ -8,7 +8,6 @@ previous state. Weekly models widen the window to whole ISO weeks.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -101,29 +100,6 @@ GOLD_MODELS: tuple[Model, ...] = (
 MODELS: dict[str, Model] = {m.name: m for m in (*SILVER_MODELS, *GOLD_MODELS)}
 
 
-def define_macros(con: duckdb.DuckDBPyConnection, *, mask: bool, key: str) -> None:
-    """The connection's temporary macros: `piper_user(u)`, sql/macros/privacy.sql, silver.sql.
-
-    `piper_user(u)` is the user name, or a keyed hash of it when users are masked.
-
-    Service accounts (`svc_*`) are not people and stay readable: dq_active_users excludes them.
-    A temporary macro: the key lives in the connection only, never in the warehouse.
-    """
-    if mask:
-        # The key is hashed into the macro so the literal key never appears in SQL text.
-        salt = hashlib.sha256(key.encode()).hexdigest()
-        con.execute(
-            "CREATE OR REPLACE TEMP MACRO piper_user(u) AS CASE WHEN starts_with(u, 'svc_') "
-            f"THEN u ELSE 'u_' || left(sha256('{salt}' || u), 16) END"
-        )
-        con.execute(load_sql("macros/privacy"))
-    else:
-        con.execute("CREATE OR REPLACE TEMP MACRO piper_user(u) AS u")
-        con.execute("CREATE OR REPLACE TEMP MACRO piper_source_file(path) AS path")
-        con.execute("CREATE OR REPLACE TEMP MACRO piper_path(path, raw_user, raw_folder) AS path")
-    con.execute(load_sql("macros/silver"))
-
-
 def _create_if_missing(con: duckdb.DuckDBPyConnection, model: Model, params: dict) -> None:
     # The table takes the SELECT's columns and types: the SQL file is the only schema.
     con.execute(
@@ -136,7 +112,7 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, models: tuple[Model, ...]) -> 
     """Create the (empty) tables of models never refreshed yet, in order (silver before gold).
 
     Readers such as the serving layer then see every model's schema from the first day on.
-    Needs the macros of `define_macros`.
+    Needs the session's macros (warehouse.define_macros).
     """
     params = {"start": date(1970, 1, 1), "end": date(1970, 1, 1)}
     for model in models:

@@ -23,10 +23,9 @@ from piper_dagster.contract.models import UTF8_BOM
 from piper_dagster.ingest.export import export_pending
 from piper_dagster.ingest.pipeline import NOT_REJECTED
 from piper_dagster.ingest.validate import classify_sql
-from piper_dagster.models import define_macros
 from piper_dagster.settings import ConfigError, Settings
 from piper_dagster.sql import load_sql
-from piper_dagster.warehouse import connect
+from piper_dagster.warehouse import connect, use_privacy
 
 
 @dataclass
@@ -79,11 +78,7 @@ def replay(
     result = ReplayResult(run_id=run_id or f"replay-{uuid.uuid4()}", dry_run=dry_run)
     filters = {"reason": reason, "since": since}
     with connect(settings.warehouse_path) as con:
-        define_macros(
-            con,
-            mask=settings.privacy.mask_users,
-            key=settings.privacy.user_hash_key.get_secret_value(),
-        )
+        use_privacy(con, settings.privacy)
         days = [r[0] for r in con.execute(load_sql("replay/dates"), filters).fetchall()]
         if dry_run:
             con.execute("BEGIN TRANSACTION")

@@ -18,20 +18,20 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-from dagster._core.execution.plan.active import ActiveExecution
 from dagster._core.storage.dagster_run import make_new_run_id
 from dagster._utils.interrupts import check_captured_interrupt
 
+from piper_dagster.dagster_home import DAGSTER_URL
+from piper_dagster.defs.execution import _stop, install_wait_fix, progress_to
 from piper_dagster.defs.runs import (
     COMMAND_TAG,
     HOST,
+    committed_partitions,
     reap_dead_runs,
     report_pending_committed,
     run_process,
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 POOL = "duckdb"
-POLL_SECONDS = 1.0  # a blocked run re-checks its stop flag and the pool this often
 WATCH_SECONDS = 2.0  # the watcher reaps dead runs and looks at the pool this often
 SAY_EVERY_SECONDS = 30.0
 
@@ -54,124 +53,7 @@ class Interrupted(Exception):
     """Ctrl-C or SIGTERM ended a piper command (its run is canceled, its slots freed)."""
 
 
-@dataclass
-class _Stop:
-    """Why the running piper run must end now (set by the watcher or a signal)."""
-
-    reason: str | None = None  # "interrupted" or the one-line timeout message
-    released: threading.Event = field(default_factory=threading.Event)  # slots were freed
-    wake: threading.Event = field(default_factory=threading.Event)
-
-
-_stop = _Stop()
-
-
-# --- the executor's wait -------------------------------------------------------------------------
-
-
-def _raise_if_stopping() -> None:
-    if check_captured_interrupt() and _stop.reason is None:
-        _stop.reason = "interrupted"  # Dagster captured the signal; nothing else looks at it here
-    if _stop.reason is not None:
-        raise KeyboardInterrupt(_stop.reason)
-
-
-def _sleep_til_ready(self: ActiveExecution) -> None:
-    """ActiveExecution.sleep_til_ready that sleeps while a pool claim is blocked, and ends on a
-    stop request (signal, wait bound) instead of looping forever."""
-    _raise_if_stopping()
-    concurrency = self._instance_concurrency_context
-    blocked = concurrency is not None and concurrency.has_pending_claims()
-    if blocked and _stop.released.is_set():
-        # A dead run's slot was just freed: claim again now, not after the claim's backoff.
-        _stop.released.clear()
-        pending = concurrency._pending_timeouts  # type: ignore[union-attr]
-        for key in list(pending):
-            pending[key] = 0.0
-        return
-    seconds = self.sleep_interval()
-    if blocked:
-        seconds = POLL_SECONDS  # never spin: Dagster's own interval is <= 0 here
-    if seconds > 0:
-        _stop.wake.wait(min(seconds, POLL_SECONDS))
-        _stop.wake.clear()
-    _raise_if_stopping()
-
-
-def install_wait_fix() -> None:
-    """Replace the in-process executor's wait (idempotent); see the module docstring."""
-    ActiveExecution.sleep_til_ready = _sleep_til_ready  # type: ignore[method-assign]
-
-
-# --- progress ------------------------------------------------------------------------------------
-
-_progress_sink: Callable[[IngestProgress], None] | None = None
-
-
-def report_progress(progress: IngestProgress) -> None:
-    """Called by the spool asset after each batch; shown by the CLI that runs it, if any."""
-    if _progress_sink is not None:
-        _progress_sink(progress)
-
-
-@contextmanager
-def progress_to(sink: Callable[[IngestProgress], None] | None) -> Iterator[None]:
-    global _progress_sink
-    previous, _progress_sink = _progress_sink, sink
-    try:
-        yield
-    finally:
-        _progress_sink = previous
-
-
 # --- the watcher ---------------------------------------------------------------------------------
-
-
-def committed_partitions(settings: Settings) -> Callable[[dg.DagsterRun], list[date] | None]:
-    """For the reaper: the spool partitions a dead run had fully committed (None: warehouse
-    busy, ask again later). Fully: the run read some of the date's files and nothing settled
-    is left to read on that date."""
-    import duckdb
-
-    from piper_dagster.ingest.pipeline import load_states, plan_ingest
-    from piper_dagster.spool.discovery import scan_spool
-    from piper_dagster.sql import load_sql
-
-    def answer(run: dg.DagsterRun) -> list[date] | None:
-        # A run of a named job has an empty selection (the job's); a subset names its assets.
-        if run.asset_selection and dg.AssetKey("spool_events") not in run.asset_selection:
-            return []
-        first = run.tags.get("dagster/asset_partition_range_start") or run.tags.get(
-            "dagster/partition"
-        )
-        last = run.tags.get("dagster/asset_partition_range_end") or first
-        if not first or not last or not settings.warehouse_path.exists():
-            return []
-        try:
-            con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-        except duckdb.IOException:
-            return None  # a run is writing it: next time
-        try:
-            rows = con.execute(
-                load_sql("runs/committed_spool_dates"),
-                {"run_id": run.run_id, "first": first, "last": last},
-            ).fetchall()
-            states = load_states(con)
-        finally:
-            con.close()
-        days = {r[0] for r in rows}
-        if not days:
-            return []
-        plan = plan_ingest(
-            scan_spool(settings.require_raw_root()),
-            states,
-            now_ns=time.time_ns(),
-            settle_seconds=settings.ingest.settle_seconds,
-            dates=(min(days), max(days)),
-        )
-        return sorted(days - set(plan.spool_dates_to_read))
-
-    return answer
 
 
 def _clock(timestamp: float) -> str:
@@ -353,8 +235,6 @@ def execute(
 
 def run_url(run_id: str) -> str:
     """The run's page in the Dagster UI."""
-    from piper_dagster.grafana import DAGSTER_URL
-
     return f"{DAGSTER_URL}/runs/{run_id}"
 
 

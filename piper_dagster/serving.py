@@ -30,11 +30,11 @@ from pathlib import Path
 
 import duckdb
 
-from piper_dagster.checks.families import family_rows
-from piper_dagster.models import GOLD_MODELS, SILVER_MODELS, define_macros, ensure_tables
+from piper_dagster.contract.families import family_rows
+from piper_dagster.models import GOLD_MODELS, SILVER_MODELS, ensure_tables
 from piper_dagster.settings import Settings
 from piper_dagster.sql import load_sql
-from piper_dagster.warehouse import connect
+from piper_dagster.warehouse import connect, use_privacy
 
 
 @dataclass(frozen=True)
@@ -175,9 +175,7 @@ def publish_from(con: duckdb.DuckDBPyConnection, settings: Settings) -> Publicat
     """Publish the served tables from an open read-write warehouse connection."""
     started = time.monotonic()
     serving = settings.serving_dir
-    define_macros(
-        con, mask=settings.privacy.mask_users, key=settings.privacy.user_hash_key.get_secret_value()
-    )
+    use_privacy(con, settings.privacy)
     # A model never refreshed still has a (empty) file, so every view binds from day one.
     ensure_tables(con, (*SILVER_MODELS, *GOLD_MODELS))
     newest = con.execute("SELECT max(event_date) FROM silver_events").fetchone()

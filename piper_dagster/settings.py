@@ -1,4 +1,4 @@
-"""Settings, defined once: defaults in conf/settings.toml, overrides from PIPER_<SECTION>__<KEY>."""
+"""Settings, defined once: defaults in piper_dagster/conf/settings.toml, overrides from PIPER_<SECTION>__<KEY>."""
 
 from __future__ import annotations
 
@@ -27,8 +27,10 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+# The repository (dashboards, docs, compose file); the package carries what the code needs.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_TOML = PROJECT_ROOT / "conf" / "settings.toml"
+PACKAGE_ROOT = Path(__file__).resolve().parent
+DEFAULT_TOML = PACKAGE_ROOT / "conf" / "settings.toml"
 
 
 ENV_PREFIX = "PIPER_"
@@ -37,7 +39,7 @@ ENV_FILE = Path(".env")  # read from the working directory, like pydantic-settin
 # settings file itself, and docker compose's host paths (docker-compose.yml mounts them; the
 # containers get PIPER_PATHS__*), which an operator exports in the shell piper runs in too.
 OTHER_PIPER_VARIABLES = {
-    "PIPER_CONFIG": "a settings file over conf/settings.toml",
+    "PIPER_CONFIG": "a settings file over piper_dagster/conf/settings.toml",
     "PIPER_RAW_ROOT": "docker compose: the spool on the host",
     "PIPER_DATA_ROOT": "docker compose: piper's data on the host",
 }
@@ -265,7 +267,7 @@ class Settings(BaseSettings):
 
 
 class _TomlSource(PydanticBaseSettingsSource):
-    """The defaults of conf/settings.toml with PIPER_CONFIG's overrides merged over them."""
+    """The defaults of piper_dagster/conf/settings.toml with PIPER_CONFIG's overrides merged over them."""
 
     def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
         super().__init__(settings_cls)

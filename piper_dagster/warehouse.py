@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from piper_dagster.sql import load_sql
+
+if TYPE_CHECKING:
+    from piper_dagster.settings import PrivacySettings
 
 
 def prepare(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
@@ -26,6 +31,35 @@ LOCK_WAIT_SECONDS: float | None = None  # None: the `dagster.wait_seconds` setti
 LOCK_POLL_SECONDS = 0.5
 
 log = logging.getLogger(__name__)
+
+
+def define_macros(con: duckdb.DuckDBPyConnection, *, mask: bool, key: str) -> None:
+    """The session's temporary macros: `piper_user(u)`, sql/macros/privacy.sql, silver.sql.
+
+    `piper_user(u)` is the user name, or a keyed hash of it when users are masked.
+
+    Service accounts (`svc_*`) are not people and stay readable: dq_active_users excludes them.
+    A temporary macro: the key lives in the connection only, never in the warehouse.
+    """
+    if mask:
+        # The key is hashed into the macro so the literal key never appears in SQL text.
+        salt = hashlib.sha256(key.encode()).hexdigest()
+        con.execute(
+            "CREATE OR REPLACE TEMP MACRO piper_user(u) AS CASE WHEN starts_with(u, 'svc_') "
+            f"THEN u ELSE 'u_' || left(sha256('{salt}' || u), 16) END"
+        )
+        con.execute(load_sql("macros/privacy"))
+    else:
+        con.execute("CREATE OR REPLACE TEMP MACRO piper_user(u) AS u")
+        con.execute("CREATE OR REPLACE TEMP MACRO piper_source_file(path) AS path")
+        con.execute("CREATE OR REPLACE TEMP MACRO piper_path(path, raw_user, raw_folder) AS path")
+    con.execute(load_sql("macros/silver"))
+
+
+def use_privacy(con: duckdb.DuckDBPyConnection, privacy: PrivacySettings) -> None:
+    """The one session set-up of every connection that reads or writes silver: define_macros
+    with the configured privacy (masked users or not, and the key)."""
+    define_macros(con, mask=privacy.mask_users, key=privacy.user_hash_key.get_secret_value())
 
 
 class WarehouseError(Exception):

@@ -17,8 +17,8 @@ from piper_dagster.checks import (
     grade,
     record,
 )
-from piper_dagster.checks.families import FAMILIES, FAMILY_OF
 from piper_dagster.contract import EVENT_TYPES
+from piper_dagster.contract.families import FAMILIES, FAMILY_OF
 from piper_dagster.ingest.pipeline import ingest
 from piper_dagster.settings import Settings
 from piper_dagster.spool.generate import FARM_HOST, STORAGE_HOST, GenerateOptions, generate_spool

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from piper_dagster.cli import app
-from piper_dagster.grafana import DAGSTER_URL
+from piper_dagster.dagster_home import DAGSTER_URL
 from piper_dagster.ingest.pipeline import IngestProgress, ingest
 from piper_dagster.settings import Settings
 from piper_dagster.spool.generate import GenerateOptions, generate_spool

@@ -6,9 +6,9 @@ import dagster as dg
 
 from piper_dagster.catalog import column_descriptions
 from piper_dagster.defs.models import gold_models, silver_models
-from piper_dagster.models import GOLD_MODELS, SILVER_MODELS, define_macros, ensure_tables
+from piper_dagster.models import GOLD_MODELS, SILVER_MODELS, ensure_tables
 from piper_dagster.settings import Settings
-from piper_dagster.warehouse import connect
+from piper_dagster.warehouse import connect, define_macros
 
 
 def _ui_schemas() -> dict[str, dg.TableSchema]:

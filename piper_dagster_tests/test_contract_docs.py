@@ -9,7 +9,6 @@ from pydantic import Field
 from typer.testing import CliRunner
 
 from piper_dagster.cli import app
-from piper_dagster.contract.docs import CONTRACT_DOC, envelope_table, payload_tables, stale_blocks
 from piper_dagster.contract.models import (
     EVENT_TYPES,
     Envelope,
@@ -17,6 +16,7 @@ from piper_dagster.contract.models import (
     Reason,
     payload_field_specs,
 )
+from piper_dagster.contract_docs import CONTRACT_DOC, envelope_table, payload_tables, stale_blocks
 
 runner = CliRunner()
 

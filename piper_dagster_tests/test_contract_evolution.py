@@ -33,7 +33,7 @@ def _edited_checkout(tmp_path: Path) -> Path:
     """A copy of the code with only SCHEMA_VERSION_PATTERN changed in models.py."""
     root = tmp_path / "checkout"
     ignore = shutil.ignore_patterns("__pycache__")
-    for part in ("piper_dagster", "sql", "conf"):
+    for part in ("piper_dagster",):  # the package carries its SQL and settings
         shutil.copytree(REPO_ROOT / part, root / part, ignore=ignore)
     path = root / "piper_dagster" / "contract" / "models.py"
     old = f'SCHEMA_VERSION_PATTERN = r"{models.SCHEMA_VERSION_PATTERN}"'

@@ -15,10 +15,10 @@ import pytest
 import yaml
 
 from piper_dagster import grafana
+from piper_dagster.dagster_home import DAGSTER_URL, INSTANCE_YAML
 from piper_dagster.grafana import (
     CONTAINER_DASHBOARDS,
     CONTAINER_DATA_ROOT,
-    DAGSTER_URL,
     GRAFANA_URL,
     PLUGIN_ID,
     PLUGIN_VERSION,
@@ -250,8 +250,10 @@ def test_the_images_instance_uses_postgres_and_the_queued_run_coordinator(tmp_pa
     from dagster._core.instance.ref import InstanceRef
 
     dockerfile = DOCKERFILE.read_text()
-    assert 'cp deploy/dagster.postgres.yaml "$DAGSTER_HOME/dagster.yaml"' in dockerfile
-    shutil.copy(REPO_ROOT / "deploy" / "dagster.postgres.yaml", tmp_path / "dagster.yaml")
+    assert (
+        'cp piper_dagster/deploy/dagster.postgres.yaml "$DAGSTER_HOME/dagster.yaml"' in dockerfile
+    )
+    shutil.copy(INSTANCE_YAML["postgres"], tmp_path / "dagster.yaml")
     ref = InstanceRef.from_dir(str(tmp_path))
     assert ref.run_coordinator_data.class_name == "QueuedRunCoordinator"
     assert "Postgres" in ref.run_storage_data.class_name

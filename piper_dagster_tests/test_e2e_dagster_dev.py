@@ -20,7 +20,7 @@ import duckdb
 import pytest
 from dagster_graphql import DagsterGraphQLClient
 
-from piper_dagster.dagster_home import ensure_dagster_home
+from piper_dagster.dagster_home import WORKSPACE_YAML, ensure_dagster_home
 from piper_dagster.settings import load_settings
 from piper_dagster_tests.conftest import REPO_ROOT, write_spool_file
 from piper_dagster_tests.test_ingest import ev
@@ -67,7 +67,7 @@ class DagsterDev:
                     "dagster",
                     "dev",
                     "-w",
-                    "workspace.yaml",
+                    str(WORKSPACE_YAML),
                     "-h",
                     "127.0.0.1",
                     "-p",

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from piper_dagster.catalog import (
+    CATALOG_PATH,
     column_descriptions,
     format_table,
     grain_columns,
@@ -789,7 +790,7 @@ def test_load_catalog_rejects_a_bad_file(tmp_path: Path) -> None:
     from piper_dagster.settings import ConfigError
 
     bad = tmp_path / "catalog.yml"
-    src = (Path(__file__).resolve().parent.parent / "conf" / "metrics_catalog.yml").read_text()
+    src = (CATALOG_PATH).read_text()
     bad.write_text(src.replace("    good: up\n", "    good: sideways\n", 1))
     with pytest.raises(ConfigError, match="good"):
         load_catalog(bad)

@@ -12,8 +12,8 @@ from typing import Any
 
 import duckdb
 
-from piper_dagster.checks.families import family_rows
 from piper_dagster.checks.outcome import CheckOutcome, Status, grade
+from piper_dagster.contract.families import family_rows
 from piper_dagster.refresh_ledger import read_backlog
 from piper_dagster.settings import ChecksSettings
 from piper_dagster.sql import load_sql

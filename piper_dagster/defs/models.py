@@ -15,13 +15,12 @@ from piper_dagster.models import (
     GOLD_MODELS,
     SILVER_MODELS,
     Model,
-    define_macros,
     ensure_tables,
     refresh,
 )
 from piper_dagster.serving import publish_from
 from piper_dagster.settings import load_settings
-from piper_dagster.warehouse import connect, prepare
+from piper_dagster.warehouse import connect, define_macros, prepare, use_privacy
 
 
 def _deps(model: Model) -> list[str]:
@@ -93,11 +92,7 @@ def refresh_models(models: list[Model], first: date, last: date) -> dict[str, di
     settings = load_settings()
     out: dict[str, dict[str, object]] = {}
     with connect(settings.warehouse_path) as con:
-        define_macros(
-            con,
-            mask=settings.privacy.mask_users,
-            key=settings.privacy.user_hash_key.get_secret_value(),
-        )
+        use_privacy(con, settings.privacy)
         hooks: dict[str, Callable[[duckdb.DuckDBPyConnection], None] | None] = {}
         for i, model in enumerate(models):
             hook = _ledger_hook(models, i, con, first, last)
@@ -151,7 +146,7 @@ def build_layer(name: str, models: tuple[Model, ...], description: str) -> dg.As
                 kinds={"duckdb"},
                 description=m.description,
                 metadata={
-                    "sql": f"sql/{m.layer}/{m.name}.sql",
+                    "sql": f"piper_dagster/sql/{m.layer}/{m.name}.sql",
                     "grain": m.grain,
                     **_column_schema(m),
                 },

@@ -17,9 +17,13 @@ import socket
 import time
 from collections.abc import Callable
 from datetime import date
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from dagster._core.events import DagsterEventType
+
+if TYPE_CHECKING:
+    from piper_dagster.settings import Settings
 
 PID_TAG = "piper/pid"
 HOST_TAG = "piper/host"
@@ -146,3 +150,50 @@ def report_pending_committed(
                 )
             )
         instance.add_run_tags(run.run_id, {COMMITTED_TAG: "done"})
+
+
+def committed_partitions(settings: Settings) -> Callable[[dg.DagsterRun], list[date] | None]:
+    """For the reaper: the spool partitions a dead run had fully committed (None: warehouse
+    busy, ask again later). Fully: the run read some of the date's files and nothing settled
+    is left to read on that date."""
+    import duckdb
+
+    from piper_dagster.ingest.pipeline import load_states, plan_ingest
+    from piper_dagster.spool.discovery import scan_spool
+    from piper_dagster.sql import load_sql
+
+    def answer(run: dg.DagsterRun) -> list[date] | None:
+        # A run of a named job has an empty selection (the job's); a subset names its assets.
+        if run.asset_selection and dg.AssetKey("spool_events") not in run.asset_selection:
+            return []
+        first = run.tags.get("dagster/asset_partition_range_start") or run.tags.get(
+            "dagster/partition"
+        )
+        last = run.tags.get("dagster/asset_partition_range_end") or first
+        if not first or not last or not settings.warehouse_path.exists():
+            return []
+        try:
+            con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+        except duckdb.IOException:
+            return None  # a run is writing it: next time
+        try:
+            rows = con.execute(
+                load_sql("runs/committed_spool_dates"),
+                {"run_id": run.run_id, "first": first, "last": last},
+            ).fetchall()
+            states = load_states(con)
+        finally:
+            con.close()
+        days = {r[0] for r in rows}
+        if not days:
+            return []
+        plan = plan_ingest(
+            scan_spool(settings.require_raw_root()),
+            states,
+            now_ns=time.time_ns(),
+            settle_seconds=settings.ingest.settle_seconds,
+            dates=(min(days), max(days)),
+        )
+        return sorted(days - set(plan.spool_dates_to_read))
+
+    return answer

@@ -20,9 +20,8 @@ import duckdb
 
 from piper_dagster.defs.late_data import contiguous_ranges, next_attempt
 from piper_dagster.defs.partitions import partition_bounds, range_tags
-from piper_dagster.defs.runs import reap_dead_runs
+from piper_dagster.defs.runs import committed_partitions, reap_dead_runs
 from piper_dagster.ingest.pipeline import FilePlan, load_states, plan_ingest
-from piper_dagster.runner import committed_partitions
 from piper_dagster.settings import ConfigError, load_settings
 from piper_dagster.spool.discovery import scan_spool
 

@@ -26,7 +26,6 @@ import pyarrow as pa
 
 from piper_dagster.ingest.export import export_pending
 from piper_dagster.ingest.validate import classify_sql
-from piper_dagster.models import define_macros
 from piper_dagster.settings import Settings
 from piper_dagster.spool.discovery import SpoolFile, scan_spool
 from piper_dagster.spool.reader import (
@@ -37,7 +36,7 @@ from piper_dagster.spool.reader import (
     read_new_lines,
 )
 from piper_dagster.sql import load_sql
-from piper_dagster.warehouse import connect
+from piper_dagster.warehouse import connect, use_privacy
 
 log = logging.getLogger("piper.ingest")
 
@@ -576,11 +575,7 @@ def ingest(
     started = time.perf_counter()
     with connect(settings.warehouse_path) as con:
         con.execute("SET memory_limit = ?", [settings.ingest.memory_limit])
-        define_macros(
-            con,
-            mask=settings.privacy.mask_users,
-            key=settings.privacy.user_hash_key.get_secret_value(),
-        )
+        use_privacy(con, settings.privacy)
         clock = _PhaseClock(result.phase_seconds)
         files = list(scan_spool(raw_root))
         plan = plan_ingest(

@@ -1,11 +1,12 @@
-"""SQL files under sql/: loaded by name, never written as strings in Python."""
+"""The SQL files of this package (piper_dagster/sql/<layer>/<name>.sql): loaded by name, never
+written as strings in Python. They ship inside the package (a wheel carries them)."""
 
 from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
 
-SQL_ROOT = Path(__file__).resolve().parent.parent / "sql"
+SQL_ROOT = Path(__file__).resolve().parent
 
 
 @cache

@@ -1,5 +1,5 @@
 -- Temporary macros of every piper connection (after the privacy macros, see
--- piper_dagster.models.define_macros): one definition of what every silver domain shares.
+-- piper_dagster.warehouse.define_macros): one definition of what every silver domain shares.
 
 -- The columns every silver domain starts with, for the events of `types` in [start_date,
 -- end_date); `payload`, `raw_user` and `raw_folder` are for the domain's SELECT to use and drop.

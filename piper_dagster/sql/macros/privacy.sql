@@ -1,5 +1,5 @@
 -- Masking macros when privacy.mask_users is on (defined after piper_user(); without masking
--- piper_dagster.models.define_macros makes them the identity, which costs nothing).
+-- piper_dagster.warehouse.define_macros makes them the identity, which costs nothing).
 
 -- A spool path host/user/file with its user folder through piper_user().
 CREATE OR REPLACE TEMP MACRO piper_source_file(path) AS concat_ws(
