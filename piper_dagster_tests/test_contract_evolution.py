@@ -33,8 +33,10 @@ def _edited_checkout(tmp_path: Path) -> Path:
     """A copy of the code with only SCHEMA_VERSION_PATTERN changed in models.py."""
     root = tmp_path / "checkout"
     ignore = shutil.ignore_patterns("__pycache__")
-    for part in ("piper_dagster", "sql", "conf"):
+    # What the code reads at run time (the replay refreshes silver and gold through Dagster).
+    for part in ("piper_dagster", "sql", "conf", "deploy"):
         shutil.copytree(REPO_ROOT / part, root / part, ignore=ignore)
+    shutil.copy(REPO_ROOT / "dagster.yaml", root / "dagster.yaml")
     path = root / "piper_dagster" / "contract" / "models.py"
     old = f'SCHEMA_VERSION_PATTERN = r"{models.SCHEMA_VERSION_PATTERN}"'
     text = path.read_text(encoding="utf-8")
