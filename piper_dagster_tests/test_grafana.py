@@ -17,20 +17,23 @@ from typing import Any
 import pytest
 import yaml
 
-from piper_dagster import grafana
 from piper_dagster.catalog import load_catalog
 from piper_dagster.checks.evaluate import clock_skew, invalid_rate
 from piper_dagster.checks.outcome import grade
+from piper_dagster.contract.families import FAMILIES as SOURCE_FAMILIES
 from piper_dagster.contract.models import PUBLISH_TYPES, STATUS_TYPES, TOOL_TYPES
-from piper_dagster.grafana import (
+from piper_dagster.grafana.deployment import (
     CONTAINER_DATA_ROOT,
     DATASOURCE_UID,
-    LEVEL_COLORS,
+    GOLD_FOLDER,
+    PIPELINE_FOLDER,
     PLUGIN_DUCKDB_VERSION,
     PLUGIN_ID,
-    SOURCE_FAMILIES,
-    threshold_steps,
 )
+from piper_dagster.grafana.generate import rendered, stale
+from piper_dagster.grafana.gold import RATE_DENOMINATOR, _rate
+from piper_dagster.grafana.panels import LEVEL_COLORS, threshold_steps
+from piper_dagster.grafana.pipeline_health import STATUS_COLORS, pipeline_health_dashboard
 from piper_dagster.models import GOLD_MODELS
 from piper_dagster.serving import SERVED
 from piper_dagster.settings import ChecksSettings, Settings, load_settings
@@ -117,8 +120,8 @@ def test_expand_macros_as_sqlutil() -> None:
 
 
 def test_committed_files_are_what_the_code_generates() -> None:
-    assert grafana.stale() == [], "run `piper grafana generate` and commit the result"
-    generated = {p for p in grafana.rendered() if p.parts[1] == "dashboards"}
+    assert stale() == [], "run `piper grafana generate` and commit the result"
+    generated = {p for p in rendered() if p.parts[1] == "dashboards"}
     assert {p.relative_to(REPO_ROOT) for p in DASHBOARDS} == generated
 
 
@@ -126,7 +129,7 @@ def test_one_dashboard_per_gold_model_and_pipeline_health() -> None:
     uids = [_load(p)["uid"] for p in DASHBOARDS]
     assert len(uids) == len(set(uids)) == len(GOLD_MODELS) + 1
     folders = {p.parent.name for p in DASHBOARDS}
-    assert folders == {grafana.GOLD_FOLDER, grafana.PIPELINE_FOLDER}
+    assert folders == {GOLD_FOLDER, PIPELINE_FOLDER}
     titles = {_load(p)["title"] for p in DASHBOARDS}
     assert "Pipeline health" in titles
 
@@ -269,7 +272,7 @@ def test_pipeline_stats_color_as_the_checks_grade(changed: bool) -> None:
             update={"freshness_farm_warn_hours": 3.0, "freshness_farm_fail_hours": 9.0,
                     "invalid_rate_warn": 0.2, "clock_skew_fail": 0.5}
         )  # fmt: skip
-        board = grafana.pipeline_health_dashboard(checks)
+        board = pipeline_health_dashboard(checks)
     else:
         board = _load(REPO_ROOT / "grafana/dashboards/piper-pipeline/pipeline_health.json")
     steps = check_stat_steps(board)
@@ -277,7 +280,7 @@ def test_pipeline_stats_color_as_the_checks_grade(changed: bool) -> None:
     assert steps.keys() == thresholds.keys()
     for field, (warn, fail) in thresholds.items():
         for value in (0.0, warn / 2, warn, warn + 1e-9, (warn + fail) / 2, fail, fail + 1e-9, 99.0):
-            want = grafana.STATUS_COLORS[grade(value, warn, fail)]
+            want = STATUS_COLORS[grade(value, warn, fail)]
             assert grafana_color(steps[field], value) == want, (field, value)
 
 
@@ -483,7 +486,7 @@ def test_rates_are_added_up_only_through_their_denominators() -> None:
     assert weighted <= {(rate, d) for rate, (_, _, d) in RATES.items() if d}, weighted
     assert {"publish_success_rate", "tool_success_rate"} <= {rate for rate, _ in weighted}
     with pytest.raises(ValueError, match="no denominator"):
-        grafana._rate("dq_error_rate", grafana.RATE_DENOMINATOR["dq_error_rate"])
+        _rate("dq_error_rate", RATE_DENOMINATOR["dq_error_rate"])
 
 
 def test_every_rate_a_panel_shows_is_numerator_over_denominator(served: Settings) -> None:
@@ -498,7 +501,7 @@ def test_every_rate_a_panel_shows_is_numerator_over_denominator(served: Settings
             " WHERE event_date BETWEEN ? AND ?",
             [first, last],
         ).fetchall()
-    gold = [p for w, p in PANELS if w.startswith(grafana.GOLD_FOLDER)]
+    gold = [p for w, p in PANELS if w.startswith(GOLD_FOLDER)]
     sqls = [expand_macros(t["rawSql"], start, end) for p in gold for t in p["targets"]]
     checked: dict[str, set[date | None]] = {}
     for result in plugin_sql(served, sqls):
