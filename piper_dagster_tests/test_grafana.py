@@ -31,7 +31,6 @@ from piper_dagster.grafana.deployment import (
     PLUGIN_ID,
 )
 from piper_dagster.grafana.generate import rendered, stale
-from piper_dagster.grafana.gold import RATE_DENOMINATOR, _rate
 from piper_dagster.grafana.panels import LEVEL_COLORS, threshold_steps
 from piper_dagster.grafana.pipeline_health import STATUS_COLORS, pipeline_health_dashboard
 from piper_dagster.models import GOLD_MODELS
@@ -486,7 +485,34 @@ def test_rates_are_added_up_only_through_their_denominators() -> None:
     assert weighted <= {(rate, d) for rate, (_, _, d) in RATES.items() if d}, weighted
     assert {"publish_success_rate", "tool_success_rate"} <= {rate for rate, _ in weighted}
     with pytest.raises(ValueError, match="no denominator"):
-        _rate("dq_error_rate", RATE_DENOMINATOR["dq_error_rate"])
+        next(e for e in load_catalog() if e.name == "dq_error_rate").aggregate_sql()
+
+
+def test_the_catalog_declares_every_rates_rule_and_the_gold_panels_follow_it() -> None:
+    """The catalog is the single source of how a metric adds up: every rate declares the
+    contract's denominator (or none), and every aggregate a gold panel computes is the catalog's,
+    a rate without a denominator column never added up."""
+    catalog = load_catalog()
+    rates = [e for e in catalog if e.aggregate == "rate"]
+    assert {e.name: e.denominator for e in rates} == {r: d for r, (_, _, d) in RATES.items()}
+    assert {e.name for e in catalog if e.unit == "ratio"} == {e.name for e in rates}
+    sqls = [t["rawSql"] for w, p in PANELS if w.startswith(GOLD_FOLDER) for t in p["targets"]]
+    added_up: set[str] = set()
+    for sql in sqls:
+        for e in rates:
+            if e.denominator is not None and e.aggregate_sql() in sql:
+                sql = sql.replace(e.aggregate_sql(), f"<{e.name}>")
+                added_up.add(e.name)
+        for e in catalog:
+            # Any function of a metric column left is its catalog aggregate (a rate's: none).
+            calls = re.findall(rf"\w+\({e.column}\b", sql)
+            want = 0 if e.aggregate == "rate" else sql.count(e.aggregate_sql())
+            assert len(calls) == want, (e.name, sql)
+            if calls:
+                added_up.add(e.name)
+    breakdown = {"gold_publish_health_daily", "gold_tool_reliability_daily"}
+    assert {e.name for e in catalog if e.model in breakdown} <= added_up
+    assert "dq_error_rate" not in added_up
 
 
 def test_every_rate_a_panel_shows_is_numerator_over_denominator(served: Settings) -> None:

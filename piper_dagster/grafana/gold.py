@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,60 +39,10 @@ GOLD_VIEWS: dict[str, GoldView] = {
     "gold_data_quality_daily": GoldView("Data quality"),
 }
 
-# Each rate's denominator (contract §7): the sum of rate * denominator over the sum of
-# denominators is the rate of the whole, exactly; an average of rates is not.
-RATE_DENOMINATOR: dict[str, str | None] = {
-    "publish_success_rate": "publish_count",
-    "render_success_rate": "render_job_count",
-    "tool_success_rate": "tool_invocations",
-    # failures / (publish + tool + render events): no gold column counts those (dq_events counts
-    # every event, and contract §7 fixes the columns), so it is never added up: a model without
-    # a breakdown is shown per day, its stat the latest day's own value.
-    "dq_error_rate": None,
-}
-
-
-def _rate(column: str, denominator: str | None) -> str:
-    if denominator is None:
-        raise ValueError(f"{column} has no denominator column: it cannot be added up")
-    return f"sum({column} * {denominator}) / nullif(sum({denominator}) FILTER (WHERE {column} IS NOT NULL), 0)"
-
-
-# How a metric adds up across a model's breakdown, for one date (stats) or over the range
-# (tables): counts and sizes add, rates through their denominators, percentiles and peaks take
-# the worst (a p95 of p95s would mean nothing).
-_AGG: dict[str, Callable[[MetricEntry], str]] = {
-    "sum": lambda m: f"sum({m.column})::DOUBLE",
-    "rate": lambda m: _rate(m.column, RATE_DENOMINATOR[m.name]),
-    "max": lambda m: f"max({m.column})::DOUBLE",
-}
-METRIC_AGG: dict[str, str] = {
-    "publish_count": "sum",
-    "publish_success_rate": "rate",
-    "publish_duration_p95_ms": "max",
-    "publish_output_bytes": "sum",
-    "render_job_count": "sum",
-    "render_success_rate": "rate",
-    "render_cpu_hours": "sum",
-    "render_failed_frames": "sum",
-    "farm_peak_active_blades": "max",
-    "farm_peak_errored_jobs": "max",
-    "farm_jobs_spooled": "sum",
-    "tool_invocations": "sum",
-    "tool_success_rate": "rate",
-    "tool_duration_p95_ms": "max",
-    "storage_bytes": "sum",
-    "storage_file_count": "sum",
-    "dq_events": "sum",
-    "dq_error_rate": "rate",
-    "dq_active_users": "max",
-    "dq_skewed_events": "sum",
-}
+# How a metric adds up (the catalog's `aggregate`, its single source), in a stat's description:
+# across a model's breakdown for one date (stats) or over the range (tables). A model without a
+# breakdown is shown per day as it is, so dq_error_rate (no denominator column) is never added up.
 AGG_WORDS = {"sum": "total", "rate": "overall", "max": "worst"}
-
-
-def _agg(entry: MetricEntry) -> str:
-    return _AGG[METRIC_AGG[entry.name]](entry)
 
 
 def gold_dashboard(model: Model, metrics: list[MetricEntry]) -> dict[str, Any]:
@@ -109,10 +58,10 @@ def gold_dashboard(model: Model, metrics: list[MetricEntry]) -> dict[str, Any]:
             sql = f"SELECT {key}::TIMESTAMP AS time, {m.column}\nFROM {table}\n{where}\nORDER BY 1"
             return sql, f"Latest {period} of the range."
         sql = (
-            f"SELECT {key}::TIMESTAMP AS time, {_agg(m)} AS {m.column}\n"
+            f"SELECT {key}::TIMESTAMP AS time, {m.aggregate_sql()} AS {m.column}\n"
             f"FROM {table}\n{where}\nGROUP BY 1\nORDER BY 1"
         )
-        how = AGG_WORDS[METRIC_AGG[m.name]]
+        how = AGG_WORDS[m.aggregate]
         return sql, f"Latest {period} of the range, {how} across {view.breakdown}s."
 
     stats = []
@@ -134,7 +83,7 @@ def gold_dashboard(model: Model, metrics: list[MetricEntry]) -> dict[str, Any]:
         if view.breakdown:
             # Per breakdown value: storage adds its buckets up per root, the others have one
             # row per (date, breakdown) already.
-            value = _agg(m) if model.grain == "iso_week" else m.column
+            value = m.aggregate_sql() if model.grain == "iso_week" else m.column
             group = "GROUP BY 1, 2\n" if model.grain == "iso_week" else ""
             sql = (
                 f"SELECT {key}::TIMESTAMP AS time, {view.breakdown}, {value} AS {m.column}\n"
@@ -172,7 +121,7 @@ def gold_dashboard(model: Model, metrics: list[MetricEntry]) -> dict[str, Any]:
             sort_by=metrics[0].column,
         )
     elif view.breakdown:
-        aggs = ",\n    ".join(f"{_agg(m)} AS {m.column}" for m in metrics)
+        aggs = ",\n    ".join(f"{m.aggregate_sql()} AS {m.column}" for m in metrics)
         table_sql = (
             f"SELECT {view.breakdown},\n    {aggs}\nFROM {table}\n{where}\n"
             f"GROUP BY 1\nORDER BY 2 DESC"
