@@ -1,5 +1,6 @@
 """The metrics catalog (piper_dagster/conf/metrics_catalog.yml): what each gold column means, its unit, which
-direction is good, and its warn/fail thresholds."""
+direction is good, its warn/fail thresholds, and how its values add up (a rate through its
+denominator): the single source of those rules, which the dashboards read."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ CATALOG_PATH = PACKAGE_ROOT / "conf" / "metrics_catalog.yml"
 
 Good = Literal["up", "down", "neutral"]
 Level = Literal["ok", "warn", "fail"]
+# How values of several rows add up: counts and sizes sum, a rate through its denominator,
+# percentiles and peaks take the worst (a p95 of p95s would mean nothing).
+Aggregate = Literal["sum", "rate", "max"]
 
 
 class MetricEntry(BaseModel):
@@ -33,6 +37,36 @@ class MetricEntry(BaseModel):
     headline: bool = Field(default=False, description="one of the headline metrics")
     warn: float | None = Field(default=None, description="bad beyond this, in the bad direction")
     fail: float | None = Field(default=None, description="worse beyond this")
+    aggregate: Aggregate = Field(description="how values of several rows add up")
+    denominator: str | None = Field(
+        default=None, description="a rate's denominator column in its model; None: no gold column"
+    )
+
+    @model_validator(mode="after")
+    def _aggregation(self) -> MetricEntry:
+        # A rate states its denominator, even a missing one (null), so that no rate is ever
+        # added up by a rule nobody wrote down.
+        if self.aggregate == "rate" and "denominator" not in self.model_fields_set:
+            raise ValueError(f"{self.name}: a rate declares its denominator (null if none)")
+        if self.aggregate != "rate" and self.denominator is not None:
+            raise ValueError(f"{self.name}: only a rate has a denominator")
+        if (self.unit == "ratio") != (self.aggregate == "rate"):
+            raise ValueError(f"{self.name}: a ratio adds up as a rate, and only a ratio does")
+        return self
+
+    def aggregate_sql(self) -> str:
+        """The SQL expression adding this metric up over the rows of a GROUP BY (a DOUBLE)."""
+        column, denominator = self.column, self.denominator
+        if self.aggregate != "rate":
+            return f"{self.aggregate}({column})::DOUBLE"
+        if denominator is None:
+            raise ValueError(f"{column} has no denominator column: it cannot be added up")
+        # The sum of rate * denominator over the sum of denominators is the rate of the whole,
+        # exactly; days whose rate is NULL (a denominator of 0) add nothing to either side.
+        return (
+            f"sum({column} * {denominator}) / nullif(sum({denominator})"
+            f" FILTER (WHERE {column} IS NOT NULL), 0)"
+        )
 
     @model_validator(mode="after")
     def _thresholds(self) -> MetricEntry:
@@ -103,6 +137,12 @@ class _CatalogFile(BaseModel):
                 raise ValueError(f"{m.name}: {m.column} is a grain column of {m.model}")
             seen_names.add(m.name)
             seen_columns.add((m.model, m.column))
+        counts = {(m.model, m.column) for m in self.metrics if m.aggregate == "sum"}
+        for m in self.metrics:
+            if m.denominator is not None and (m.model, m.denominator) not in counts:
+                raise ValueError(
+                    f"{m.name}: denominator {m.denominator!r} is not a summed column of {m.model}"
+                )
         return self
 
 

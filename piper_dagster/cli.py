@@ -815,17 +815,17 @@ def grafana_generate(
     ] = False,
 ) -> None:
     """Write grafana/dashboards/ and grafana/provisioning/ from the catalog and the serving layer."""
-    from piper_dagster import grafana
+    from piper_dagster.grafana.generate import stale, write
 
     if check:
-        differ = grafana.stale()
+        differ = stale()
         for rel in differ:
             typer.echo(f"out of date: {rel}")
         if differ:
             raise typer.Exit(1)
         typer.echo("grafana files are up to date")
         return
-    for rel in grafana.write():
+    for rel in write():
         typer.echo(f"wrote {rel}")
 
 
@@ -986,7 +986,7 @@ def _say_reused(directory: Path, spool: Path, data: Path) -> None:
 def _print_grafana(settings: Settings, spool: Path, data: Path) -> None:
     """Where Grafana reads from (the gold run published it), and how to start it."""
     from piper_dagster.dagster_home import DAGSTER_URL
-    from piper_dagster.grafana import GRAFANA_URL
+    from piper_dagster.grafana.deployment import GRAFANA_URL
     from piper_dagster.serving import SERVED, current_version
 
     serving = settings.serving_dir

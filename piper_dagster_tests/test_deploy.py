@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 import yaml
 
-from piper_dagster import grafana
 from piper_dagster.dagster_home import DAGSTER_URL, INSTANCE_YAML
-from piper_dagster.grafana import (
+from piper_dagster.grafana.deployment import (
     CONTAINER_DASHBOARDS,
     CONTAINER_DATA_ROOT,
     GRAFANA_URL,
     PLUGIN_ID,
     PLUGIN_VERSION,
 )
+from piper_dagster.grafana.provisioning import dashboard_provisioning, datasource_provisioning
 from piper_dagster_tests.conftest import REPO_ROOT
 
 COMPOSE = REPO_ROOT / "docker-compose.yml"
@@ -105,7 +105,7 @@ def test_schemas_are_valid_schemas_and_catch_mistakes(tmp_path: Path) -> None:
     result = check_jsonschema("--check-metaschema", *map(str, SCHEMAS.glob("*.json")))
     assert result.returncode == 0, result.stdout + result.stderr
     # A provider that names a folder while taking folders from files: rejected.
-    doc = grafana.dashboard_provisioning()
+    doc = dashboard_provisioning()
     doc["providers"][0]["folder"] = "piper"
     bad = tmp_path / "providers.yaml"
     bad.write_text(yaml.safe_dump(doc))
@@ -114,7 +114,7 @@ def test_schemas_are_valid_schemas_and_catch_mistakes(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     # A datasource key the plugin does not read: rejected.
-    doc = grafana.datasource_provisioning()
+    doc = datasource_provisioning()
     doc["datasources"][0]["jsonData"]["readOnly"] = True
     bad.write_text(yaml.safe_dump(doc))
     result = check_jsonschema("--schemafile", str(SCHEMAS / "datasources.schema.json"), str(bad))
@@ -154,7 +154,7 @@ def test_no_password_is_a_literal(compose: dict[str, Any]) -> None:
 def test_grafana_mounts_match_the_provisioning(compose: dict[str, Any]) -> None:
     mounts = _mounts(compose["services"]["grafana"])
     assert mounts["/etc/grafana/provisioning"] == ("./grafana/provisioning", "ro")
-    provider = grafana.dashboard_provisioning()["providers"][0]
+    provider = dashboard_provisioning()["providers"][0]
     assert provider["options"]["path"] == CONTAINER_DASHBOARDS
     assert mounts[CONTAINER_DASHBOARDS] == ("./grafana/dashboards", "ro")
     home = _env(compose["services"]["grafana"])["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
@@ -165,7 +165,7 @@ def test_grafana_mounts_match_the_provisioning(compose: dict[str, Any]) -> None:
     # Grafana reads piper's data read-only, at the root its initSql names.
     source, mode = mounts[CONTAINER_DATA_ROOT]
     assert mode == "ro" and source.startswith("${PIPER_DATA_ROOT:-")
-    init = grafana.datasource_provisioning()["datasources"][0]["jsonData"]["initSql"]
+    init = datasource_provisioning()["datasources"][0]["jsonData"]["initSql"]
     assert re.findall(r"read_parquet\('([^']+)'\)", init)
     assert all(
         p.startswith(f"{CONTAINER_DATA_ROOT}/serving/current/")

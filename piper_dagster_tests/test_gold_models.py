@@ -797,3 +797,26 @@ def test_load_catalog_rejects_a_bad_file(tmp_path: Path) -> None:
     bad.write_text(src.replace("warn: 0.95\n    fail: 0.90", "warn: 0.90\n    fail: 0.95", 1))
     with pytest.raises(ConfigError, match="fail must be beyond warn"):
         load_catalog(bad)
+
+
+def test_load_catalog_rejects_an_undeclared_or_wrong_aggregation(tmp_path: Path) -> None:
+    from piper_dagster.settings import ConfigError
+
+    bad = tmp_path / "catalog.yml"
+    src = CATALOG_PATH.read_text()
+    rate = "    aggregate: rate\n    denominator: publish_count\n"
+    assert rate in src
+    for text, problem in [
+        (src.replace(rate, "    aggregate: rate\n", 1), "declares its denominator"),
+        (src.replace(rate, "    aggregate: sum\n", 1), "a ratio adds up as a rate"),
+        (src.replace("    aggregate: sum\n", "    aggregate: average\n", 1), "aggregate"),
+        (src.replace("    aggregate: sum\n", "    aggregate: sum\n    denominator: x\n", 1),
+         "only a rate has a denominator"),
+        (src.replace(rate, rate.replace("publish_count", "publish_duration_p95_ms"), 1),
+         "not a summed column of gold_publish_health_daily"),
+        (src.replace(rate, rate.replace("publish_count", "render_job_count"), 1),
+         "not a summed column of gold_publish_health_daily"),
+    ]:  # fmt: skip
+        bad.write_text(text)
+        with pytest.raises(ConfigError, match=problem):
+            load_catalog(bad)

@@ -17,20 +17,22 @@ from typing import Any
 import pytest
 import yaml
 
-from piper_dagster import grafana
 from piper_dagster.catalog import load_catalog
 from piper_dagster.checks.evaluate import clock_skew, invalid_rate
 from piper_dagster.checks.outcome import grade
+from piper_dagster.contract.families import FAMILIES as SOURCE_FAMILIES
 from piper_dagster.contract.models import PUBLISH_TYPES, STATUS_TYPES, TOOL_TYPES
-from piper_dagster.grafana import (
+from piper_dagster.grafana.deployment import (
     CONTAINER_DATA_ROOT,
     DATASOURCE_UID,
-    LEVEL_COLORS,
+    GOLD_FOLDER,
+    PIPELINE_FOLDER,
     PLUGIN_DUCKDB_VERSION,
     PLUGIN_ID,
-    SOURCE_FAMILIES,
-    threshold_steps,
 )
+from piper_dagster.grafana.generate import rendered, stale
+from piper_dagster.grafana.panels import LEVEL_COLORS, threshold_steps
+from piper_dagster.grafana.pipeline_health import STATUS_COLORS, pipeline_health_dashboard
 from piper_dagster.models import GOLD_MODELS
 from piper_dagster.serving import SERVED
 from piper_dagster.settings import ChecksSettings, Settings, load_settings
@@ -117,8 +119,8 @@ def test_expand_macros_as_sqlutil() -> None:
 
 
 def test_committed_files_are_what_the_code_generates() -> None:
-    assert grafana.stale() == [], "run `piper grafana generate` and commit the result"
-    generated = {p for p in grafana.rendered() if p.parts[1] == "dashboards"}
+    assert stale() == [], "run `piper grafana generate` and commit the result"
+    generated = {p for p in rendered() if p.parts[1] == "dashboards"}
     assert {p.relative_to(REPO_ROOT) for p in DASHBOARDS} == generated
 
 
@@ -126,7 +128,7 @@ def test_one_dashboard_per_gold_model_and_pipeline_health() -> None:
     uids = [_load(p)["uid"] for p in DASHBOARDS]
     assert len(uids) == len(set(uids)) == len(GOLD_MODELS) + 1
     folders = {p.parent.name for p in DASHBOARDS}
-    assert folders == {grafana.GOLD_FOLDER, grafana.PIPELINE_FOLDER}
+    assert folders == {GOLD_FOLDER, PIPELINE_FOLDER}
     titles = {_load(p)["title"] for p in DASHBOARDS}
     assert "Pipeline health" in titles
 
@@ -269,7 +271,7 @@ def test_pipeline_stats_color_as_the_checks_grade(changed: bool) -> None:
             update={"freshness_farm_warn_hours": 3.0, "freshness_farm_fail_hours": 9.0,
                     "invalid_rate_warn": 0.2, "clock_skew_fail": 0.5}
         )  # fmt: skip
-        board = grafana.pipeline_health_dashboard(checks)
+        board = pipeline_health_dashboard(checks)
     else:
         board = _load(REPO_ROOT / "grafana/dashboards/piper-pipeline/pipeline_health.json")
     steps = check_stat_steps(board)
@@ -277,7 +279,7 @@ def test_pipeline_stats_color_as_the_checks_grade(changed: bool) -> None:
     assert steps.keys() == thresholds.keys()
     for field, (warn, fail) in thresholds.items():
         for value in (0.0, warn / 2, warn, warn + 1e-9, (warn + fail) / 2, fail, fail + 1e-9, 99.0):
-            want = grafana.STATUS_COLORS[grade(value, warn, fail)]
+            want = STATUS_COLORS[grade(value, warn, fail)]
             assert grafana_color(steps[field], value) == want, (field, value)
 
 
@@ -483,7 +485,34 @@ def test_rates_are_added_up_only_through_their_denominators() -> None:
     assert weighted <= {(rate, d) for rate, (_, _, d) in RATES.items() if d}, weighted
     assert {"publish_success_rate", "tool_success_rate"} <= {rate for rate, _ in weighted}
     with pytest.raises(ValueError, match="no denominator"):
-        grafana._rate("dq_error_rate", grafana.RATE_DENOMINATOR["dq_error_rate"])
+        next(e for e in load_catalog() if e.name == "dq_error_rate").aggregate_sql()
+
+
+def test_the_catalog_declares_every_rates_rule_and_the_gold_panels_follow_it() -> None:
+    """The catalog is the single source of how a metric adds up: every rate declares the
+    contract's denominator (or none), and every aggregate a gold panel computes is the catalog's,
+    a rate without a denominator column never added up."""
+    catalog = load_catalog()
+    rates = [e for e in catalog if e.aggregate == "rate"]
+    assert {e.name: e.denominator for e in rates} == {r: d for r, (_, _, d) in RATES.items()}
+    assert {e.name for e in catalog if e.unit == "ratio"} == {e.name for e in rates}
+    sqls = [t["rawSql"] for w, p in PANELS if w.startswith(GOLD_FOLDER) for t in p["targets"]]
+    added_up: set[str] = set()
+    for sql in sqls:
+        for e in rates:
+            if e.denominator is not None and e.aggregate_sql() in sql:
+                sql = sql.replace(e.aggregate_sql(), f"<{e.name}>")
+                added_up.add(e.name)
+        for e in catalog:
+            # Any function of a metric column left is its catalog aggregate (a rate's: none).
+            calls = re.findall(rf"\w+\({e.column}\b", sql)
+            want = 0 if e.aggregate == "rate" else sql.count(e.aggregate_sql())
+            assert len(calls) == want, (e.name, sql)
+            if calls:
+                added_up.add(e.name)
+    breakdown = {"gold_publish_health_daily", "gold_tool_reliability_daily"}
+    assert {e.name for e in catalog if e.model in breakdown} <= added_up
+    assert "dq_error_rate" not in added_up
 
 
 def test_every_rate_a_panel_shows_is_numerator_over_denominator(served: Settings) -> None:
@@ -498,7 +527,7 @@ def test_every_rate_a_panel_shows_is_numerator_over_denominator(served: Settings
             " WHERE event_date BETWEEN ? AND ?",
             [first, last],
         ).fetchall()
-    gold = [p for w, p in PANELS if w.startswith(grafana.GOLD_FOLDER)]
+    gold = [p for w, p in PANELS if w.startswith(GOLD_FOLDER)]
     sqls = [expand_macros(t["rawSql"], start, end) for p in gold for t in p["targets"]]
     checked: dict[str, set[date | None]] = {}
     for result in plugin_sql(served, sqls):

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from piper_dagster.grafana import PLUGIN_DUCKDB_VERSION
+from piper_dagster.grafana.deployment import PLUGIN_DUCKDB_VERSION
 from piper_dagster.serving import (
     CURRENT,
     SERVED,
