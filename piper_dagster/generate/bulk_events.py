@@ -1,0 +1,228 @@
+"""Clean event lines of `generate_bulk`, from string templates (no pydantic, no json.dumps)."""
+
+from __future__ import annotations
+
+import math
+import random
+
+from piper_dagster.contract.models import (
+    PUBLISH_TYPES,
+    TOOL_TYPES,
+)
+from piper_dagster.generate.clock import bulk_ts
+from piper_dagster.generate.studio import (
+    ASSETS,
+    DCC_VERSIONS,
+    FARM_HOST,
+    FARM_USER,
+    PUBLISH_ERRORS,
+    PUBLISH_PROFILE,
+    SCENE_EXT,
+    SEQUENCES,
+    SHOTS,
+    STORAGE_HOST,
+    STORAGE_ROOTS,
+    STORAGE_USER,
+    TOOL_ERRORS,
+    TOOL_TIMING,
+)
+
+# Artists' event mix of generate_bulk, in percent.
+_BULK_ARTIST_MIX: dict[str, int] = {
+    "file.open": 22, "dcc.launch": 7, "file.create": 7, "playblast.create": 14, "shot.setup": 6,
+    "build.houdini.component": 6, "texture.export.substance": 7, "texture.convert.tex": 15,
+    "publish.asset.usd": 5, "publish.anim.usd": 5, "publish.camera.usd": 2,
+    "publish.customanim.usd": 2, "publish.previs_asset.usd": 2,
+}  # fmt: skip
+_BULK_POOL: tuple[str, ...] = tuple(t for t, w in _BULK_ARTIST_MIX.items() for _ in range(w))
+assert len(_BULK_POOL) == 100 and set(_BULK_ARTIST_MIX) == {*PUBLISH_TYPES, *TOOL_TYPES}
+_BULK_DCC = {
+    "build.houdini.component": "houdini",
+    "texture.export.substance": "substance_painter",
+    "texture.convert.tex": "txmake",
+}
+_UUID_VARIANT = "89ab"
+
+
+def bulk_artist(
+    rng: random.Random,
+    out: list[str],
+    n: int,
+    day_iso: str,
+    window: tuple[float, float],
+    artist: tuple[str, str, str, str, str],
+    counts: dict[str, int],
+) -> float:
+    host, user, dept, dcc, sid = artist
+    rnd, gauss, bits = rng.random, rng.gauss, rng.getrandbits
+    exp = math.exp
+    head = f'","host":"{host}","user":"{user}","session_id":"{sid}","payload":{{'
+    versions = {d: rng.choice(v) for d, v in DCC_VERSIONS.items()}
+    ctx = f"{rng.choice(SEQUENCES)}_{rng.choice(SHOTS)}"
+    seq, shot = ctx.split("_")
+    work = f"/groups/sandwich/shots/{seq}/{shot}/{dept}/work"
+    tool_tail: dict[str, str] = {}
+    for event_type in TOOL_TYPES:
+        tool_dcc = _BULK_DCC.get(event_type, dcc)
+        tool_tail[event_type] = f',"dcc":"{tool_dcc}","dcc_version":"{versions[tool_dcc]}"'
+        if event_type == "file.open":
+            path = f"{work}/{ctx}_{dept}_v{rng.randint(1, 60):03d}.{SCENE_EXT[dcc]}"
+            tool_tail[event_type] += f',"path":"{path}"'
+    assets = [rng.choice(ASSETS) for _ in range(3)]
+    shots = [ctx] + [f"{rng.choice(SEQUENCES)}_{rng.choice(SHOTS)}" for _ in range(2)]
+    targets: dict[str, list[tuple[str, str]]] = {}
+    for event_type in PUBLISH_TYPES:
+        kind = event_type.split(".")[1]
+        if event_type in ("publish.asset.usd", "publish.previs_asset.usd"):
+            targets[event_type] = [
+                (a, f"/groups/sandwich/assets/{a}/usd/v{rng.randint(2, 40):03d}/{a}.usda")
+                for a in assets
+            ]
+        else:
+            targets[event_type] = [
+                (s, f"/groups/sandwich/shots/{s[:5]}/{s[6:]}/usd/{kind}/"
+                    f"v{rng.randint(2, 40):03d}/{s}_{kind}.usd")
+                for s in shots
+            ]  # fmt: skip
+    w0, w1 = window
+    step = (w1 - w0) / n
+    t = w0
+    for j in range(n):
+        t = w0 + (j + rnd()) * step
+        h = f"{bits(128):032x}"
+        eid = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_UUID_VARIANT[bits(2)]}{h[17:20]}-{h[20:]}"
+        event_type = _BULK_POOL[int(rnd() * 100)]
+        counts[event_type] += 1
+        if event_type in PUBLISH_PROFILE:
+            median, fail_rate, median_bytes = PUBLISH_PROFILE[event_type]
+            duration = int(median * exp(0.8 * gauss(0.0, 1.0)))
+            choices = targets[event_type]
+            target, usd = choices[int(rnd() * len(choices))]
+            if rnd() < fail_rate:
+                error = PUBLISH_ERRORS[int(rnd() * len(PUBLISH_ERRORS))]
+                payload = (
+                    f'"status":"failure","duration_ms":{duration // 4},"output_bytes":0,'
+                    f'"asset":"{target}","department":"{dept}","error":"{error}"}}'
+                )
+            else:
+                size = int(median_bytes * exp(gauss(0.0, 1.0)))
+                payload = (
+                    f'"status":"success","duration_ms":{duration},"output_bytes":{size},'
+                    f'"asset":"{target}","department":"{dept}","usd_path":"{usd}","error":null}}'
+                )
+        else:
+            median, sigma, fail_rate = TOOL_TIMING[event_type]
+            duration = int(median * exp(sigma * gauss(0.0, 1.0)))
+            if rnd() < fail_rate:
+                errors = TOOL_ERRORS[event_type]
+                error = errors[int(rnd() * len(errors))]
+                payload = (
+                    f'"status":"failure","duration_ms":{duration // 4}{tool_tail[event_type]},'
+                    f'"error":"{error}"}}'
+                )
+            else:
+                payload = f'"status":"success","duration_ms":{duration}{tool_tail[event_type]}}}'
+        out.append(
+            f'{{"schema_version":"1.0","event_id":"{eid}","event_type":"{event_type}",'
+            f'"ts":"{bulk_ts(day_iso, t)}{head}{payload}}}\n'
+        )
+    return t
+
+
+def bulk_farm(
+    rng: random.Random, out: list[str], n: int, day_iso: str, job_no: int, counts: dict[str, int]
+) -> float:
+    rnd, gauss, bits = rng.random, rng.gauss, rng.getrandbits
+    head = f'","host":"{FARM_HOST}","user":"{FARM_USER}","payload":{{'
+    step = 86_000.0 / n
+    t = 0.0
+    for j in range(n):
+        t = 60.0 + (j + rnd()) * step
+        h = f"{bits(128):032x}"
+        eid = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_UUID_VARIANT[bits(2)]}{h[17:20]}-{h[20:]}"
+        roll = rnd()
+        if roll < 0.7:
+            event_type = "tractor.farm.snapshot"
+            hour = t / 3600
+            load = min(1.0, max(0.05, (0.9 if hour >= 19 or hour < 8 else 0.62) + gauss(0, 0.05)))
+            active = min(400, int(400 * load))
+            queued = int(8000 * math.exp(0.5 * gauss(0, 1))) if load > 0.85 else int(rnd() * 2000)
+            payload = (
+                f'"total_blades":400,"active_blades":{active},"errored_jobs":{int(rnd() * 8)},'
+                f'"active_jobs":{int(15 + 60 * load)},"queued_tasks":{queued}}}'
+            )
+        elif roll < 0.85:
+            event_type = "tractor.job.spool"
+            job_no += 1
+            frames = (48, 72, 96, 120, 144, 180, 240)[int(rnd() * 7)]
+            shot = f"{SEQUENCES[int(rnd() * 6)]}_{SHOTS[int(rnd() * 20)]}"
+            status = "rejected" if rnd() < 0.03 else "spooled"
+            payload = (
+                f'"job_id":"J{job_no}","status":"{status}","task_count":{frames},'
+                f'"title":"{shot} beauty v{int(rnd() * 30) + 1:03d}",'
+                f'"priority":{(50, 100, 100, 200)[int(rnd() * 4)]}}}'
+            )
+        else:
+            event_type = "render.stats.summary"
+            frames = (48, 72, 96, 120, 144, 180, 240)[int(rnd() * 7)]
+            failed = rnd() < 0.08
+            frames_failed = 1 + int(rnd() * frames / 4) if failed else 0
+            cpu = frames * 1300.0 * math.exp(0.7 * gauss(0, 1))
+            wall = 12_600.0 * math.exp(0.6 * gauss(0, 1))
+            payload = (
+                f'"job_id":"J{job_no - int(rnd() * 50)}",'
+                f'"status":"{"failure" if failed else "success"}","frames_total":{frames},'
+                f'"frames_failed":{frames_failed},"cpu_seconds":{cpu:.1f},'
+                f'"wall_seconds":{wall:.1f},"peak_rss_bytes":{int(2.4e10 * (0.5 + rnd()))}}}'
+            )
+        counts[event_type] += 1
+        out.append(
+            f'{{"schema_version":"1.0","event_id":"{eid}","event_type":"{event_type}",'
+            f'"ts":"{bulk_ts(day_iso, t)}{head}{payload}}}\n'
+        )
+    return t
+
+
+def bulk_storage(
+    rng: random.Random, out: list[str], n: int, day_iso: str, counts: dict[str, int]
+) -> float:
+    bits = rng.getrandbits
+    head = f'","host":"{STORAGE_HOST}","user":"{STORAGE_USER}","payload":{{'
+    cycle: list[tuple[str, str | None]] = []
+    base: dict[tuple[str, str], tuple[float, float]] = {}
+    for root, pool in STORAGE_ROOTS.items():
+        for bucket in pool[: rng.randint(4, 6)]:
+            size = 40e12 * math.exp(rng.gauss(0, 1))
+            base[(root, bucket)] = (size, size / 8e6)
+            cycle.append((root, bucket))
+        cycle.append((root, None))
+    step = 80_000.0 / n
+    t = 0.0
+    for j in range(n):
+        t = 3600.0 + (j + rng.random()) * step
+        growth = 1 + 0.002 * (j // len(cycle))
+        root, bucket = cycle[j % len(cycle)]
+        h = f"{bits(128):032x}"
+        eid = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_UUID_VARIANT[bits(2)]}{h[17:20]}-{h[20:]}"
+        if bucket is None:
+            event_type = "storage.scan.summary"
+            sizes = [
+                (int(s * growth), int(c * growth)) for (r, _), (s, c) in base.items() if r == root
+            ]
+            payload = (
+                f'"root":"{root}","total_bytes":{sum(s for s, _ in sizes)},'
+                f'"file_count":{sum(c for _, c in sizes)},"scan_duration_ms":{int(step * 1000)}}}'
+            )
+        else:
+            event_type = "storage.scan.bucket"
+            size, count = base[(root, bucket)]
+            payload = (
+                f'"root":"{root}","bucket":"{bucket}","bytes":{int(size * growth)},'
+                f'"file_count":{int(count * growth)}}}'
+            )
+        counts[event_type] += 1
+        out.append(
+            f'{{"schema_version":"1.0","event_id":"{eid}","event_type":"{event_type}",'
+            f'"ts":"{bulk_ts(day_iso, t)}{head}{payload}}}\n'
+        )
+    return t
