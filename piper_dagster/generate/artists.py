@@ -12,9 +12,8 @@ from piper_dagster.generate.studio import (
     ASSETS,
     DCC_VERSIONS,
     DEPARTMENTS,
-    SEQUENCES,
     SHOT_DEPTS,
-    SHOTS,
+    random_shot,
     user_names,
 )
 
@@ -59,7 +58,7 @@ def make_artists(options: GenerateOptions) -> list[Artist]:
         rng = random.Random(f"{options.seed}:artist:{i}")
         dept = DEPARTMENTS[i % len(DEPARTMENTS)]
         if dept in SHOT_DEPTS:
-            contexts = [f"{rng.choice(SEQUENCES)}_{rng.choice(SHOTS)}" for _ in range(3)]
+            contexts = [random_shot(rng) for _ in range(3)]
         else:
             contexts = rng.sample(ASSETS, 3)
         versions = {dcc: rng.choice(v) for dcc, v in DCC_VERSIONS.items()}

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 
 from piper_dagster.contract.models import (
     PUBLISH_TYPES,
     TOOL_TYPES,
 )
 from piper_dagster.generate.clock import bulk_ts
+from piper_dagster.generate.farm import farm_load
 from piper_dagster.generate.studio import (
+    ASSET_PUBLISH_TYPES,
     ASSETS,
     DCC_VERSIONS,
     FARM_HOST,
     FARM_USER,
+    FRAME_COUNTS,
     PUBLISH_ERRORS,
     PUBLISH_PROFILE,
     SCENE_EXT,
@@ -23,8 +27,11 @@ from piper_dagster.generate.studio import (
     STORAGE_HOST,
     STORAGE_ROOTS,
     STORAGE_USER,
+    TOOL_DCC,
     TOOL_ERRORS,
     TOOL_TIMING,
+    publish_usd_path,
+    random_shot,
 )
 
 # Artists' event mix of generate_bulk, in percent.
@@ -36,12 +43,21 @@ _BULK_ARTIST_MIX: dict[str, int] = {
 }  # fmt: skip
 _BULK_POOL: tuple[str, ...] = tuple(t for t, w in _BULK_ARTIST_MIX.items() for _ in range(w))
 assert len(_BULK_POOL) == 100 and set(_BULK_ARTIST_MIX) == {*PUBLISH_TYPES, *TOOL_TYPES}
-_BULK_DCC = {
-    "build.houdini.component": "houdini",
-    "texture.export.substance": "substance_painter",
-    "texture.convert.tex": "txmake",
-}
 _UUID_VARIANT = "89ab"
+
+
+def _event_id(bits: Callable[[int], int]) -> str:
+    """A version-4 UUID from 130 random bits (faster than `uuid.UUID`)."""
+    h = f"{bits(128):032x}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_UUID_VARIANT[bits(2)]}{h[17:20]}-{h[20:]}"
+
+
+def _line(event_id: str, event_type: str, ts: str, head: str, payload: str) -> str:
+    """One event line: `head` holds host, user (and session) up to the payload's brace."""
+    return (
+        f'{{"schema_version":"1.0","event_id":"{event_id}","event_type":"{event_type}",'
+        f'"ts":"{ts}{head}{payload}}}\n'
+    )
 
 
 def bulk_artist(
@@ -58,39 +74,29 @@ def bulk_artist(
     exp = math.exp
     head = f'","host":"{host}","user":"{user}","session_id":"{sid}","payload":{{'
     versions = {d: rng.choice(v) for d, v in DCC_VERSIONS.items()}
-    ctx = f"{rng.choice(SEQUENCES)}_{rng.choice(SHOTS)}"
+    ctx = random_shot(rng)
     seq, shot = ctx.split("_")
     work = f"/groups/sandwich/shots/{seq}/{shot}/{dept}/work"
     tool_tail: dict[str, str] = {}
     for event_type in TOOL_TYPES:
-        tool_dcc = _BULK_DCC.get(event_type, dcc)
+        tool_dcc = TOOL_DCC.get(event_type, dcc)
         tool_tail[event_type] = f',"dcc":"{tool_dcc}","dcc_version":"{versions[tool_dcc]}"'
         if event_type == "file.open":
             path = f"{work}/{ctx}_{dept}_v{rng.randint(1, 60):03d}.{SCENE_EXT[dcc]}"
             tool_tail[event_type] += f',"path":"{path}"'
     assets = [rng.choice(ASSETS) for _ in range(3)]
-    shots = [ctx] + [f"{rng.choice(SEQUENCES)}_{rng.choice(SHOTS)}" for _ in range(2)]
+    shots = [ctx] + [random_shot(rng) for _ in range(2)]
     targets: dict[str, list[tuple[str, str]]] = {}
     for event_type in PUBLISH_TYPES:
         kind = event_type.split(".")[1]
-        if event_type in ("publish.asset.usd", "publish.previs_asset.usd"):
-            targets[event_type] = [
-                (a, f"/groups/sandwich/assets/{a}/usd/v{rng.randint(2, 40):03d}/{a}.usda")
-                for a in assets
-            ]
-        else:
-            targets[event_type] = [
-                (s, f"/groups/sandwich/shots/{s[:5]}/{s[6:]}/usd/{kind}/"
-                    f"v{rng.randint(2, 40):03d}/{s}_{kind}.usd")
-                for s in shots
-            ]  # fmt: skip
+        pool = assets if event_type in ASSET_PUBLISH_TYPES else shots
+        targets[event_type] = [(x, publish_usd_path(x, kind, rng.randint(2, 40))) for x in pool]
     w0, w1 = window
     step = (w1 - w0) / n
     t = w0
     for j in range(n):
         t = w0 + (j + rnd()) * step
-        h = f"{bits(128):032x}"
-        eid = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_UUID_VARIANT[bits(2)]}{h[17:20]}-{h[20:]}"
+        eid = _event_id(bits)
         event_type = _BULK_POOL[int(rnd() * 100)]
         counts[event_type] += 1
         if event_type in PUBLISH_PROFILE:
@@ -122,10 +128,7 @@ def bulk_artist(
                 )
             else:
                 payload = f'"status":"success","duration_ms":{duration}{tool_tail[event_type]}}}'
-        out.append(
-            f'{{"schema_version":"1.0","event_id":"{eid}","event_type":"{event_type}",'
-            f'"ts":"{bulk_ts(day_iso, t)}{head}{payload}}}\n'
-        )
+        out.append(_line(eid, event_type, bulk_ts(day_iso, t), head, payload))
     return t
 
 
@@ -138,13 +141,12 @@ def bulk_farm(
     t = 0.0
     for j in range(n):
         t = 60.0 + (j + rnd()) * step
-        h = f"{bits(128):032x}"
-        eid = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_UUID_VARIANT[bits(2)]}{h[17:20]}-{h[20:]}"
+        eid = _event_id(bits)
         roll = rnd()
         if roll < 0.7:
             event_type = "tractor.farm.snapshot"
             hour = t / 3600
-            load = min(1.0, max(0.05, (0.9 if hour >= 19 or hour < 8 else 0.62) + gauss(0, 0.05)))
+            load = min(1.0, max(0.05, farm_load(hour) + gauss(0, 0.05)))
             active = min(400, int(400 * load))
             queued = int(8000 * math.exp(0.5 * gauss(0, 1))) if load > 0.85 else int(rnd() * 2000)
             payload = (
@@ -154,7 +156,7 @@ def bulk_farm(
         elif roll < 0.85:
             event_type = "tractor.job.spool"
             job_no += 1
-            frames = (48, 72, 96, 120, 144, 180, 240)[int(rnd() * 7)]
+            frames = FRAME_COUNTS[int(rnd() * len(FRAME_COUNTS))]
             shot = f"{SEQUENCES[int(rnd() * 6)]}_{SHOTS[int(rnd() * 20)]}"
             status = "rejected" if rnd() < 0.03 else "spooled"
             payload = (
@@ -164,7 +166,7 @@ def bulk_farm(
             )
         else:
             event_type = "render.stats.summary"
-            frames = (48, 72, 96, 120, 144, 180, 240)[int(rnd() * 7)]
+            frames = FRAME_COUNTS[int(rnd() * len(FRAME_COUNTS))]
             failed = rnd() < 0.08
             frames_failed = 1 + int(rnd() * frames / 4) if failed else 0
             cpu = frames * 1300.0 * math.exp(0.7 * gauss(0, 1))
@@ -176,10 +178,7 @@ def bulk_farm(
                 f'"wall_seconds":{wall:.1f},"peak_rss_bytes":{int(2.4e10 * (0.5 + rnd()))}}}'
             )
         counts[event_type] += 1
-        out.append(
-            f'{{"schema_version":"1.0","event_id":"{eid}","event_type":"{event_type}",'
-            f'"ts":"{bulk_ts(day_iso, t)}{head}{payload}}}\n'
-        )
+        out.append(_line(eid, event_type, bulk_ts(day_iso, t), head, payload))
     return t
 
 
@@ -202,8 +201,7 @@ def bulk_storage(
         t = 3600.0 + (j + rng.random()) * step
         growth = 1 + 0.002 * (j // len(cycle))
         root, bucket = cycle[j % len(cycle)]
-        h = f"{bits(128):032x}"
-        eid = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_UUID_VARIANT[bits(2)]}{h[17:20]}-{h[20:]}"
+        eid = _event_id(bits)
         if bucket is None:
             event_type = "storage.scan.summary"
             sizes = [
@@ -221,8 +219,5 @@ def bulk_storage(
                 f'"file_count":{int(count * growth)}}}'
             )
         counts[event_type] += 1
-        out.append(
-            f'{{"schema_version":"1.0","event_id":"{eid}","event_type":"{event_type}",'
-            f'"ts":"{bulk_ts(day_iso, t)}{head}{payload}}}\n'
-        )
+        out.append(_line(eid, event_type, bulk_ts(day_iso, t), head, payload))
     return t

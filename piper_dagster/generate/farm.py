@@ -11,7 +11,18 @@ from piper_dagster.generate.draws import lognormal
 from piper_dagster.generate.emitter import Emitter, envelope
 from piper_dagster.generate.options import GenerateOptions
 from piper_dagster.generate.records import Rec, SampleSpool
-from piper_dagster.generate.studio import FARM_HOST, FARM_USER, RENDER_PASSES, SEQUENCES, SHOTS
+from piper_dagster.generate.studio import (
+    FARM_HOST,
+    FARM_USER,
+    FRAME_COUNTS,
+    RENDER_PASSES,
+    random_shot,
+)
+
+
+def farm_load(hour: float) -> float:
+    """The farm's typical load at `hour` (UTC): renders run overnight."""
+    return 0.9 if hour >= 19 or hour < 8 else 0.62
 
 
 def gen_farm(spool: SampleSpool, options: GenerateOptions, n_artists: int) -> None:
@@ -31,8 +42,7 @@ def gen_farm(spool: SampleSpool, options: GenerateOptions, n_artists: int) -> No
         total = 384 if rng.random() < 0.2 else 400
         for slot_us in range(0, DAY_US, step_us):
             hour = slot_us / HOUR_US
-            night = hour >= 19 or hour < 8
-            base = (0.9 if night else 0.62) * (0.7 if weekend else 1.0)
+            base = farm_load(hour) * (0.7 if weekend else 1.0)
             load = min(1.0, max(0.05, base + rng.gauss(0, 0.05)))
             active = min(total, round(total * load))
             errored = min(15, max(0, errored + rng.choice((-1, 0, 0, 0, 1))))
@@ -59,9 +69,9 @@ def gen_farm(spool: SampleSpool, options: GenerateOptions, n_artists: int) -> No
         for spool_us in spool_times:
             job_no += rng.randint(1, 40)
             job_id = f"J{job_no}"
-            frames = rng.choice((48, 72, 96, 120, 144, 180, 240))
+            frames = rng.choice(FRAME_COUNTS)
             layers = rng.choice((1, 1, 2, 3))
-            shot = f"{rng.choice(SEQUENCES)}_{rng.choice(SHOTS)}"
+            shot = random_shot(rng)
             rejected = rng.random() < 0.03
             payload = {
                 "job_id": job_id,

@@ -10,14 +10,17 @@ from piper_dagster.contract.models import (
 from piper_dagster.generate.artists import Artist
 from piper_dagster.generate.draws import lognormal
 from piper_dagster.generate.studio import (
+    ASSET_PUBLISH_TYPES,
     ASSETS,
     LAUNCH_MEDIAN_MS,
     PUBLISH_ERRORS,
     PUBLISH_PROFILE,
     SCENE_EXT,
     SHOTS,
+    TOOL_DCC,
     TOOL_ERRORS,
     TOOL_TIMING,
+    publish_usd_path,
 )
 
 
@@ -41,42 +44,35 @@ class ArtistPayloads:
         return self.version_counter[key]
 
     def build(self, event_type: str, dcc: str, context: str) -> dict[str, Any]:
-        a, rng = self.a, self.a.rng
-        emitter = a.emitter
-        workdir, stem = _context_paths(a, context, dcc)
         if event_type in PUBLISH_TYPES:
-            median, fail_rate, median_bytes = PUBLISH_PROFILE[event_type]
-            failed = rng.random() < fail_rate
-            duration = lognormal(rng, median, 0.8)
-            if event_type in ("publish.asset.usd", "publish.previs_asset.usd"):
-                asset = context if not context.startswith("sq") else rng.choice(ASSETS)
-            else:
-                asset = context if context.startswith("sq") else f"sq010_{rng.choice(SHOTS)}"
-            payload: dict[str, Any] = {
-                "status": "failure" if failed else "success",
-                "duration_ms": int(duration * rng.uniform(0.05, 0.6) if failed else duration),
-                "output_bytes": 0 if failed else int(lognormal(rng, median_bytes, 1.0)),
-                "asset": asset,
-                "department": a.dept,
-            }
+            return self._publish(event_type, context)
+        return self._tool(event_type, dcc, context)
+
+    def _publish(self, event_type: str, context: str) -> dict[str, Any]:
+        a, rng = self.a, self.a.rng
+        median, fail_rate, median_bytes = PUBLISH_PROFILE[event_type]
+        failed = rng.random() < fail_rate
+        duration = lognormal(rng, median, 0.8)
+        if event_type in ASSET_PUBLISH_TYPES:
+            asset = context if not context.startswith("sq") else rng.choice(ASSETS)
+        else:
+            asset = context if context.startswith("sq") else f"sq010_{rng.choice(SHOTS)}"
+        payload: dict[str, Any] = {
+            "status": "failure" if failed else "success",
+            "duration_ms": int(duration * rng.uniform(0.05, 0.6) if failed else duration),
+            "output_bytes": 0 if failed else int(lognormal(rng, median_bytes, 1.0)),
+            "asset": asset,
+            "department": a.dept,
+        }
+        if not failed:
             kind = event_type.split(".")[1]
-            if not failed:
-                version = self._version(f"{asset}:{kind}")
-                if asset.startswith("sq"):
-                    seq, shot = asset.split("_")
-                    payload["usd_path"] = (
-                        f"/groups/sandwich/shots/{seq}/{shot}/usd/{kind}/v{version:03d}/"
-                        f"{asset}_{kind}.usd"
-                    )
-                else:
-                    payload["usd_path"] = (
-                        f"/groups/sandwich/assets/{asset}/usd/v{version:03d}/{asset}.usda"
-                    )
-                if emitter.null_error:
-                    payload["error"] = None
-            else:
-                payload["error"] = rng.choice(PUBLISH_ERRORS)
-            return payload
+            payload["usd_path"] = publish_usd_path(asset, kind, self._version(f"{asset}:{kind}"))
+        self._error(payload, failed, PUBLISH_ERRORS)
+        return payload
+
+    def _tool(self, event_type: str, dcc: str, context: str) -> dict[str, Any]:
+        a, rng = self.a, self.a.rng
+        workdir, stem = _context_paths(a, context, dcc)
         median, sigma, fail_rate = TOOL_TIMING[event_type]
         if event_type == "dcc.launch":
             median = LAUNCH_MEDIAN_MS.get(dcc, median)
@@ -84,17 +80,11 @@ class ArtistPayloads:
         duration = lognormal(rng, median, sigma)
         if failed:
             duration *= rng.uniform(0.05, 0.6)
-        tool_dcc = dcc
-        if event_type == "texture.convert.tex":
-            tool_dcc = "txmake"
-        elif event_type == "build.houdini.component":
-            tool_dcc = "houdini"
-        elif event_type == "texture.export.substance":
-            tool_dcc = "substance_painter"
+        tool_dcc = TOOL_DCC.get(event_type, dcc)
         duration_ms: int | float = int(duration)
-        if emitter.version != "1.0" and rng.random() < 0.2:
+        if a.emitter.version != "1.0" and rng.random() < 0.2:
             duration_ms = float(int(duration))  # a whole float is a valid integer (§4)
-        payload = {
+        payload: dict[str, Any] = {
             "status": "failure" if failed else "success",
             "duration_ms": duration_ms,
             "dcc": tool_dcc,
@@ -114,10 +104,14 @@ class ArtistPayloads:
             payload["path"] = f"{workdir}/components/{stem}_component.usd"
         elif event_type == "shot.setup" and stem.startswith("sq"):
             payload["path"] = workdir
-        if failed:
-            payload["error"] = rng.choice(TOOL_ERRORS[event_type])
-        elif emitter.null_error:
-            payload["error"] = None
-        if emitter.version == "1.2":
+        self._error(payload, failed, TOOL_ERRORS[event_type])
+        if a.emitter.version == "1.2":
             payload["x_mem_peak_mb"] = rng.randint(800, 48_000)
         return payload
+
+    def _error(self, payload: dict[str, Any], failed: bool, errors: tuple[str, ...]) -> None:
+        """A failure's message; on success an explicit null from emitters that write one."""
+        if failed:
+            payload["error"] = self.a.rng.choice(errors)
+        elif self.a.emitter.null_error:
+            payload["error"] = None

@@ -145,6 +145,16 @@ STORAGE_ROOTS: dict[str, tuple[str, ...]] = {
     "/scratch/sandwich": ("cache", "sim", "renders_tmp", "playblasts", "houdini_geo", "tmp"),
     "/groups/library": ("hdri", "textures", "megascans", "plugins", "sfx", "fonts"),
 }
+# Publishes of an asset (the others publish a shot's layers).
+ASSET_PUBLISH_TYPES = frozenset({"publish.asset.usd", "publish.previs_asset.usd"})
+# Frames of a render job (farm snapshots, bulk render stats).
+FRAME_COUNTS = (48, 72, 96, 120, 144, 180, 240)
+# The tool that runs a tool event when it is not the session's DCC.
+TOOL_DCC = {
+    "build.houdini.component": "houdini",
+    "texture.export.substance": "substance_painter",
+    "texture.convert.tex": "txmake",
+}
 RENDER_PASSES = ("beauty", "beauty", "fx_smoke", "shadow", "crowd", "precomp", "lookdev_turntable")
 
 
@@ -159,3 +169,16 @@ def user_names(count: int, seed: int) -> list[str]:
         seen.add(name)
         names.append(name)
     return names
+
+
+def random_shot(rng: random.Random) -> str:
+    """A shot of the show, `sqNNN_shNNNN`."""
+    return f"{rng.choice(SEQUENCES)}_{rng.choice(SHOTS)}"
+
+
+def publish_usd_path(target: str, kind: str, version: int) -> str:
+    """Where a publish of `target` (a shot, or an asset) writes its USD layer."""
+    if target.startswith("sq"):
+        seq, shot = target.split("_")
+        return f"/groups/sandwich/shots/{seq}/{shot}/usd/{kind}/v{version:03d}/{target}_{kind}.usd"
+    return f"/groups/sandwich/assets/{target}/usd/v{version:03d}/{target}.usda"
