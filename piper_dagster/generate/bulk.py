@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 from datetime import date, timedelta
 from pathlib import Path
@@ -11,7 +10,8 @@ from piper_dagster.contract.models import (
     EVENT_TYPES,
 )
 from piper_dagster.generate.bulk_events import bulk_artist, bulk_farm, bulk_storage
-from piper_dagster.generate.clock import US, day_start_us
+from piper_dagster.generate.clock import US, closing_second, day_start_us
+from piper_dagster.generate.records import spool_relpath
 from piper_dagster.generate.studio import (
     DEPARTMENTS,
     FARM_HOST,
@@ -23,6 +23,7 @@ from piper_dagster.generate.studio import (
     user_names,
 )
 from piper_dagster.generate.summary import GenerateSummary
+from piper_dagster.generate.writer import write_file
 
 
 def generate_bulk(
@@ -44,7 +45,7 @@ def generate_bulk(
     roles = ["farm", "storage"] if per_day >= 8 else ["farm"] if per_day >= 4 else []
     names = user_names(per_day, seed)
     counts = dict.fromkeys(EVENT_TYPES, 0)
-    summary = GenerateSummary(0, 0, 0, 0, 0, {}, 0, 0, 0, 0)
+    summary = GenerateSummary.empty()
     # Events per file: one each, the rest by weight; the farm poller of a day writes about a
     # quarter of its events (a snapshot every few minutes), like generate_spool's spools.
     farm_weight = max(1.0, 0.3 * (per_day - len(roles)))
@@ -78,14 +79,10 @@ def generate_bulk(
             window = (8 * 3600.0, 13 * 3600.0) if session == 0 else (14 * 3600.0, 19.5 * 3600.0)
             artist = (host, user, dept, dcc, name)
             last = bulk_artist(rng, out, n, day_iso, window, artist, counts)
-        data = "".join(out).encode()
-        path = root / host / user / f"{day_iso}_{name}.jsonl"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        mtime_ns = (day_start_us(day) // US + int(last) + 1 + rng.randint(1, 4)) * 1_000_000_000
-        os.utime(path, ns=(mtime_ns, mtime_ns))
-        summary.files += 1
-        summary.bytes += len(data)
+        mtime_ns = closing_second(day_start_us(day) // US + int(last), rng) * 1_000_000_000
+        write_file(
+            root, spool_relpath(host, user, day, name), "".join(out).encode(), mtime_ns, summary
+        )
     summary.lines = summary.valid_events = events
     summary.valid_by_type = {t: c for t, c in counts.items() if c}
     return summary

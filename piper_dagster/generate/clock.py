@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import date, datetime, timedelta
 
 US = 1_000_000
@@ -56,3 +57,9 @@ def bulk_ts(day_iso: str, t: float) -> str:
     h, rest = divmod(s, 3600)
     m, sec = divmod(rest, 60)
     return f"{day_iso}T{h:02d}:{m:02d}:{sec:02d}.{int((t - s) * 1000):03d}Z"
+
+
+def closing_second(last_write_s: int, rng: random.Random) -> int:
+    """The whole second of a file's mtime: its emitter closes it a few seconds after its last
+    write (`last_write_s`, in whole seconds since the epoch)."""
+    return last_write_s + 1 + rng.randint(1, 4)

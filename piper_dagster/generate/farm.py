@@ -8,9 +8,9 @@ from typing import Any
 
 from piper_dagster.generate.clock import DAY_US, HOUR_US, MIN_US, US, date_of, day_start_us
 from piper_dagster.generate.draws import lognormal
-from piper_dagster.generate.emitter import Emitter, envelope
+from piper_dagster.generate.emitter import Emitter
 from piper_dagster.generate.options import GenerateOptions
-from piper_dagster.generate.records import Rec, SampleSpool
+from piper_dagster.generate.records import SampleSpool
 from piper_dagster.generate.studio import (
     FARM_HOST,
     FARM_USER,
@@ -56,10 +56,7 @@ def gen_farm(spool: SampleSpool, options: GenerateOptions, n_artists: int) -> No
                 ),
             }
             t = day_us + slot_us + rng.randint(200_000, 3_000_000)
-            event, ts_us = envelope(
-                emitter, rng, "tractor.farm.snapshot", t, FARM_HOST, FARM_USER, payload
-            )
-            poller.recs.append(Rec("event", t + rng.randint(0, 500_000), event, ts_us))
+            poller.emit(rng, "tractor.farm.snapshot", t, payload, 500_000)
         n_jobs = max(
             1, round(max(1, n_artists) * (0.3 if weekend else 1.5) * rng.uniform(0.7, 1.3))
         )
@@ -80,10 +77,7 @@ def gen_farm(spool: SampleSpool, options: GenerateOptions, n_artists: int) -> No
                 "title": f"{shot} {rng.choice(RENDER_PASSES)} v{rng.randint(1, 30):03d}",
                 "priority": rng.choice((50, 100, 100, 100, 200, 500)),
             }
-            event, ts_us = envelope(
-                emitter, rng, "tractor.job.spool", spool_us, FARM_HOST, FARM_USER, payload
-            )
-            jobs.recs.append(Rec("event", spool_us + rng.randint(0, 900_000), event, ts_us))
+            jobs.emit(rng, "tractor.job.spool", spool_us, payload, 900_000)
             if rejected:
                 continue
             wall = min(30 * 3600.0, lognormal(rng, 3.5 * 3600, 0.6))
@@ -109,10 +103,7 @@ def gen_farm(spool: SampleSpool, options: GenerateOptions, n_artists: int) -> No
     for finish_us, summary in renders:
         day = date_of(finish_us)
         jobs = spool.file(FARM_HOST, FARM_USER, day, "tractor-jobs", emitter)
-        event, ts_us = envelope(
-            emitter, rng, "render.stats.summary", finish_us, FARM_HOST, FARM_USER, summary
-        )
-        jobs.recs.append(Rec("event", finish_us + rng.randint(0, 900_000), event, ts_us))
+        jobs.emit(rng, "render.stats.summary", finish_us, summary, 900_000)
     for f in spool.files.values():
         if f.host == FARM_HOST:
             f.recs.sort(key=lambda r: r.write_us)

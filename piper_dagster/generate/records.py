@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
-from piper_dagster.generate.emitter import Emitter
+from piper_dagster.generate.emitter import Emitter, envelope
+
+
+def spool_relpath(host: str, user: str, day: date, name: str) -> str:
+    """A spool file's path under the spool root (contract §1)."""
+    return f"{host}/{user}/{day.isoformat()}_{name}.jsonl"
 
 
 @dataclass(eq=False)
@@ -36,13 +42,28 @@ class SampleFile:
 
     @property
     def relpath(self) -> str:
-        return f"{self.host}/{self.user}/{self.day.isoformat()}_{self.name}.jsonl"
+        return spool_relpath(self.host, self.user, self.day, self.name)
 
     def render(self, rec: Rec) -> bytes:
         if rec.raw is not None:
             return rec.raw
         assert rec.event is not None
         return rec.prefix + self.emitter.dumps(rec.event).encode()
+
+    def emit(
+        self,
+        rng: random.Random,
+        event_type: str,
+        t_us: int,
+        payload: dict[str, Any],
+        max_delay_us: int,
+        event_id: str | None = None,
+    ) -> None:
+        """A service's event at `t_us` (its clock is right), written up to `max_delay_us` later."""
+        event, ts_us = envelope(
+            self.emitter, rng, event_type, t_us, self.host, self.user, payload, event_id=event_id
+        )
+        self.recs.append(Rec("event", t_us + rng.randint(0, max_delay_us), event, ts_us))
 
     def events(self) -> list[Rec]:
         return [r for r in self.recs if r.kind == "event"]

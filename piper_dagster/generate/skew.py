@@ -7,7 +7,7 @@ import random
 from collections.abc import Iterable
 from datetime import date, timedelta
 
-from piper_dagster.generate.clock import DAY_US, US, day_start_us, fmt_ts
+from piper_dagster.generate.clock import DAY_US, US, closing_second, day_start_us, fmt_ts
 from piper_dagster.generate.records import SampleFile
 
 SKEW_TOLERANCE = timedelta(minutes=5)
@@ -31,7 +31,7 @@ def settle_mtimes(files: Iterable[SampleFile], rng: random.Random) -> None:
     away from any of its events' `ts + tolerance`."""
     for f in files:
         last = max(r.write_us for r in f.recs)
-        mtime = (last // US + 1 + rng.randint(1, 4)) * US
+        mtime = closing_second(last // US, rng) * US
         while any(near_mtime_boundary(r.ts_us, mtime) for r in f.recs if r.kind == "event"):
             mtime += 2 * US
         f.mtime_us = mtime

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from piper_dagster.generate.clock import HOUR_US, MIN_US, US, day_start_us
 from piper_dagster.generate.draws import lognormal
-from piper_dagster.generate.emitter import Emitter, envelope
+from piper_dagster.generate.emitter import Emitter
 from piper_dagster.generate.options import GenerateOptions
-from piper_dagster.generate.records import Rec, SampleSpool
+from piper_dagster.generate.records import SampleSpool
 from piper_dagster.generate.studio import STORAGE_HOST, STORAGE_ROOTS, STORAGE_USER
 
 
@@ -46,11 +46,7 @@ def gen_storage(spool: SampleSpool, options: GenerateOptions) -> None:
                 total_bytes += int(size)
                 total_files += int(count)
                 event_id = f"scan:{day.isoformat()}:{root}:{bucket}"
-                event, ts_us = envelope(
-                    emitter, rng, "storage.scan.bucket", t, STORAGE_HOST, STORAGE_USER, payload,
-                    event_id=event_id,
-                )  # fmt: skip
-                f.recs.append(Rec("event", t + rng.randint(0, 200_000), event, ts_us))
+                f.emit(rng, "storage.scan.bucket", t, payload, 200_000, event_id=event_id)
             t += int(rng.uniform(2, 20) * US)
             payload = {
                 "root": root,
@@ -58,8 +54,11 @@ def gen_storage(spool: SampleSpool, options: GenerateOptions) -> None:
                 "file_count": total_files,
                 "scan_duration_ms": (t - root_start) // 1000,
             }
-            event, ts_us = envelope(
-                emitter, rng, "storage.scan.summary", t, STORAGE_HOST, STORAGE_USER, payload,
+            f.emit(
+                rng,
+                "storage.scan.summary",
+                t,
+                payload,
+                200_000,
                 event_id=f"scan:{day.isoformat()}:{root}",
-            )  # fmt: skip
-            f.recs.append(Rec("event", t + rng.randint(0, 200_000), event, ts_us))
+            )

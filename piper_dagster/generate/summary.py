@@ -24,5 +24,10 @@ class GenerateSummary:
     damage_counts: dict[str, int] = field(default_factory=dict)
     valid_by_type: dict[str, int] = field(default_factory=dict)
 
+    @classmethod
+    def empty(cls) -> GenerateSummary:
+        """Nothing written yet."""
+        return cls(0, 0, 0, 0, 0, {}, 0, 0, 0, 0)
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -18,7 +18,7 @@ def write_and_count(
     root: Path, files: list[SampleFile], set_mtime: bool
 ) -> tuple[GenerateSummary, int]:
     """Write the files; count their lines as an ingest must; and count the late events."""
-    summary = GenerateSummary(0, 0, 0, 0, 0, {}, 0, 0, 0, 0)
+    summary = GenerateSummary.empty()
     seen: dict[str, bool] = {}
     late = 0
     for f in sorted(files, key=lambda f: f.relpath):
@@ -56,17 +56,23 @@ def write_and_count(
                 summary.blank_lines += 1
             elif rec.kind == "nul":
                 summary.nul_padding_lines += 1
-        data = b"".join(parts)
-        path = root / f.relpath
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        if set_mtime:
-            ns = f.mtime_us * 1000
-            os.utime(path, ns=(ns, ns))
-        summary.files += 1
-        summary.bytes += len(data)
+        mtime_ns = f.mtime_us * 1000 if set_mtime else None
+        write_file(root, f.relpath, b"".join(parts), mtime_ns, summary)
     summary.invalid_by_reason = dict(sorted(summary.invalid_by_reason.items()))
     summary.valid_by_type = {
         t: summary.valid_by_type[t] for t in EVENT_TYPES if t in summary.valid_by_type
     }
     return summary, late
+
+
+def write_file(
+    root: Path, relpath: str, data: bytes, mtime_ns: int | None, summary: GenerateSummary
+) -> None:
+    """Write one spool file (and its mtime, when given), and count it in `summary`."""
+    path = root / relpath
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    if mtime_ns is not None:
+        os.utime(path, ns=(mtime_ns, mtime_ns))
+    summary.files += 1
+    summary.bytes += len(data)
