@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable
-from typing import Any
 
 from piper_dagster.contract.models import (
     MAX_EVENT_ID_CHARS,
@@ -77,14 +76,18 @@ class Damager:
     def bump(self, kind: str, n: int = 1) -> None:
         self.counts[kind] = self.counts.get(kind, 0) + n
 
-    def fresh(self, like: Rec, f: SampleFile) -> tuple[dict[str, Any], int]:
-        """A new event like `like` (a few seconds later), that will never be a valid line."""
+    def fresh(self, like: Rec, f: SampleFile) -> str:
+        """The text of a new event like `like` (a few seconds later), never written whole as a
+        valid line."""
         assert like.event is not None
         ev = json.loads(json.dumps(like.event))
         ev["event_id"] = uuid4(self.rng)
-        ts, ts_us = fmt_ts(like.ts_us + self.rng.randint(1, 30) * US, f.emitter.ts_style)
-        ev["ts"] = ts
-        return ev, ts_us
+        ev["ts"], _ = fmt_ts(like.ts_us + self.rng.randint(1, 30) * US, f.emitter.ts_style)
+        return f.emitter.dumps(ev)
+
+    def cut(self, text: str) -> bytes:
+        """The start of `text` that a crash left: at least one character, never all of them."""
+        return text[: self.rng.randint(1, len(text) - 1)].encode()
 
     def reasons(self, kind: str) -> None:
         variants = list(VARIANTS[kind])
@@ -162,13 +165,9 @@ class Damager:
             if variant == "padding":
                 rec = Rec("nul", like.write_us, raw=nuls, plain=False, damage="nul_run")
             else:
-                ev, _ = self.fresh(like, f)
-                text = f.emitter.dumps(ev)
-                cut = text[: self.rng.randint(1, len(text) - 1)].encode()
-                raw = cut + nuls
+                raw = self.cut(self.fresh(like, f)) + nuls
                 if variant == "glued":
-                    ev2, _ = self.fresh(like, f)
-                    raw += f.emitter.dumps(ev2).encode()
+                    raw += self.fresh(like, f).encode()
                 rec = Rec("invalid", like.write_us, raw=raw, reason=Reason.INVALID_JSON.value,
                            plain=False, damage="nul_run")  # fmt: skip
             self.insert(f, pos, rec)
@@ -193,11 +192,10 @@ class Damager:
         n = min(len(candidates), self.count_for(len(self.files)))
         for f in self.rng.sample(candidates, n):
             like = f.events()[-1]
-            ev, _ = self.fresh(like, f)
-            text = f.emitter.dumps(ev)
+            text = self.fresh(like, f)
             roll = self.rng.random()
             if roll < 0.7:
-                raw = text[: self.rng.randint(1, len(text) - 1)].encode()  # crash mid-line
+                raw = self.cut(text)  # crash mid-line
             elif f.crlf and roll < 0.85:
                 raw = text.encode() + b"\r"  # crash between \r and \n
             else:
