@@ -116,6 +116,17 @@ def corrupt(
 ) -> bytes:
     """One line derived from the valid `event` with exactly one defect: the variant's reason."""
     ev = json.loads(json.dumps(event))
+    line = _broken_text(variant, ev, emitter, rng)
+    if line is not None:
+        return line
+    _break_field(variant, ev, ts_us, rng)
+    return emitter.dumps(ev).encode()
+
+
+def _broken_text(
+    variant: str, ev: dict[str, Any], emitter: Emitter, rng: random.Random
+) -> bytes | None:
+    """The line of a variant that breaks the text itself (size, encoding, syntax, shape)."""
     dumps = emitter.dumps
     payload = ev["payload"]
     text = dumps(ev)
@@ -159,6 +170,12 @@ def corrupt(
         return b"null"
     if variant == "pair":
         return json.dumps([ev["event_type"], ev["host"]]).encode()
+    return None
+
+
+def _break_field(variant: str, ev: dict[str, Any], ts_us: int, rng: random.Random) -> None:
+    """Break one field of `ev` in place (missing, version, type, timestamp, value)."""
+    payload = ev["payload"]
     # missing_field
     if variant in ("drop_envelope", "null_envelope"):
         name = rng.choice(_ENVELOPE_REQUIRED)
@@ -166,7 +183,7 @@ def corrupt(
             del ev[name]
         else:
             ev[name] = None
-        return dumps(ev).encode()
+        return
     if variant in ("drop_payload_field", "null_payload_field"):
         required = [s.name for s in _SPECS[ev["event_type"]] if s.required]
         name = rng.choice(required)
@@ -174,18 +191,18 @@ def corrupt(
             del payload[name]
         else:
             payload[name] = None
-        return dumps(ev).encode()
+        return
     # unsupported_schema_version
     if variant.startswith("sv"):
         ev["schema_version"] = _BAD_SCHEMA_VERSIONS[int(variant[2:])]
-        return dumps(ev).encode()
+        return
     # unknown_event_type
     if variant.startswith("et"):
         bad = _BAD_EVENT_TYPES[int(variant[2:])]
         if bad == "case":
             bad = ev["event_type"].title()
         ev["event_type"] = bad
-        return dumps(ev).encode()
+        return
     # invalid_timestamp
     day, hms = ts_parts(ts_us)
     timestamps = {
@@ -201,7 +218,7 @@ def corrupt(
     }
     if variant in timestamps:
         ev["ts"] = timestamps[variant]
-        return dumps(ev).encode()
+        return
     # wrong_type
     if variant in ("number_as_string", "fractional_int", "bool_int"):
         name = rng.choice(_fields(ev, ("integer",)))
@@ -211,55 +228,55 @@ def corrupt(
             "fractional_int": value + 0.5,
             "bool_int": True,
         }[variant]
-        return dumps(ev).encode()
+        return
     if variant == "host_number":
         ev["host"] = int(ev["host"].lstrip("abcdefghijklmnopqrstuvwxyz") or "0")
-        return dumps(ev).encode()
+        return
     if variant == "user_list":
         ev["user"] = [ev["user"]]
-        return dumps(ev).encode()
+        return
     if variant == "payload_string":
         ev["payload"] = json.dumps(payload)
-        return dumps(ev).encode()
+        return
     if variant == "payload_list":
         ev["payload"] = [payload]
-        return dumps(ev).encode()
+        return
     if variant == "status_number":
         payload["status"] = rng.choice((0, 1, True))
-        return dumps(ev).encode()
+        return
     if variant == "string_field_number":
         name = rng.choice(_fields(ev, ("string",)))
         payload[name] = rng.randint(1, 9_999_999)
-        return dumps(ev).encode()
+        return
     if variant == "session_number":
         ev["session_id"] = rng.randint(1, 65_535)
-        return dumps(ev).encode()
+        return
     if variant == "event_id_number":
         ev["event_id"] = rng.getrandbits(48)
-        return dumps(ev).encode()
+        return
     # invalid_value
     if variant == "negative":
         name = rng.choice(_fields(ev, ("integer", "number"), nonneg=True))
         kind = next(s.kind for s in _SPECS[ev["event_type"]] if s.name == name)
         payload[name] = -rng.randint(1, 5000) if kind.json == "integer" else -rng.uniform(0.5, 99)
-        return dumps(ev).encode()
+        return
     if variant == "status":
         if ev["event_type"] == "tractor.job.spool":
             payload["status"] = rng.choice(_BAD_SPOOL_STATUSES)
         else:
             payload["status"] = rng.choice(_BAD_STATUSES)
-        return dumps(ev).encode()
+        return
     if variant == "at_most":
         if ev["event_type"] == "tractor.farm.snapshot":
             payload["active_blades"] = payload["total_blades"] + rng.randint(1, 50)
         else:
             payload["frames_failed"] = payload["frames_total"] + rng.randint(1, 10)
-        return dumps(ev).encode()
+        return
     if variant in ("empty_event_id", "empty_host", "empty_user"):
         ev[variant.removeprefix("empty_")] = ""
-        return dumps(ev).encode()
+        return
     if variant == "long_event_id":
         size = rng.choice((MAX_EVENT_ID_CHARS + 1, 200, 320))
         ev["event_id"] = (ev["event_id"] * (size // len(ev["event_id"]) + 1))[:size]
-        return dumps(ev).encode()
+        return
     raise AssertionError(f"unknown variant {variant}")
