@@ -60,6 +60,31 @@ def _line(event_id: str, event_type: str, ts: str, head: str, payload: str) -> s
     )
 
 
+def _write_events(
+    rng: random.Random,
+    out: list[str],
+    n: int,
+    day_iso: str,
+    window: tuple[float, float],
+    head: str,
+    build: Callable[[int, float], tuple[str, str]],
+    counts: dict[str, int],
+) -> float:
+    """Append `n` event lines to `out`, one in each of `n` even slots of `window` (start, length,
+    in seconds of the day): `build(j, t)` gives the j-th event's type and payload. Returns the
+    last event's time."""
+    start, span = window
+    step = span / n
+    t = start
+    for j in range(n):
+        t = start + (j + rng.random()) * step
+        eid = _event_id(rng.getrandbits)
+        event_type, payload = build(j, t)
+        counts[event_type] += 1
+        out.append(_line(eid, event_type, bulk_ts(day_iso, t), head, payload))
+    return t
+
+
 def bulk_artist(
     rng: random.Random,
     out: list[str],
@@ -70,7 +95,7 @@ def bulk_artist(
     counts: dict[str, int],
 ) -> float:
     host, user, dept, dcc, sid = artist
-    rnd, gauss, bits = rng.random, rng.gauss, rng.getrandbits
+    rnd, gauss = rng.random, rng.gauss
     exp = math.exp
     head = f'","host":"{host}","user":"{user}","session_id":"{sid}","payload":{{'
     versions = {d: rng.choice(v) for d, v in DCC_VERSIONS.items()}
@@ -91,14 +116,9 @@ def bulk_artist(
         kind = event_type.split(".")[1]
         pool = assets if event_type in ASSET_PUBLISH_TYPES else shots
         targets[event_type] = [(x, publish_usd_path(x, kind, rng.randint(2, 40))) for x in pool]
-    w0, w1 = window
-    step = (w1 - w0) / n
-    t = w0
-    for j in range(n):
-        t = w0 + (j + rnd()) * step
-        eid = _event_id(bits)
+
+    def build(j: int, t: float) -> tuple[str, str]:
         event_type = _BULK_POOL[int(rnd() * 100)]
-        counts[event_type] += 1
         if event_type in PUBLISH_PROFILE:
             median, fail_rate, median_bytes = PUBLISH_PROFILE[event_type]
             duration = int(median * exp(0.8 * gauss(0.0, 1.0)))
@@ -128,20 +148,20 @@ def bulk_artist(
                 )
             else:
                 payload = f'"status":"success","duration_ms":{duration}{tool_tail[event_type]}}}'
-        out.append(_line(eid, event_type, bulk_ts(day_iso, t), head, payload))
-    return t
+        return event_type, payload
+
+    w0, w1 = window
+    return _write_events(rng, out, n, day_iso, (w0, w1 - w0), head, build, counts)
 
 
 def bulk_farm(
     rng: random.Random, out: list[str], n: int, day_iso: str, job_no: int, counts: dict[str, int]
 ) -> float:
-    rnd, gauss, bits = rng.random, rng.gauss, rng.getrandbits
+    rnd, gauss = rng.random, rng.gauss
     head = f'","host":"{FARM_HOST}","user":"{FARM_USER}","payload":{{'
-    step = 86_000.0 / n
-    t = 0.0
-    for j in range(n):
-        t = 60.0 + (j + rnd()) * step
-        eid = _event_id(bits)
+
+    def build(j: int, t: float) -> tuple[str, str]:
+        nonlocal job_no
         roll = rnd()
         if roll < 0.7:
             event_type = "tractor.farm.snapshot"
@@ -177,15 +197,14 @@ def bulk_farm(
                 f'"frames_failed":{frames_failed},"cpu_seconds":{cpu:.1f},'
                 f'"wall_seconds":{wall:.1f},"peak_rss_bytes":{int(2.4e10 * (0.5 + rnd()))}}}'
             )
-        counts[event_type] += 1
-        out.append(_line(eid, event_type, bulk_ts(day_iso, t), head, payload))
-    return t
+        return event_type, payload
+
+    return _write_events(rng, out, n, day_iso, (60.0, 86_000.0), head, build, counts)
 
 
 def bulk_storage(
     rng: random.Random, out: list[str], n: int, day_iso: str, counts: dict[str, int]
 ) -> float:
-    bits = rng.getrandbits
     head = f'","host":"{STORAGE_HOST}","user":"{STORAGE_USER}","payload":{{'
     cycle: list[tuple[str, str | None]] = []
     base: dict[tuple[str, str], tuple[float, float]] = {}
@@ -196,12 +215,10 @@ def bulk_storage(
             cycle.append((root, bucket))
         cycle.append((root, None))
     step = 80_000.0 / n
-    t = 0.0
-    for j in range(n):
-        t = 3600.0 + (j + rng.random()) * step
+
+    def build(j: int, t: float) -> tuple[str, str]:
         growth = 1 + 0.002 * (j // len(cycle))
         root, bucket = cycle[j % len(cycle)]
-        eid = _event_id(bits)
         if bucket is None:
             event_type = "storage.scan.summary"
             sizes = [
@@ -218,6 +235,6 @@ def bulk_storage(
                 f'"root":"{root}","bucket":"{bucket}","bytes":{int(size * growth)},'
                 f'"file_count":{int(count * growth)}}}'
             )
-        counts[event_type] += 1
-        out.append(_line(eid, event_type, bulk_ts(day_iso, t), head, payload))
-    return t
+        return event_type, payload
+
+    return _write_events(rng, out, n, day_iso, (3600.0, 80_000.0), head, build, counts)
