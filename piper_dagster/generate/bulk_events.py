@@ -60,6 +60,12 @@ def _line(event_id: str, event_type: str, ts: str, head: str, payload: str) -> s
     )
 
 
+def _head(host: str, user: str, session_id: str | None = None) -> str:
+    """What stands between an event's `ts` value and its payload's fields."""
+    session = f',"session_id":"{session_id}"' if session_id else ""
+    return f'","host":"{host}","user":"{user}"{session},"payload":{{'
+
+
 def _write_events(
     rng: random.Random,
     out: list[str],
@@ -97,7 +103,7 @@ def bulk_artist(
     host, user, dept, dcc, sid = artist
     rnd, gauss = rng.random, rng.gauss
     exp = math.exp
-    head = f'","host":"{host}","user":"{user}","session_id":"{sid}","payload":{{'
+    head = _head(host, user, sid)
     versions = {d: rng.choice(v) for d, v in DCC_VERSIONS.items()}
     ctx = random_shot(rng)
     seq, shot = ctx.split("_")
@@ -158,7 +164,7 @@ def bulk_farm(
     rng: random.Random, out: list[str], n: int, day_iso: str, job_no: int, counts: dict[str, int]
 ) -> float:
     rnd, gauss = rng.random, rng.gauss
-    head = f'","host":"{FARM_HOST}","user":"{FARM_USER}","payload":{{'
+    head = _head(FARM_HOST, FARM_USER)
 
     def build(j: int, t: float) -> tuple[str, str]:
         nonlocal job_no
@@ -205,7 +211,7 @@ def bulk_farm(
 def bulk_storage(
     rng: random.Random, out: list[str], n: int, day_iso: str, counts: dict[str, int]
 ) -> float:
-    head = f'","host":"{STORAGE_HOST}","user":"{STORAGE_USER}","payload":{{'
+    head = _head(STORAGE_HOST, STORAGE_USER)
     cycle: list[tuple[str, str | None]] = []
     base: dict[tuple[str, str], tuple[float, float]] = {}
     for root, pool in STORAGE_ROOTS.items():
