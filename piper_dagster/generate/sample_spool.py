@@ -5,7 +5,7 @@ emitters would: artists' DCC sessions on their workstations, the Tractor poller,
 auditor; optionally with the damage a real spool shows (`DAMAGE_KINDS`). It returns a
 `GenerateSummary` whose counts are exactly what a correct ingest must find.
 
-`generate_bulk` writes many clean events fast (string templates, no pydantic, no json.dumps).
+`piper_dagster.generate.bulk.generate_bulk` writes many clean events fast instead (benchmarks).
 
 Counting conventions of `GenerateSummary`:
 
