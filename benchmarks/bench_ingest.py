@@ -124,7 +124,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/piper-bench"))
     args = parser.parse_args()
 
-    from piper_dagster.spool.generate import generate_bulk
+    from piper_dagster.generate.bulk import generate_bulk
 
     work = args.workdir
     shutil.rmtree(work, ignore_errors=True)

@@ -45,9 +45,9 @@ def main() -> None:
 
     from piper_dagster.definitions import defs
     from piper_dagster.defs.sensors import spool_sensor
+    from piper_dagster.generate.bulk import generate_bulk
     from piper_dagster.ingest.pipeline import ingest
     from piper_dagster.settings import load_settings
-    from piper_dagster.spool.generate import generate_bulk
 
     generate_bulk(raw, events=args.files * 2, files=args.files, start=date(2026, 3, 2), days=90)
     t = time.perf_counter()

@@ -35,10 +35,10 @@ def main() -> None:
     from piper_dagster.dagster_home import ensure_dagster_home
     from piper_dagster.definitions import defs
     from piper_dagster.defs.partitions import range_tags
+    from piper_dagster.generate.bulk import generate_bulk
     from piper_dagster.models import GOLD_MODELS, SILVER_MODELS
     from piper_dagster.serving import publish
     from piper_dagster.settings import load_settings
-    from piper_dagster.spool.generate import generate_bulk
 
     settings = load_settings()
     ensure_dagster_home(settings)

@@ -17,9 +17,9 @@ from typing import Annotated, Any
 import typer
 
 from piper_dagster.contract import Reason
+from piper_dagster.generate.options import DAMAGE_KINDS
 from piper_dagster.models import GOLD_MODELS, SILVER_MODELS
 from piper_dagster.settings import PROJECT_ROOT, ConfigError, Settings, load_settings
-from piper_dagster.spool.generate import DAMAGE_KINDS
 from piper_dagster.warehouse import WarehouseError
 
 app = typer.Typer(
@@ -867,7 +867,9 @@ def spool_generate(
     bulk_files: Annotated[int, typer.Option(min=1, help="Files of --bulk-events.")] = 200,
 ) -> None:
     """Write a realistic, deterministic sample spool (optionally damaged)."""
-    from piper_dagster.spool.generate import GenerateOptions, generate_bulk, generate_spool
+    from piper_dagster.generate.bulk import generate_bulk
+    from piper_dagster.generate.options import GenerateOptions
+    from piper_dagster.generate.sample_spool import generate_spool
 
     # Default: the `days` days up to yesterday, so every file is already settled.
     first = _day(start, "--start") if start else date.today() - timedelta(days=days)
@@ -912,7 +914,8 @@ def demo(
     port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000,
 ) -> None:
     """Sample spool -> every asset -> summary -> the Dagster UI on it."""
-    from piper_dagster.spool.generate import GenerateOptions, generate_spool
+    from piper_dagster.generate.options import GenerateOptions
+    from piper_dagster.generate.sample_spool import generate_spool
 
     directory = directory.absolute()
     spool, data = directory / "spool", directory / "data"

@@ -24,10 +24,11 @@ import yaml
 from piper_dagster.cli import DEMO_DAMAGE_RATE
 from piper_dagster.dagster_home import ensure_dagster_home
 from piper_dagster.defs.partitions import range_tags
+from piper_dagster.generate.options import DAMAGE_KINDS, GenerateOptions
+from piper_dagster.generate.sample_spool import generate_spool
 from piper_dagster.grafana.deployment import CONTAINER_DATA_ROOT, PLUGIN_DUCKDB_VERSION
 from piper_dagster.models import GOLD_MODELS, SILVER_MODELS
 from piper_dagster.settings import Settings, load_settings
-from piper_dagster.spool.generate import DAMAGE_KINDS, GenerateOptions, generate_spool
 from piper_dagster.warehouse import connect
 
 MODELS = [m.name for m in (*SILVER_MODELS, *GOLD_MODELS)]

@@ -19,9 +19,11 @@ from piper_dagster.checks import (
 )
 from piper_dagster.contract import EVENT_TYPES
 from piper_dagster.contract.families import FAMILIES, FAMILY_OF
+from piper_dagster.generate.options import GenerateOptions
+from piper_dagster.generate.sample_spool import generate_spool
+from piper_dagster.generate.studio import FARM_HOST, STORAGE_HOST
 from piper_dagster.ingest.pipeline import ingest
 from piper_dagster.settings import Settings
-from piper_dagster.spool.generate import FARM_HOST, STORAGE_HOST, GenerateOptions, generate_spool
 from piper_dagster.warehouse import connect
 
 START = date(2026, 3, 2)  # a Monday

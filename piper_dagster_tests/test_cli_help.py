@@ -9,7 +9,7 @@ import typer
 from typer.testing import CliRunner
 
 from piper_dagster.cli import app
-from piper_dagster.spool.generate import DAMAGE_KINDS
+from piper_dagster.generate.options import DAMAGE_KINDS
 
 # Options that take a date (or a time): their help must show the format, not "<str>".
 DATE_OPTIONS = {"--start", "--end", "--since", "--date"}

@@ -16,8 +16,9 @@ import pytest
 from typer.testing import CliRunner
 
 from piper_dagster.cli import DEMO_DAMAGE_RATE, app
+from piper_dagster.generate.options import DAMAGE_KINDS, GenerateOptions
+from piper_dagster.generate.sample_spool import generate_spool
 from piper_dagster.settings import Settings
-from piper_dagster.spool.generate import DAMAGE_KINDS, GenerateOptions, generate_spool
 from piper_dagster_tests.conftest import REPO_ROOT
 
 runner = CliRunner()

@@ -13,9 +13,10 @@ from typer.testing import CliRunner
 
 from piper_dagster.cli import app
 from piper_dagster.dagster_home import DAGSTER_URL
+from piper_dagster.generate.options import GenerateOptions
+from piper_dagster.generate.sample_spool import generate_spool
 from piper_dagster.ingest.pipeline import IngestProgress, ingest
 from piper_dagster.settings import Settings
-from piper_dagster.spool.generate import GenerateOptions, generate_spool
 
 runner = CliRunner()
 START = date(2026, 3, 2)

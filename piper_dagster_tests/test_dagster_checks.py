@@ -14,10 +14,11 @@ import duckdb
 from piper_dagster.definitions import defs
 from piper_dagster.defs.late_data import touched_event_dates_sensor
 from piper_dagster.defs.partitions import range_tags
+from piper_dagster.generate.options import GenerateOptions
+from piper_dagster.generate.sample_spool import generate_spool
 from piper_dagster.models import GOLD_MODELS, SILVER_MODELS
 from piper_dagster.serving import init_sql
 from piper_dagster.settings import Settings
-from piper_dagster.spool.generate import GenerateOptions, generate_spool
 
 START = date(2026, 3, 2)
 MODELS = [m.name for m in (*SILVER_MODELS, *GOLD_MODELS)]

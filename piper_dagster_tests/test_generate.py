@@ -24,15 +24,15 @@ from piper_dagster.contract.models import (
     Envelope,
     Reason,
 )
-from piper_dagster.spool.generate import (
+from piper_dagster.generate.bulk import generate_bulk
+from piper_dagster.generate.options import (
     DAMAGE_KINDS,
     REASON_KINDS,
     GenerateOptions,
-    GenerateSummary,
     expected_reasons,
-    generate_bulk,
-    generate_spool,
 )
+from piper_dagster.generate.sample_spool import generate_spool
+from piper_dagster.generate.summary import GenerateSummary
 
 MONDAY = date(2026, 3, 2)
 SMALL = {"artists": 4, "days": 2, "events_per_artist_day": 30, "snapshot_minutes": 30}

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
+from piper_dagster.generate.options import DAMAGE_KINDS, GenerateOptions
+from piper_dagster.generate.sample_spool import generate_spool
 from piper_dagster.ingest.pipeline import ingest
 from piper_dagster.settings import Settings
-from piper_dagster.spool.generate import DAMAGE_KINDS, GenerateOptions, generate_spool
 
 
 def test_ingest_matches_the_generator_summary(piper_env: Settings, warehouse) -> None:

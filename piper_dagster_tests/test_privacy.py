@@ -10,9 +10,10 @@ import pytest
 
 from piper_dagster.definitions import defs
 from piper_dagster.defs.partitions import range_tags
+from piper_dagster.generate.options import GenerateOptions
+from piper_dagster.generate.sample_spool import generate_spool
 from piper_dagster.models import GOLD_MODELS, SILVER_MODELS
 from piper_dagster.settings import Settings, load_settings
-from piper_dagster.spool.generate import GenerateOptions, generate_spool
 
 
 def _text_values(con: duckdb.DuckDBPyConnection, relation: str) -> set[str]:

@@ -18,8 +18,9 @@ import dagster as dg
 import duckdb
 import pytest
 
+from piper_dagster.generate.options import GenerateOptions
+from piper_dagster.generate.sample_spool import generate_spool
 from piper_dagster.settings import Settings
-from piper_dagster.spool.generate import GenerateOptions, generate_spool
 from piper_dagster_tests.conftest import REPO_ROOT
 from piper_dagster_tests.test_crash_recovery import _make_spool, _snapshot
 

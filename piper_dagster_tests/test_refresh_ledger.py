@@ -22,11 +22,12 @@ from piper_dagster.defs import models as defs_models
 from piper_dagster.defs.checks import run_checks
 from piper_dagster.defs.late_data import touched_event_dates_sensor
 from piper_dagster.defs.runs import reap_dead_runs
+from piper_dagster.generate.options import GenerateOptions
+from piper_dagster.generate.sample_spool import generate_spool
 from piper_dagster.ingest import pipeline
 from piper_dagster.ingest.pipeline import ingest
 from piper_dagster.models import GOLD_MODELS, SILVER_MODELS
 from piper_dagster.settings import Settings
-from piper_dagster.spool.generate import GenerateOptions, generate_spool
 from piper_dagster_tests.conftest import REPO_ROOT, write_spool_file
 from piper_dagster_tests.test_ingest import ev
 from piper_dagster_tests.test_replay import _quarantined_by_an_old_contract

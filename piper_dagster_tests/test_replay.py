@@ -15,10 +15,11 @@ from typer.testing import CliRunner
 
 from piper_dagster import quarantine
 from piper_dagster.cli import app
+from piper_dagster.generate.options import GenerateOptions
+from piper_dagster.generate.sample_spool import generate_spool
 from piper_dagster.ingest.pipeline import ingest
 from piper_dagster.quarantine import replay
 from piper_dagster.settings import Settings
-from piper_dagster.spool.generate import GenerateOptions, generate_spool
 from piper_dagster.warehouse import connect
 from piper_dagster_tests.test_ingest import ev
 
