@@ -32,6 +32,7 @@ def _report_checks(result: Any) -> None:
 
 
 def run_url(run_id: str) -> str:
+    # Imported here: the harness imports Dagster, which `piper --help` should not wait for.
     from piper_dagster.cli.runner import run_url as url
 
     return url(run_id)
@@ -91,6 +92,7 @@ def report_run(result: Any, node: str, *, url: bool = True) -> None:
 
 
 def report_models(result: Any, names: list[str]) -> None:
+    """The models run's outcome: rows per model and the run's UI address (exit 1 if it failed)."""
     if not result.success:
         typer.secho(
             f"run {result.run_id} failed: see the Dagster UI {run_url(result.run_id)}",
