@@ -21,7 +21,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from piper_dagster.cli import DEMO_DAMAGE_RATE
+from piper_dagster.cli.demo import DEMO_DAMAGE_RATE
 from piper_dagster.dagster_home import ensure_dagster_home
 from piper_dagster.defs.partitions import range_tags
 from piper_dagster.generate.options import DAMAGE_KINDS, GenerateOptions

@@ -15,7 +15,8 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from piper_dagster.cli import DEMO_DAMAGE_RATE, app
+from piper_dagster.cli import app
+from piper_dagster.cli.demo import DEMO_DAMAGE_RATE
 from piper_dagster.generate.options import DAMAGE_KINDS, GenerateOptions
 from piper_dagster.generate.sample_spool import generate_spool
 from piper_dagster.settings import Settings
@@ -102,7 +103,7 @@ def test_a_second_demo_says_it_reuses_its_spool_and_data(
 def test_a_reused_demo_spool_made_days_ago_says_the_days_since_are_empty(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from piper_dagster.cli import _say_reused
+    from piper_dagster.cli.demo import _say_reused
 
     spool = tmp_path / "demo" / "spool"
     (spool / "ws001" / "a").mkdir(parents=True)

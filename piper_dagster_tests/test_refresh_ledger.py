@@ -156,8 +156,9 @@ def test_the_sensor_retries_a_failed_refresh_of_the_same_ledger_state(
 CHILD = """
 import os, signal, sys
 from datetime import UTC, date, datetime, timedelta
-from piper_dagster import cli
+from piper_dagster.cli.runs import materialize_spool
 from piper_dagster.defs import spool
+from piper_dagster.settings import load_settings
 
 def die(*args, **kwargs):
     # The ingest committed and exported (export_pending is clear); Dagster has not yet recorded
@@ -165,7 +166,7 @@ def die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
 
 spool.run_checks = die
-cli.materialize_spool(cli.load_settings(), date(2026, 3, 4), date(2026, 3, 4))
+materialize_spool(load_settings(), date(2026, 3, 4), date(2026, 3, 4))
 """
 
 

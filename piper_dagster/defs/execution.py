@@ -1,5 +1,5 @@
 """How a piper run executes in its process: the in-process executor's wait for a pool slot, and
-the ingest's progress for the command that runs it (piper_dagster/runner.py drives both).
+the ingest's progress for the command that runs it (piper_dagster/cli/runner.py drives both).
 
 Dagster 1.13's in-process executor polls a blocked pool claim in a tight loop
 (`interval_to_next_pending_claim_check` is never positive), ~75 % of a core, and never looks at

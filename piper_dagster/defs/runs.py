@@ -3,7 +3,7 @@
 With the default run launcher Dagster cannot check a run worker's health: a run whose process
 was killed (kill -9, the OOM killer, a reboot) stays "started" and keeps its pool slot forever,
 blocking every later warehouse write. The sensors call `reap_dead_runs` on each tick, and every
-piper command calls it before and while it waits (piper_dagster/runner.py): no daemon needed.
+piper command calls it before and while it waits (piper_dagster/cli/runner.py): no daemon needed.
 
 A run's process is known from the `piper/pid` and `piper/host` tags the CLI writes when it
 creates the run (so a run killed before its first step is recognised), else from the engine
