@@ -28,7 +28,7 @@ def main() -> None:
     use_fresh_workdir(args.workdir, dagster_home=False)
 
     from piper_dagster.checks import CHECKS, evaluate, record
-    from piper_dagster.ingest.pipeline import ingest
+    from piper_dagster.ingest.run import ingest
     from piper_dagster.settings import load_settings
     from piper_dagster.spool.generate import generate_bulk
     from piper_dagster.warehouse import connect

@@ -36,7 +36,7 @@ def main() -> None:
     from piper_dagster.definitions import defs
     from piper_dagster.defs.models import refresh_models
     from piper_dagster.defs.partitions import range_tags
-    from piper_dagster.ingest.pipeline import ingest
+    from piper_dagster.ingest.run import ingest
     from piper_dagster.models import GOLD_MODELS, SILVER_MODELS
     from piper_dagster.settings import load_settings
     from piper_dagster.spool.generate import generate_bulk

@@ -45,7 +45,7 @@ def main() -> None:
 
     from piper_dagster.definitions import defs
     from piper_dagster.defs.sensors import spool_sensor
-    from piper_dagster.ingest.pipeline import ingest
+    from piper_dagster.ingest.run import ingest
     from piper_dagster.settings import load_settings
     from piper_dagster.spool.generate import generate_bulk
 

@@ -19,7 +19,7 @@ from piper_dagster.checks import (
 )
 from piper_dagster.contract import EVENT_TYPES
 from piper_dagster.contract.families import FAMILIES, FAMILY_OF
-from piper_dagster.ingest.pipeline import ingest
+from piper_dagster.ingest.run import ingest
 from piper_dagster.settings import Settings
 from piper_dagster.spool.generate import FARM_HOST, STORAGE_HOST, GenerateOptions, generate_spool
 from piper_dagster.warehouse import connect

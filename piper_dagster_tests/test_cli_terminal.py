@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from piper_dagster.cli import app
 from piper_dagster.dagster_home import DAGSTER_URL
-from piper_dagster.ingest.pipeline import IngestProgress, ingest
+from piper_dagster.ingest.run import IngestProgress, ingest
 from piper_dagster.settings import Settings
 from piper_dagster.spool.generate import GenerateOptions, generate_spool
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from piper_dagster.ingest.pipeline import ingest
+from piper_dagster.ingest.run import ingest
 from piper_dagster.settings import load_settings
 from piper_dagster.spool.generate import GenerateOptions, generate_spool
 from piper_dagster_tests.conftest import REPO_ROOT, SETTLED_MTIME, write_spool_file

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from piper_dagster import warehouse as warehouse_module
 from piper_dagster.cli import app
-from piper_dagster.ingest.pipeline import ingest
+from piper_dagster.ingest.run import ingest
 from piper_dagster.serving import init_sql
 from piper_dagster.settings import Settings
 from piper_dagster.spool.generate import GenerateOptions, generate_spool

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from piper_dagster.ingest.pipeline import ingest
+from piper_dagster.ingest.run import ingest
 from piper_dagster.settings import Settings
 from piper_dagster.spool.generate import DAMAGE_KINDS, GenerateOptions, generate_spool
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from piper_dagster import quarantine
 from piper_dagster.cli import app
-from piper_dagster.ingest.pipeline import ingest
+from piper_dagster.ingest.run import ingest
 from piper_dagster.quarantine import replay
 from piper_dagster.settings import Settings
 from piper_dagster.spool.generate import GenerateOptions, generate_spool

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from piper_dagster.contract import EVENT_TYPES, PUBLISH_TYPES, TOOL_TYPES, payload_field_specs
-from piper_dagster.ingest.pipeline import ingest
+from piper_dagster.ingest.run import ingest
 from piper_dagster.models import MODELS, SILVER_MODELS, refresh
 from piper_dagster.settings import Settings
 from piper_dagster.spool.generate import GenerateOptions, generate_spool
