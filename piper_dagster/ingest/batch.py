@@ -55,7 +55,7 @@ def _quarantine_rows(
         if ll.kind == Reason.LINE_TOO_LONG:
             rows.append(
                 {
-                    "reason": ll.kind,
+                    "reason": str(ll.kind),  # a plain str, like the validator's reasons
                     "file_idx": ll.file_idx,
                     "source_line": ll.line_no,
                     "raw_line": _escaped(ll.prefix),

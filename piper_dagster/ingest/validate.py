@@ -143,7 +143,7 @@ def _payload_status(env_wrong: str, env_invalid: str) -> str:
             ],
         }
         ordered = _in_contract_order(arms, missing, len(REASON_ORDER) - 1)
-        branches.append(f"WHEN {i} THEN CASE {ordered} ELSE 'event' END")
+        branches.append(f"WHEN {i} THEN CASE {ordered} ELSE '{LineStatus.EVENT}' END")
     return "CASE model " + " ".join(branches) + " END"
 
 
@@ -233,7 +233,8 @@ def classify_sql(source: str) -> str:
         step_of(Reason.INVALID_UTF8): [f"WHEN txt IS NULL {_then(Reason.INVALID_UTF8)}"],
         step_of(Reason.INVALID_JSON): [
             # A blank line (§2) is not JSON either; it is only looked at when JSON fails.
-            f"WHEN NOT json_valid(txt) THEN CASE WHEN trim(txt, {ws}) = '' THEN 'blank'"
+            f"WHEN NOT json_valid(txt) THEN CASE WHEN trim(txt, {ws}) = ''"
+            f" THEN '{LineStatus.BLANK}'"
             f" ELSE '{Reason.INVALID_JSON}' END",
             f"WHEN (regexp_matches(txt, {_q(COMMA_PREFILTER)})"
             " OR contains(lower(txt), 'nan') OR contains(lower(txt), 'inf'))"
@@ -285,7 +286,7 @@ WITH decoded AS MATERIALIZED (
 shaped AS (
     SELECT idx, txt,
         CASE
-            WHEN nul_only THEN 'nul_padding'
+            WHEN nul_only THEN '{LineStatus.NUL_PADDING}'
             {line_checks}
         END AS early
     FROM decoded
@@ -334,7 +335,7 @@ classified AS MATERIALIZED (
 )
 SELECT idx, status,
     {outputs},
-    CASE WHEN status = 'event' AND len(extra_keys) > 0 THEN to_json(map_from_entries(
+    CASE WHEN status = '{LineStatus.EVENT}' AND len(extra_keys) > 0 THEN to_json(map_from_entries(
         list_transform(extra_keys, k -> {{'key': k, 'value': json_extract(txt, {pointer})}})
     )) END AS envelope_extra
 FROM classified

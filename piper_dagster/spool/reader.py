@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from piper_dagster.contract import MAX_LINE_BYTES
-from piper_dagster.contract.models import UTF8_BOM
+from piper_dagster.contract.models import UTF8_BOM, LineStatus, Reason
 
 QUARANTINE_PREFIX_BYTES = 4096
 
@@ -40,7 +40,7 @@ class LongLine:
     file_idx: int
     line_no: int
     end_offset: int
-    kind: str  # 'line_too_long' | 'nul_padding'
+    kind: Reason | LineStatus  # Reason.LINE_TOO_LONG | LineStatus.NUL_PADDING
     prefix: bytes  # first bytes, NULs removed (for the quarantine)
     length: int  # bytes after NUL removal, terminator excluded
 
@@ -69,9 +69,9 @@ def _stream_long_line(f, file_idx: int, line_no: int, offset: int, limit: int, c
                 length -= 1  # CRLF: the CR belongs to the terminator
                 del kept[-1:]
             if length > MAX_LINE_BYTES:
-                kind = "line_too_long"
+                kind: Reason | LineStatus = Reason.LINE_TOO_LONG
             elif length == 0 and had_nul:
-                kind = "nul_padding"
+                kind = LineStatus.NUL_PADDING
             else:
                 # Short once its NUL run is gone: an ordinary line after all.
                 return Piece(file_idx, offset, end, line_no, bytes(kept) + b"\n")
