@@ -18,7 +18,7 @@ class LineCounters:
     lines: int = 0
     events: int = 0  # new in silver_events
     duplicates: int = 0  # valid, but their event_id was already there
-    skewed: int = 0  # events whose ts is ahead of the time they were written
+    skewed: int = 0  # events with a skewed clock (§6): dated by their spool date instead
     blank_lines: int = 0
     nul_padding_lines: int = 0
     invalid_by_reason: Counter[str] = field(default_factory=Counter)
