@@ -29,7 +29,7 @@ def main() -> None:
 
     from piper_dagster.checks import CHECKS, evaluate, record
     from piper_dagster.generate.bulk import generate_bulk
-    from piper_dagster.ingest.pipeline import ingest
+    from piper_dagster.ingest.run import ingest
     from piper_dagster.settings import load_settings
     from piper_dagster.warehouse import connect
 

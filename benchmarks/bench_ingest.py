@@ -39,7 +39,7 @@ print(json.dumps({"seconds": seconds, "rows": rows, "peak_rss": ru.ru_maxrss * 1
 
 PIPER = """
 import json, os, resource, sys, time
-from piper_dagster.ingest.pipeline import ingest
+from piper_dagster.ingest.run import ingest
 from piper_dagster.settings import load_settings
 t = time.perf_counter()
 r = ingest(load_settings(), on_progress=lambda s: None)

@@ -37,7 +37,7 @@ def main() -> None:
     from piper_dagster.defs.models import refresh_models
     from piper_dagster.defs.partitions import range_tags
     from piper_dagster.generate.bulk import generate_bulk
-    from piper_dagster.ingest.pipeline import ingest
+    from piper_dagster.ingest.run import ingest
     from piper_dagster.models import GOLD_MODELS, SILVER_MODELS
     from piper_dagster.settings import load_settings
 

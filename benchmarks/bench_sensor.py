@@ -46,7 +46,7 @@ def main() -> None:
     from piper_dagster.definitions import defs
     from piper_dagster.defs.sensors import spool_sensor
     from piper_dagster.generate.bulk import generate_bulk
-    from piper_dagster.ingest.pipeline import ingest
+    from piper_dagster.ingest.run import ingest
     from piper_dagster.settings import load_settings
 
     generate_bulk(raw, events=args.files * 2, files=args.files, start=date(2026, 3, 2), days=90)

@@ -16,6 +16,7 @@ from typing import Literal
 import duckdb
 
 from piper_dagster.sql import load_sql
+from piper_dagster.warehouse import transaction
 
 
 @dataclass(frozen=True)
@@ -133,8 +134,7 @@ def refresh(
     start, end = model.window(first, last)
     params = {"start": start, "end": end}
     select = model.sql
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         _create_if_missing(con, model, params)
         con.execute(
             f"DELETE FROM {model.name} WHERE {model.key} >= $start AND {model.key} < $end", params
@@ -145,8 +145,4 @@ def refresh(
         rows = inserted[0] if inserted else 0
         if also is not None:
             also(con)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return int(rows)

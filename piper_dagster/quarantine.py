@@ -19,13 +19,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from piper_dagster.contract.models import UTF8_BOM
+from piper_dagster.contract.models import UTF8_BOM, LineStatus
 from piper_dagster.ingest.export import export_pending
-from piper_dagster.ingest.pipeline import NOT_REJECTED
-from piper_dagster.ingest.validate import classify_sql
+from piper_dagster.ingest.validate import NOT_REJECTED, classify_sql
 from piper_dagster.settings import ConfigError, Settings
 from piper_dagster.sql import load_sql
-from piper_dagster.warehouse import connect, use_privacy
+from piper_dagster.warehouse import connect, transaction, use_privacy
 
 
 @dataclass
@@ -81,20 +80,13 @@ def replay(
         use_privacy(con, settings.privacy)
         days = [r[0] for r in con.execute(load_sql("replay/dates"), filters).fetchall()]
         if dry_run:
-            con.execute("BEGIN TRANSACTION")
-        try:
-            for day in days:
-                if not dry_run:
-                    con.execute("BEGIN TRANSACTION")
-                _replay_day(con, settings, day, reason, result)
-                if not dry_run:
-                    con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        if dry_run:
-            con.execute("ROLLBACK")
+            with transaction(con, commit=False):
+                for day in days:
+                    _replay_day(con, settings, day, reason, result)
             return result
+        for day in days:
+            with transaction(con):
+                _replay_day(con, settings, day, reason, result)
         result.spool_dates = days
         # Parquet and the quarantine files follow the tables (as after an ingest).
         result.exported = export_pending(con, settings)
@@ -131,14 +123,14 @@ def _count(con: Any, result: ReplayResult) -> None:
     ).fetchall()
     for status, old_reason, n in rows:
         result.replayed += n
-        if status == "event":
+        if status == LineStatus.EVENT:
             continue
         if status in NOT_REJECTED:
             result.not_events += n
         else:
             result.still_invalid[status] += n
             result.reclassified += n if status != old_reason else 0
-    valid = sum(n for status, _, n in rows if status == "event")
+    valid = sum(n for status, _, n in rows if status == LineStatus.EVENT)
     events = con.execute("SELECT count(*) FROM new_events").fetchone()[0]
     result.events += events
     result.duplicates += valid - events

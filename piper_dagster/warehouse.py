@@ -158,3 +158,22 @@ def connect(
             checkpoint(con)
     finally:
         con.close()
+
+
+@contextmanager
+def transaction(
+    con: duckdb.DuckDBPyConnection, *, commit: bool = True
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One transaction around the block: COMMIT at its end, ROLLBACK if it raises (anything,
+    Ctrl-C included). `commit=False` rolls back at the end too: a dry run sees its own writes,
+    then leaves nothing."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+        if commit:
+            con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    if not commit:
+        con.execute("ROLLBACK")

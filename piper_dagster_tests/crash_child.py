@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 
-from piper_dagster.ingest import export, pipeline
+from piper_dagster.ingest import batch, export, run
 from piper_dagster.settings import load_settings
 
 
@@ -32,14 +32,14 @@ def main() -> None:
 
     after_batch = None
     if mode == "in-batch":
-        real_load_sql = pipeline.load_sql
+        real_load_sql = batch.load_sql
 
         def load_sql(name: str) -> str:
             if name == "ingest/upsert_spool_files":
                 on_call()
             return real_load_sql(name)
 
-        pipeline.load_sql = load_sql  # type: ignore[assignment]
+        batch.load_sql = load_sql  # type: ignore[assignment]
     elif mode == "after-batch":
         after_batch = lambda batch_no: on_call()  # noqa: E731
     elif mode == "in-export":
@@ -50,7 +50,7 @@ def main() -> None:
             on_call()
 
         export.os.replace = replace  # type: ignore[assignment]
-    pipeline.ingest(load_settings(), after_batch=after_batch)
+    run.ingest(load_settings(), after_batch=after_batch)
 
 
 if __name__ == "__main__":

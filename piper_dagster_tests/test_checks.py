@@ -22,7 +22,7 @@ from piper_dagster.contract.families import FAMILIES, FAMILY_OF
 from piper_dagster.generate.options import GenerateOptions
 from piper_dagster.generate.sample_spool import generate_spool
 from piper_dagster.generate.studio import FARM_HOST, STORAGE_HOST
-from piper_dagster.ingest.pipeline import ingest
+from piper_dagster.ingest.run import ingest
 from piper_dagster.settings import Settings
 from piper_dagster.warehouse import connect
 

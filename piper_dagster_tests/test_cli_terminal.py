@@ -15,7 +15,7 @@ from piper_dagster.cli import app
 from piper_dagster.dagster_home import DAGSTER_URL
 from piper_dagster.generate.options import GenerateOptions
 from piper_dagster.generate.sample_spool import generate_spool
-from piper_dagster.ingest.pipeline import IngestProgress, ingest
+from piper_dagster.ingest.run import IngestProgress, ingest
 from piper_dagster.settings import Settings
 
 runner = CliRunner()

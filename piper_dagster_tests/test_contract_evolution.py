@@ -19,7 +19,7 @@ import pytest
 
 from piper_dagster.contract import models
 from piper_dagster.contract.models import Reason
-from piper_dagster.ingest.pipeline import ingest
+from piper_dagster.ingest.run import ingest
 from piper_dagster.quarantine import replay
 from piper_dagster.settings import Settings
 from piper_dagster.warehouse import connect

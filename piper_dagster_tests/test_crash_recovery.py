@@ -18,7 +18,7 @@ import pytest
 
 from piper_dagster.generate.options import GenerateOptions
 from piper_dagster.generate.sample_spool import generate_spool
-from piper_dagster.ingest.pipeline import ingest
+from piper_dagster.ingest.run import ingest
 from piper_dagster.settings import load_settings
 from piper_dagster_tests.conftest import REPO_ROOT, SETTLED_MTIME, write_spool_file
 from piper_dagster_tests.test_ingest import ev

@@ -15,7 +15,7 @@ from piper_dagster import warehouse as warehouse_module
 from piper_dagster.cli import app
 from piper_dagster.generate.options import GenerateOptions
 from piper_dagster.generate.sample_spool import generate_spool
-from piper_dagster.ingest.pipeline import ingest
+from piper_dagster.ingest.run import ingest
 from piper_dagster.serving import init_sql
 from piper_dagster.settings import Settings
 from piper_dagster.warehouse import connect

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from piper_dagster.contract import MAX_LINE_BYTES
-from piper_dagster.ingest.pipeline import ingest
+from piper_dagster.ingest.run import ingest
 from piper_dagster.settings import Settings
 from piper_dagster_tests.conftest import SETTLED_MTIME, write_spool_file
 

@@ -6,7 +6,7 @@ from datetime import date
 
 from piper_dagster.generate.options import DAMAGE_KINDS, GenerateOptions
 from piper_dagster.generate.sample_spool import generate_spool
-from piper_dagster.ingest.pipeline import ingest
+from piper_dagster.ingest.run import ingest
 from piper_dagster.settings import Settings
 
 

@@ -24,8 +24,8 @@ from piper_dagster.defs.late_data import touched_event_dates_sensor
 from piper_dagster.defs.runs import reap_dead_runs
 from piper_dagster.generate.options import GenerateOptions
 from piper_dagster.generate.sample_spool import generate_spool
-from piper_dagster.ingest import pipeline
-from piper_dagster.ingest.pipeline import ingest
+from piper_dagster.ingest import batch
+from piper_dagster.ingest.run import ingest
 from piper_dagster.models import GOLD_MODELS, SILVER_MODELS
 from piper_dagster.settings import Settings
 from piper_dagster_tests.conftest import REPO_ROOT, write_spool_file
@@ -59,17 +59,17 @@ def test_an_ingest_batch_writes_the_ledger_in_its_own_transaction(
 ) -> None:
     raw = piper_env.raw_root
     write_spool_file(raw, "ws001/alice/2026-03-04_a.jsonl", ev(1, "2026-03-03T23:00:00Z") + ev(2))
-    real = pipeline.load_sql
+    real = batch.load_sql
 
     def dying(name: str) -> str:
         if name == "ingest/upsert_spool_files":
             raise KeyboardInterrupt  # inside the batch's transaction, after the ledger insert
         return real(name)
 
-    monkeypatch.setattr(pipeline, "load_sql", dying)
+    monkeypatch.setattr(batch, "load_sql", dying)
     with pytest.raises(KeyboardInterrupt):
         ingest(piper_env)
-    monkeypatch.setattr(pipeline, "load_sql", real)
+    monkeypatch.setattr(batch, "load_sql", real)
     with warehouse() as con:
         assert con.execute("SELECT count(*) FROM silver_events").fetchone() == (0,)
     assert _ledger(warehouse) == []  # rolled back with the batch

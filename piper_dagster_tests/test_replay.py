@@ -17,7 +17,7 @@ from piper_dagster import quarantine
 from piper_dagster.cli import app
 from piper_dagster.generate.options import GenerateOptions
 from piper_dagster.generate.sample_spool import generate_spool
-from piper_dagster.ingest.pipeline import ingest
+from piper_dagster.ingest.run import ingest
 from piper_dagster.quarantine import replay
 from piper_dagster.settings import Settings
 from piper_dagster.warehouse import connect

@@ -14,7 +14,7 @@ import pytest
 from piper_dagster.contract import EVENT_TYPES, PUBLISH_TYPES, TOOL_TYPES, payload_field_specs
 from piper_dagster.generate.options import GenerateOptions
 from piper_dagster.generate.sample_spool import generate_spool
-from piper_dagster.ingest.pipeline import ingest
+from piper_dagster.ingest.run import ingest
 from piper_dagster.models import MODELS, SILVER_MODELS, refresh
 from piper_dagster.settings import Settings
 from piper_dagster.warehouse import connect, define_macros

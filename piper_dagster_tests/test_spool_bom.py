@@ -11,7 +11,7 @@ import hashlib
 from piper_dagster.contract import MAX_LINE_BYTES
 from piper_dagster.contract.models import UTF8_BOM
 from piper_dagster.contract.reference import classify_file
-from piper_dagster.ingest.pipeline import ingest
+from piper_dagster.ingest.run import ingest
 from piper_dagster.quarantine import replay
 from piper_dagster.settings import Settings
 from piper_dagster.warehouse import connect

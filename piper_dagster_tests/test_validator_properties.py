@@ -35,7 +35,7 @@ from piper_dagster.contract.models import (
     payload_field_specs,
 )
 from piper_dagster.contract.reference import classify_line
-from piper_dagster.ingest.pipeline import classify_buffer
+from piper_dagster.ingest.validate import classify_buffer
 from piper_dagster_tests.conftest import EXAMPLES
 
 CON = duckdb.connect()

@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
-from piper_dagster.warehouse import connect
+import pytest
+
+from piper_dagster.warehouse import connect, transaction
 
 
 def test_closing_while_another_connection_of_the_process_writes_keeps_both(
@@ -23,3 +25,21 @@ def test_closing_while_another_connection_of_the_process_writes_keeps_both(
     assert not Path(f"{path}.wal").exists()
     with connect(path, read_only=True) as reader:
         assert reader.execute("SELECT list(x ORDER BY x) FROM t").fetchone() == ([1, 2],)
+
+
+def test_a_transaction_commits_its_block_or_nothing(tmp_path: Path) -> None:
+    """Committed at the block's end; rolled back on anything raised (Ctrl-C too), or always
+    with commit=False (a dry run)."""
+    path = tmp_path / "telemetry.duckdb"
+    with connect(path) as con:
+        con.execute("CREATE TABLE t (x INTEGER)")
+        with transaction(con):
+            con.execute("INSERT INTO t VALUES (1)")
+        with pytest.raises(KeyboardInterrupt), transaction(con):
+            con.execute("INSERT INTO t VALUES (2)")
+            raise KeyboardInterrupt
+        with transaction(con, commit=False):
+            con.execute("INSERT INTO t VALUES (3)")
+            assert con.execute("SELECT count(*) FROM t").fetchone() == (2,)  # sees its own
+    with connect(path, read_only=True) as reader:
+        assert reader.execute("SELECT list(x) FROM t").fetchone() == ([1],)

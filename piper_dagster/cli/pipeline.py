@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import date, timedelta
 from typing import Annotated
 
@@ -25,24 +24,23 @@ def ingest(
     """Materialize the spool partitions that have settled new bytes (one Dagster run)."""
     if limit is not None and limit < 1:  # 0 would plan, then read nothing: a mistake
         raise ConfigError(f"--limit {limit}: read at least 1 file (or leave --limit out)")
-    from piper_dagster.ingest.pipeline import load_states, plan_ingest
-    from piper_dagster.spool.discovery import scan_spool
+    from piper_dagster.spool.checkpoint import FileState, load_states
+    from piper_dagster.spool.planner import plan_spool
     from piper_dagster.warehouse import connect
 
     settings = load_settings()
-    raw_root = settings.require_raw_root()
+    settings.require_raw_root()
     settings.require_data_root()
-    with connect(settings.warehouse_path) as con:
-        states = load_states(con)
-    plan = plan_ingest(
-        scan_spool(raw_root),
-        states,
-        now_ns=time.time_ns(),
-        settle_seconds=settings.ingest.settle_seconds,
-    )
+
+    def states() -> dict[str, FileState]:
+        with connect(settings.warehouse_path) as con:
+            return load_states(con)
+
+    plan = plan_spool(settings, states)
     typer.echo(f"plan: {plan.summary()}")
     lo, hi = partition_bounds()
-    dates = [d for d in plan.spool_dates_to_read if lo <= d <= hi]
+    by_date = plan.to_read_by_date(lo, hi)
+    dates = list(by_date)
     outside = sorted(set(plan.spool_dates_to_read) - set(dates))
     if outside:
         typer.secho(
@@ -51,8 +49,7 @@ def ingest(
             err=True,
             fg=typer.colors.YELLOW,
         )
-    for d in dates:
-        files = [p for p in plan.to_read if p.file.spool_date == d]
+    for d, files in by_date.items():
         typer.echo(f"  {d}  {len(files)} files to read")
     if dry_run:
         if not dates:

@@ -39,7 +39,7 @@ from piper_dagster.defs.runs import (
 from piper_dagster.warehouse import WaitTimeout
 
 if TYPE_CHECKING:
-    from piper_dagster.ingest.pipeline import IngestProgress
+    from piper_dagster.ingest.run import IngestProgress
     from piper_dagster.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -53,6 +53,17 @@ class Reason(StrEnum):
     INVALID_VALUE = "invalid_value"
 
 
+class LineStatus(StrEnum):
+    """What a line is when it is not rejected (§2): an event, a blank line, or NUL padding.
+
+    A line's status is one of these or a Reason: blank lines and padding are neither data nor
+    errors (counted, not quarantined)."""
+
+    EVENT = "event"
+    BLANK = "blank"
+    NUL_PADDING = "nul_padding"
+
+
 # The eleven checks of §5 in order; missing_field appears twice (envelope, then payload). Both
 # validators order their checks by this tuple (see step_of).
 REASON_ORDER: tuple[Reason, ...] = (

@@ -18,7 +18,7 @@ from dagster._core.execution.plan.active import ActiveExecution
 from dagster._utils.interrupts import check_captured_interrupt
 
 if TYPE_CHECKING:
-    from piper_dagster.ingest.pipeline import IngestProgress
+    from piper_dagster.ingest.run import IngestProgress
 
 POLL_SECONDS = 1.0  # a blocked run re-checks its stop flag and the pool this often
 

@@ -158,8 +158,8 @@ def committed_partitions(settings: Settings) -> Callable[[dg.DagsterRun], list[d
     is left to read on that date."""
     import duckdb
 
-    from piper_dagster.ingest.pipeline import load_states, plan_ingest
-    from piper_dagster.spool.discovery import scan_spool
+    from piper_dagster.spool.checkpoint import load_states
+    from piper_dagster.spool.planner import plan_spool
     from piper_dagster.sql import load_sql
 
     def answer(run: dg.DagsterRun) -> list[date] | None:
@@ -187,13 +187,7 @@ def committed_partitions(settings: Settings) -> Callable[[dg.DagsterRun], list[d
         days = {r[0] for r in rows}
         if not days:
             return []
-        plan = plan_ingest(
-            scan_spool(settings.require_raw_root()),
-            states,
-            now_ns=time.time_ns(),
-            settle_seconds=settings.ingest.settle_seconds,
-            dates=(min(days), max(days)),
-        )
+        plan = plan_spool(settings, lambda: states, dates=(min(days), max(days)))
         return sorted(days - set(plan.spool_dates_to_read))
 
     return answer

@@ -12,8 +12,6 @@ neither skip a file nor read one twice.
 """
 
 import hashlib
-import time
-from datetime import date
 
 import dagster as dg
 import duckdb
@@ -21,9 +19,9 @@ import duckdb
 from piper_dagster.defs.late_data import contiguous_ranges, next_attempt
 from piper_dagster.defs.partitions import partition_bounds, range_tags
 from piper_dagster.defs.runs import committed_partitions, reap_dead_runs
-from piper_dagster.ingest.pipeline import FilePlan, load_states, plan_ingest
 from piper_dagster.settings import ConfigError, load_settings
-from piper_dagster.spool.discovery import scan_spool
+from piper_dagster.spool.checkpoint import peek_states
+from piper_dagster.spool.planner import FilePlan, plan_spool
 
 STATE_TAG = "piper/spool_state"
 
@@ -46,7 +44,7 @@ def _fingerprint(plans: list[FilePlan]) -> str:
 def spool_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
     try:
         settings = load_settings()
-        raw_root = settings.require_raw_root()
+        settings.require_raw_root()
     except ConfigError as exc:
         return dg.SkipReason(str(exc))
     reaped = reap_dead_runs(
@@ -56,27 +54,11 @@ def spool_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.Sk
     )
     for run_id in reaped:
         context.log.warning(f"run {run_id} had died with its process: marked failed")
-    files = list(scan_spool(raw_root))
-    states = {}
-    if settings.warehouse_path.exists():
-        try:
-            con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-        except duckdb.IOException:
-            return dg.SkipReason("a run is writing the warehouse; next tick")
-        try:
-            states = load_states(con)
-        except duckdb.CatalogException:
-            states = {}  # created but not initialised yet
-        finally:
-            con.close()
-    plan = plan_ingest(
-        files, states, now_ns=time.time_ns(), settle_seconds=settings.ingest.settle_seconds
-    )
-    lo, hi = partition_bounds()
-    by_date: dict[date, list[FilePlan]] = {}
-    for p in plan.to_read:
-        if lo <= p.file.spool_date <= hi:
-            by_date.setdefault(p.file.spool_date, []).append(p)
+    try:
+        plan = plan_spool(settings, lambda: peek_states(settings.warehouse_path))
+    except duckdb.IOException:
+        return dg.SkipReason("a run is writing the warehouse; next tick")
+    by_date = plan.to_read_by_date(*partition_bounds())
     requests = []
     for first, last in contiguous_ranges(set(by_date)):
         plans = [p for d in sorted(by_date) if first <= d <= last for p in by_date[d]]

@@ -13,7 +13,7 @@ from piper_dagster.defs.checks import (
 from piper_dagster.defs.execution import report_progress
 from piper_dagster.defs.partitions import daily_partitions, partition_dates
 from piper_dagster.defs.runs import PID_TAG, process_tags
-from piper_dagster.ingest.pipeline import ingest
+from piper_dagster.ingest.run import ingest
 from piper_dagster.settings import load_settings
 
 

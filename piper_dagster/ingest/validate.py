@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 from functools import cache
 
+import duckdb
+
 from piper_dagster.contract.models import (
     BLANK_WHITESPACE,
     DEFAULT_SHOW,
@@ -25,6 +27,7 @@ from piper_dagster.contract.models import (
     TS_UTC_RANGE,
     Envelope,
     Kind,
+    LineStatus,
     Payload,
     Reason,
     envelope_object_fields,
@@ -34,6 +37,8 @@ from piper_dagster.contract.models import (
     schema_version_pattern,
     step_of,
 )
+from piper_dagster.ingest.framing import Batch, lines_table
+from piper_dagster.spool.reader import Piece
 
 # yyjson (DuckDB) accepts NaN/Infinity literals and trailing commas; strict JSON does not.
 # Cheap prefilter first, then a string-aware pattern on the few candidate lines.
@@ -45,6 +50,9 @@ LENIENT_PATTERN = (
 TS_MIN, TS_MAX = (f"TIMESTAMPTZ '{t.isoformat(sep=' ')}'" for t in TS_UTC_RANGE)
 # Blank lines (§2); the line's own terminator is still attached here.
 WHITESPACE_CHARS = BLANK_WHITESPACE + "\n"
+
+# The statuses of lines that are not quarantined (every other status is a Reason).
+NOT_REJECTED: frozenset[str] = frozenset(LineStatus)
 
 
 def _q(text: str) -> str:
@@ -135,7 +143,7 @@ def _payload_status(env_wrong: str, env_invalid: str) -> str:
             ],
         }
         ordered = _in_contract_order(arms, missing, len(REASON_ORDER) - 1)
-        branches.append(f"WHEN {i} THEN CASE {ordered} ELSE 'event' END")
+        branches.append(f"WHEN {i} THEN CASE {ordered} ELSE '{LineStatus.EVENT}' END")
     return "CASE model " + " ".join(branches) + " END"
 
 
@@ -225,7 +233,8 @@ def classify_sql(source: str) -> str:
         step_of(Reason.INVALID_UTF8): [f"WHEN txt IS NULL {_then(Reason.INVALID_UTF8)}"],
         step_of(Reason.INVALID_JSON): [
             # A blank line (§2) is not JSON either; it is only looked at when JSON fails.
-            f"WHEN NOT json_valid(txt) THEN CASE WHEN trim(txt, {ws}) = '' THEN 'blank'"
+            f"WHEN NOT json_valid(txt) THEN CASE WHEN trim(txt, {ws}) = ''"
+            f" THEN '{LineStatus.BLANK}'"
             f" ELSE '{Reason.INVALID_JSON}' END",
             f"WHEN (regexp_matches(txt, {_q(COMMA_PREFILTER)})"
             " OR contains(lower(txt), 'nan') OR contains(lower(txt), 'inf'))"
@@ -277,7 +286,7 @@ WITH decoded AS MATERIALIZED (
 shaped AS (
     SELECT idx, txt,
         CASE
-            WHEN nul_only THEN 'nul_padding'
+            WHEN nul_only THEN '{LineStatus.NUL_PADDING}'
             {line_checks}
         END AS early
     FROM decoded
@@ -326,8 +335,28 @@ classified AS MATERIALIZED (
 )
 SELECT idx, status,
     {outputs},
-    CASE WHEN status = 'event' AND len(extra_keys) > 0 THEN to_json(map_from_entries(
+    CASE WHEN status = '{LineStatus.EVENT}' AND len(extra_keys) > 0 THEN to_json(map_from_entries(
         list_transform(extra_keys, k -> {{'key': k, 'value': json_extract(txt, {pointer})}})
     )) END AS envelope_extra
 FROM classified
 """
+
+
+def classify_buffer(con: duckdb.DuckDBPyConnection, data: bytes) -> list[str]:
+    """Statuses ('event', 'blank', 'nul_padding' or a reason) of each line of `data`.
+
+    The hot path's own code on an in-memory buffer of complete lines, for tests and tools.
+    """
+    if not data:
+        return []
+    if not data.endswith(b"\n"):
+        raise ValueError("data must end with a newline")
+    lines = lines_table(Batch(files=[], pieces=[Piece(0, 0, len(data), 1, data)]))
+    con.register("probe_lines", lines)
+    try:
+        rows = con.execute(
+            f"SELECT status FROM ({classify_sql('probe_lines')}) ORDER BY idx"
+        ).fetchall()
+    finally:
+        con.unregister("probe_lines")
+    return [r[0] for r in rows]

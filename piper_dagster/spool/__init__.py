@@ -1,1 +1,2 @@
-"""The telemetry spool: discovery, reading, and the sample generator."""
+"""The telemetry spool: discovery, fingerprints, checkpoints, the planner, reading, and the sample
+generator."""

@@ -8,17 +8,13 @@ without being held in memory (it can only be `line_too_long`, or NUL padding).
 
 from __future__ import annotations
 
-import hashlib
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from piper_dagster.contract import MAX_LINE_BYTES
-from piper_dagster.contract.models import UTF8_BOM
-from piper_dagster.spool.discovery import SpoolFile
+from piper_dagster.contract.models import UTF8_BOM, LineStatus, Reason
 
-FINGERPRINT_BYTES = 4096
 QUARANTINE_PREFIX_BYTES = 4096
 
 
@@ -44,18 +40,9 @@ class LongLine:
     file_idx: int
     line_no: int
     end_offset: int
-    kind: str  # 'line_too_long' | 'nul_padding'
+    kind: Reason | LineStatus  # Reason.LINE_TOO_LONG | LineStatus.NUL_PADDING
     prefix: bytes  # first bytes, NULs removed (for the quarantine)
     length: int  # bytes after NUL removal, terminator excluded
-
-
-def fingerprints(path: Path, offset: int) -> tuple[str, str]:
-    """md5 of the first and of the last (up to) 4 KiB of the consumed bytes [0, offset)."""
-    with open(path, "rb") as f:
-        head = os.pread(f.fileno(), min(offset, FINGERPRINT_BYTES), 0)
-        tail_start = max(0, offset - FINGERPRINT_BYTES)
-        tail = os.pread(f.fileno(), offset - tail_start, tail_start)
-    return hashlib.md5(head).hexdigest(), hashlib.md5(tail).hexdigest()
 
 
 def _stream_long_line(f, file_idx: int, line_no: int, offset: int, limit: int, chunk: int):  # type: ignore[no-untyped-def]
@@ -82,9 +69,9 @@ def _stream_long_line(f, file_idx: int, line_no: int, offset: int, limit: int, c
                 length -= 1  # CRLF: the CR belongs to the terminator
                 del kept[-1:]
             if length > MAX_LINE_BYTES:
-                kind = "line_too_long"
+                kind: Reason | LineStatus = Reason.LINE_TOO_LONG
             elif length == 0 and had_nul:
-                kind = "nul_padding"
+                kind = LineStatus.NUL_PADDING
             else:
                 # Short once its NUL run is gone: an ordinary line after all.
                 return Piece(file_idx, offset, end, line_no, bytes(kept) + b"\n")
@@ -131,6 +118,3 @@ def read_new_lines(
             yield piece
             offset, lines_read = piece.end_offset, lines_read + piece.lines
             f.seek(offset)
-
-
-__all__ = ["LongLine", "Piece", "SpoolFile", "fingerprints", "read_new_lines"]
