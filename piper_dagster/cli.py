@@ -127,7 +127,7 @@ def _partition_bounds() -> tuple[date, date]:
     # Imported here: the partitions load the settings, whose errors _clear_errors reports.
     from piper_dagster.defs.partitions import partition_bounds
 
-    return partition_bounds()
+    return partition_bounds(load_settings())
 
 
 def _settings() -> Settings:
@@ -194,9 +194,9 @@ def run_assets(
 
     from piper_dagster import runner
     from piper_dagster.dagster_home import ensure_dagster_home
-    from piper_dagster.definitions import defs
+    from piper_dagster.definitions import build_definitions
+    from piper_dagster.defs.keys import COMMAND_TAG
     from piper_dagster.defs.partitions import range_tags
-    from piper_dagster.defs.runs import COMMAND_TAG
 
     ensure_dagster_home(settings)
     if "spool_events" not in selection:
@@ -211,7 +211,7 @@ def run_assets(
         COMMAND_TAG: command or _Options.command,
         "piper/range": f"{first}..{last}",
     }
-    job = defs.resolve_job_def(job_name)
+    job = build_definitions(settings).resolve_job_def(job_name)
     keys = [dg.AssetKey(name) for name in selection]
     # Only a strict subset is passed: subsetting adds back every check of the selected assets
     # (the freshness check, which runs on its own schedule).
@@ -735,7 +735,7 @@ def quarantine_replay(
         from piper_dagster.defs.checks import run_checks
 
         for first, last in contiguous_ranges(set(result.spool_dates)):
-            run_checks(PARTITION_CHECKS, first, last, run_id=None)
+            run_checks(settings, PARTITION_CHECKS, first, last, run_id=None)
     if refresh:
         _refresh_waiting(settings)
         return

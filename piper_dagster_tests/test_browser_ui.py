@@ -9,13 +9,13 @@ import shutil
 import pytest
 
 from piper_dagster_tests.conftest import REPO_ROOT, write_spool_file
+from piper_dagster_tests.factories import ev
 from piper_dagster_tests.test_e2e_dagster_dev import (  # noqa: F401 - the fixture
     END_OF_MARCH_4,
     _gold,
     _wait,
     dagster_dev,
 )
-from piper_dagster_tests.test_ingest import ev
 
 pytestmark = pytest.mark.slow
 

@@ -20,7 +20,7 @@ from piper_dagster.ingest.pipeline import ingest
 from piper_dagster.settings import load_settings
 from piper_dagster.spool.generate import GenerateOptions, generate_spool
 from piper_dagster_tests.conftest import REPO_ROOT, SETTLED_MTIME, write_spool_file
-from piper_dagster_tests.test_ingest import ev
+from piper_dagster_tests.factories import ev
 
 pytestmark = pytest.mark.slow
 

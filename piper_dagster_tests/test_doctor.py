@@ -18,7 +18,7 @@ from piper_dagster.serving import init_sql
 from piper_dagster.settings import Settings
 from piper_dagster.spool.generate import GenerateOptions, generate_spool
 from piper_dagster.warehouse import connect
-from piper_dagster_tests.test_ingest import ev
+from piper_dagster_tests.factories import ev
 from piper_dagster_tests.test_replay import _quarantined_by_an_old_contract
 
 runner = CliRunner()

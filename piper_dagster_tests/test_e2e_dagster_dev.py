@@ -23,7 +23,7 @@ from dagster_graphql import DagsterGraphQLClient
 from piper_dagster.dagster_home import WORKSPACE_YAML, ensure_dagster_home
 from piper_dagster.settings import load_settings
 from piper_dagster_tests.conftest import REPO_ROOT, write_spool_file
-from piper_dagster_tests.test_ingest import ev
+from piper_dagster_tests.factories import ev
 
 pytestmark = pytest.mark.slow
 

@@ -277,7 +277,8 @@ def test_sigterm_ends_a_running_ingest_step_and_leaves_nothing_started(
 def test_the_reaper_never_judges_a_live_pid_or_another_host(
     tmp_path: Path, storage_is_local: bool
 ) -> None:
-    from piper_dagster.defs.runs import HOST, HOST_TAG, PID_TAG, reap_dead_runs
+    from piper_dagster.defs.keys import HOST_TAG, PID_TAG
+    from piper_dagster.defs.runs import HOST, reap_dead_runs
 
     gone = subprocess.Popen(["true"])
     gone.wait()  # a pid that no longer exists
@@ -333,11 +334,13 @@ def test_a_spool_run_launched_elsewhere_names_its_process(piper_env: Settings) -
     """A daemon's or the UI's run tags itself with its pid and host in its spool step: a piper
     command can judge it at once, and never from another host."""
     from piper_dagster.defs.runs import HOST
-    from piper_dagster.defs.spool import spool_events
+    from piper_dagster_tests.factories import defs
 
     generate_spool(piper_env.raw_root, GenerateOptions(start=date(2026, 3, 2), days=1, artists=2))
     with dg.DagsterInstance.get() as inst:
-        result = dg.materialize([spool_events], instance=inst, partition_key="2026-03-02")
+        result = dg.materialize(
+            [defs().get_assets_def("spool_events")], instance=inst, partition_key="2026-03-02"
+        )
         run = inst.get_run_by_id(result.run_id)
     assert run is not None
     assert run.tags["piper/pid"] == str(os.getpid()) and run.tags["piper/host"] == HOST

@@ -20,7 +20,7 @@ from piper_dagster.quarantine import replay
 from piper_dagster.settings import Settings
 from piper_dagster.spool.generate import GenerateOptions, generate_spool
 from piper_dagster.warehouse import connect
-from piper_dagster_tests.test_ingest import ev
+from piper_dagster_tests.factories import ev
 
 runner = CliRunner()
 START = date(2026, 3, 2)
