@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from piper_dagster.cli import DEMO_DAMAGE_RATE, app
 from piper_dagster.settings import Settings
 from piper_dagster.spool.generate import DAMAGE_KINDS, GenerateOptions, generate_spool
-from piper_dagster_tests.conftest import REPO_ROOT
+from piper_dagster_tests.factories import REPO_ROOT
 
 runner = CliRunner()
 

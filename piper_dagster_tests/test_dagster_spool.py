@@ -11,8 +11,7 @@ import pytest
 
 from piper_dagster.defs.partitions import daily_partitions, range_tags
 from piper_dagster.settings import Settings, load_settings
-from piper_dagster_tests.conftest import EXAMPLES, REPO_ROOT, write_spool_file
-from piper_dagster_tests.factories import defs, ev
+from piper_dagster_tests.factories import EXAMPLES, REPO_ROOT, defs, ev, write_spool_file
 
 
 def _spool_three_days(settings: Settings) -> None:

@@ -11,8 +11,7 @@ from piper_dagster.defs.partitions import range_tags
 from piper_dagster.models import GOLD_MODELS, SILVER_MODELS
 from piper_dagster.refresh_ledger import contiguous_ranges
 from piper_dagster.settings import Settings
-from piper_dagster_tests.conftest import write_spool_file
-from piper_dagster_tests.factories import defs, ev, touched_event_dates_sensor
+from piper_dagster_tests.factories import defs, ev, touched_event_dates_sensor, write_spool_file
 
 MODELS = [m.name for m in (*SILVER_MODELS, *GOLD_MODELS)]
 END_OF_MARCH_5 = datetime(2026, 3, 6, tzinfo=UTC).timestamp()

@@ -17,8 +17,7 @@ import pytest
 from piper_dagster.dagster_home import ensure_dagster_home
 from piper_dagster.defs.partitions import range_tags
 from piper_dagster.settings import Settings, load_settings
-from piper_dagster_tests.conftest import write_spool_file
-from piper_dagster_tests.factories import defs, ev
+from piper_dagster_tests.factories import defs, ev, write_spool_file
 
 pytestmark = pytest.mark.slow
 

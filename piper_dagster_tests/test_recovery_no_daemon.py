@@ -20,8 +20,7 @@ import pytest
 
 from piper_dagster.settings import Settings
 from piper_dagster.spool.generate import GenerateOptions, generate_spool
-from piper_dagster_tests.conftest import REPO_ROOT
-from piper_dagster_tests.test_crash_recovery import _make_spool, _snapshot
+from piper_dagster_tests.factories import REPO_ROOT, mixed_spool, warehouse_snapshot
 
 pytestmark = pytest.mark.slow
 
@@ -97,7 +96,7 @@ def killed_at_exit(*procs: Piper) -> Iterator[None]:
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     raw = tmp_path / "spool"
-    _make_spool(raw)
+    mixed_spool(raw)
     return {
         **os.environ,
         "PIPER_PATHS__RAW_ROOT": str(raw),
@@ -156,7 +155,7 @@ def test_kill_9_mid_ingest_then_ingest_finishes_by_itself_with_the_exact_result(
     reference = Piper(clean, "ingest")
     assert reference.finish() == 0, reference.text()
     print(f"uninterrupted piper ingest: {time.monotonic() - began:.1f} s")
-    expected = _snapshot(tmp_path / "clean")
+    expected = warehouse_snapshot(tmp_path / "clean")
 
     victim = Piper(env, "ingest", pause="after:4")
     with killed_at_exit(victim):
@@ -173,7 +172,7 @@ def test_kill_9_mid_ingest_then_ingest_finishes_by_itself_with_the_exact_result(
     seconds = time.monotonic() - started
     print(f"second piper ingest after kill -9: {seconds:.1f} s")  # reported in docs/runbook.md
     assert "released the pool slots of 1 dead run" in rerun.text()
-    assert _snapshot(tmp_path / "data") == expected
+    assert warehouse_snapshot(tmp_path / "data") == expected
 
     runs = _no_run_left_started(env)
     # The dead run, the rerun's spool run and its silver/gold refresh (the refresh ledger).

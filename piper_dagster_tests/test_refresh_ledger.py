@@ -25,9 +25,14 @@ from piper_dagster.ingest.pipeline import ingest
 from piper_dagster.models import GOLD_MODELS, SILVER_MODELS
 from piper_dagster.settings import Settings, load_settings
 from piper_dagster.spool.generate import GenerateOptions, generate_spool
-from piper_dagster_tests.conftest import REPO_ROOT, write_spool_file
-from piper_dagster_tests.factories import defs, ev, touched_event_dates_sensor
-from piper_dagster_tests.test_replay import _quarantined_by_an_old_contract
+from piper_dagster_tests.factories import (
+    REPO_ROOT,
+    defs,
+    ev,
+    quarantined_by_an_old_contract,
+    touched_event_dates_sensor,
+    write_spool_file,
+)
 
 runner = CliRunner()
 MODELS = [m.name for m in (*SILVER_MODELS, *GOLD_MODELS)]
@@ -281,7 +286,7 @@ def test_a_replay_that_fixes_a_blocked_partition_refreshes_its_dates(
     # An older contract had rejected 300 lines of that day as an unknown event type: the
     # partition's invalid rate fails, as its spool run recorded.
     lines = [ev(10_000 + i, "2026-03-02T10:00:00Z").rstrip(b"\n") for i in range(300)]
-    _quarantined_by_an_old_contract(piper_env, lines, "unknown_event_type", day=str(START))
+    quarantined_by_an_old_contract(piper_env, lines, "unknown_event_type", day=str(START))
     outcomes = run_checks(load_settings(), PARTITION_CHECKS, START, START, run_id=None)
     assert any(o.check == "invalid_rate" and o.status == Status.FAIL for o in outcomes)
     # A late file for that day: held back.

@@ -10,8 +10,7 @@ import pytest
 
 from piper_dagster.defs.keys import SPOOL_STATE_TAG as STATE_TAG
 from piper_dagster.settings import Settings, load_settings
-from piper_dagster_tests.conftest import SETTLED_MTIME, write_spool_file
-from piper_dagster_tests.factories import defs, ev, spool_sensor
+from piper_dagster_tests.factories import SETTLED_MTIME, defs, ev, spool_sensor, write_spool_file
 
 
 def _tick(instance: dg.DagsterInstance) -> list[dg.RunRequest]:
