@@ -195,21 +195,21 @@ def run_assets(
     from piper_dagster import runner
     from piper_dagster.dagster_home import ensure_dagster_home
     from piper_dagster.definitions import build_definitions
-    from piper_dagster.defs.keys import COMMAND_TAG
+    from piper_dagster.defs.keys import COMMAND_TAG, RANGE_TAG, SPOOL_EVENTS
     from piper_dagster.defs.partitions import range_tags
 
     ensure_dagster_home(settings)
-    if "spool_events" not in selection:
+    if SPOOL_EVENTS not in selection:
         job_name = "refresh_models"
     elif len(selection) == 1:
         job_name = "ingest_spool"
     else:
         job_name = "ingest_and_refresh"
-    run_config = {"ops": {"spool_events": {"config": spool_config}}} if spool_config else None
+    run_config = {"ops": {SPOOL_EVENTS: {"config": spool_config}}} if spool_config else None
     tags = {
         **range_tags(first, last),
         COMMAND_TAG: command or _Options.command,
-        "piper/range": f"{first}..{last}",
+        RANGE_TAG: f"{first}..{last}",
     }
     job = build_definitions(settings).resolve_job_def(job_name)
     keys = [dg.AssetKey(name) for name in selection]
@@ -225,7 +225,7 @@ def run_assets(
             run_config=run_config,
             verbose=_Options.verbose,
             say=term.say,
-            on_progress=term.progress if "spool_events" in selection else None,
+            on_progress=term.progress if SPOOL_EVENTS in selection else None,
         )
 
 
