@@ -58,7 +58,7 @@ def main() -> None:
     print(f"ingested {r.events} events in {r.seconds:.0f} s", flush=True)
 
     models = [m.name for m in (*SILVER_MODELS, *GOLD_MODELS)]
-    assets = list(defs.assets or [])
+    assets = list(defs().assets or [])
     # The 90-day build and a one-day refresh through Dagster, one run each, as operators
     # launch them.
     # The one-day refresh is the median of three (the first one after a big build also pays
@@ -84,9 +84,12 @@ def main() -> None:
             timed("one_day_refresh", lambda: dagster_run(last))
     # Then the models' own work again (a rebuild: the tables are full), without a Dagster run.
     every = [*SILVER_MODELS, *GOLD_MODELS]
-    timed("full_build_models_only", lambda: refresh_models(every, start, last))
+    timed("full_build_models_only", lambda: refresh_models(load_settings(), every, start, last))
     for _ in range(3):
-        timed("one_day_refresh_models_only", lambda: refresh_models(every, last, last))
+        timed(
+            "one_day_refresh_models_only",
+            lambda: refresh_models(load_settings(), every, last, last),
+        )
     timings = {label: statistics.median(values) for label, values in samples.items()}
     results = {
         "events": r.events,

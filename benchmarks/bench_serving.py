@@ -52,7 +52,7 @@ def main() -> None:
     with dg.DagsterInstance.get() as instance:
         started = time.monotonic()
         build = dg.materialize(
-            list(defs.assets),  # type: ignore[arg-type]
+            list(defs().assets),  # type: ignore[arg-type]
             selection=["spool_events", *models],
             instance=instance,
             tags=range_tags(first, last),
@@ -67,7 +67,7 @@ def main() -> None:
         for _ in range(3):
             started = time.monotonic()
             run = dg.materialize(
-                list(defs.assets),  # type: ignore[arg-type]
+                list(defs().assets),  # type: ignore[arg-type]
                 selection=gold,
                 instance=instance,
                 tags=range_tags(last, last),

@@ -1,38 +1,66 @@
-"""The piper code location: every asset, check, sensor and resource, assembled once."""
+"""The piper code location: every asset, check, sensor and resource, built from the settings.
+
+Dagster loads `defs` (a `@dg.definitions` function) when it loads the code location, not when
+this module is imported: importing any module of piper reads no settings, and a broken
+piper.toml is reported by the command or the code location that needs it.
+"""
 
 import dagster as dg
 
-from piper_dagster.defs.checks import freshness_check, freshness_job, freshness_schedule
+from piper_dagster.defs.checks import build_freshness
 from piper_dagster.defs.execution import install_wait_fix
-from piper_dagster.defs.late_data import refresh_models_job, touched_event_dates_sensor
-from piper_dagster.defs.models import gold_models, silver_models
-from piper_dagster.defs.sensors import spool_sensor
-from piper_dagster.defs.spool import spool_events
-
-# Run workers load this module too: their pool waits sleep instead of spinning (defs/execution.py).
-install_wait_fix()
-
-# The freshness check runs on its schedule, not with every ingest (as before the named jobs).
-_spool = dg.AssetSelection.assets("spool_events") - dg.AssetSelection.checks(freshness_check)
-
-# The jobs piper's commands run (named, so that the Runs page tells them apart; the run's tags
-# say which command and which dates). refresh_models (silver and gold) is the third.
-ingest_spool_job = dg.define_asset_job(
-    "ingest_spool",
-    selection=_spool,
-    description="piper ingest: the spool partitions with settled new bytes.",
+from piper_dagster.defs.keys import (
+    GOLD_GROUP,
+    INGEST_AND_REFRESH_JOB,
+    INGEST_SPOOL_JOB,
+    SILVER_GROUP,
+    SPOOL_EVENTS,
 )
-ingest_and_refresh_job = dg.define_asset_job(
-    "ingest_and_refresh",
-    selection=_spool | dg.AssetSelection.groups("silver", "gold"),
-    description="piper backfill / demo: the spool partitions, then silver and gold, in one run.",
-)
+from piper_dagster.defs.late_data import build_refresh
+from piper_dagster.defs.models import build_model_assets
+from piper_dagster.defs.resources import RESOURCE_KEY, PiperResource
+from piper_dagster.defs.sensors import build_spool_sensor
+from piper_dagster.defs.spool import build_spool_asset
+from piper_dagster.settings import Settings, load_settings
 
-defs = dg.Definitions(
-    assets=[spool_events, silver_models, gold_models],
-    asset_checks=[freshness_check],
-    jobs=[refresh_models_job, freshness_job, ingest_spool_job, ingest_and_refresh_job],
-    schedules=[freshness_schedule],
-    sensors=[spool_sensor, touched_event_dates_sensor],
-    executor=dg.in_process_executor,  # steps share one DuckDB file: no subprocess per step
-)
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    """Every definition of the code location, for these settings (partitions, cron, intervals)."""
+    # Run workers build the definitions too: their pool waits sleep instead of spinning.
+    install_wait_fix()
+    piper = PiperResource()
+    freshness_check, freshness_job, freshness_schedule = build_freshness(settings)
+    refresh_models_job, refresh_sensor = build_refresh(settings, piper)
+    # The freshness check runs on its schedule, not with every ingest (as before the named jobs).
+    spool = dg.AssetSelection.assets(SPOOL_EVENTS) - dg.AssetSelection.checks(freshness_check)
+    # The jobs piper's commands run (named, so that the Runs page tells them apart; the run's
+    # tags say which command and which dates). refresh_models (silver and gold) is the third.
+    ingest_spool_job = dg.define_asset_job(
+        INGEST_SPOOL_JOB,
+        selection=spool,
+        description="piper ingest: the spool partitions with settled new bytes.",
+    )
+    ingest_and_refresh_job = dg.define_asset_job(
+        INGEST_AND_REFRESH_JOB,
+        selection=spool | dg.AssetSelection.groups(SILVER_GROUP, GOLD_GROUP),
+        description="piper backfill / demo: the spool partitions, then silver and gold, in one run.",
+    )
+    # Bound to the assets and checks (not top-level): a test or a script that materializes one
+    # asset of these definitions gets the resource with it. The sensors are given it directly.
+    bound = {RESOURCE_KEY: piper}
+    assets = dg.with_resources([build_spool_asset(settings), *build_model_assets(settings)], bound)
+    (freshness_bound,) = dg.with_resources([freshness_check], bound)
+    return dg.Definitions(
+        assets=assets,
+        asset_checks=[freshness_bound],
+        jobs=[refresh_models_job, freshness_job, ingest_spool_job, ingest_and_refresh_job],
+        schedules=[freshness_schedule],
+        sensors=[build_spool_sensor(settings, piper), refresh_sensor],
+        executor=dg.in_process_executor,  # steps share one DuckDB file: no subprocess per step
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """The code location as Dagster loads it (dagster dev, the daemon, run workers)."""
+    return build_definitions(load_settings())

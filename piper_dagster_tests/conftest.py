@@ -1,25 +1,18 @@
-"""Shared fixtures: a real spool directory, a real data root, settings pointing at them."""
+"""Shared fixtures: a real spool directory, a real data root, settings pointing at them, and
+`dagster dev` on them (helpers: factories.py)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 
 from piper_dagster.dagster_home import ensure_dagster_home
 from piper_dagster.settings import Settings, load_settings
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-# The project's own copies of the upstream contract (docs/design.md: "The contract's copy").
-CONTRACT_TEXT = REPO_ROOT / "docs" / "upstream" / "telemetry-v1.md"
-EXAMPLES = REPO_ROOT / "piper_dagster_tests" / "data" / "contract" / "examples"
-
-# The end of the examples' day: settled, and after every example event (so none is skewed).
-SETTLED_MTIME = datetime(2026, 3, 5, tzinfo=UTC).timestamp()
+from piper_dagster_tests.factories import DagsterDev
 
 
 @pytest.fixture
@@ -37,24 +30,6 @@ def piper_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     return settings
 
 
-def write_spool_file(
-    raw_root: Path,
-    rel: str,
-    data: bytes,
-    *,
-    mtime: float | None = SETTLED_MTIME,
-    append: bool = False,
-) -> Path:
-    """Write (or append to) a spool file and give it a settled mtime."""
-    path = raw_root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "ab" if append else "wb") as f:
-        f.write(data)
-    if mtime is not None:
-        os.utime(path, (mtime, mtime))
-    return path
-
-
 @pytest.fixture
 def warehouse(piper_env: Settings) -> Iterator[Callable[[], duckdb.DuckDBPyConnection]]:
     """Open the warehouse read-only for assertions: `with warehouse() as con: ...`."""
@@ -65,3 +40,36 @@ def warehouse(piper_env: Settings) -> Iterator[Callable[[], duckdb.DuckDBPyConne
         return con
 
     yield open_ro
+
+
+@pytest.fixture
+def dagster_dev(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """`dagster dev` (webserver + daemon) on a fresh spool, data root and DAGSTER_HOME."""
+    from dagster_graphql import DagsterGraphQLClient  # only the end-to-end tests need it
+
+    raw, data, home = tmp_path / "spool", tmp_path / "data", tmp_path / "dagster_home"
+    raw.mkdir()
+    env = {
+        "PIPER_PATHS__RAW_ROOT": str(raw),
+        "PIPER_PATHS__DATA_ROOT": str(data),
+        "PIPER_INGEST__SETTLE_SECONDS": "1",
+        "PIPER_DAGSTER__SENSOR_INTERVAL_SECONDS": "3",
+        "PIPER_DAGSTER__RETRY_AFTER_SECONDS": "20",
+        "DAGSTER_HOME": str(home),
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    ensure_dagster_home(load_settings())
+    server = DagsterDev(tmp_path, env)
+    server.start()
+    try:
+        yield {
+            "raw": raw,
+            "data": data,
+            "port": server.port,
+            "server": server,
+            "client": DagsterGraphQLClient("127.0.0.1", port_number=server.port),
+            "log": server.log_path,
+        }
+    finally:
+        server.stop()

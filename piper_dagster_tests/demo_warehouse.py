@@ -69,11 +69,11 @@ def generate(settings: Settings, start: date = DEMO_START, days: int = DEMO_DAYS
 
 def materialize_all(first: date, last: date) -> dg.ExecuteInProcessResult:
     """One Dagster run of the spool, silver and gold over first..last (publishes at the end)."""
-    from piper_dagster.definitions import defs
+    from piper_dagster_tests.factories import defs
 
     with dg.DagsterInstance.get() as instance:
         result = dg.materialize(
-            list(defs.assets),  # type: ignore[arg-type]
+            list(defs().assets),  # type: ignore[arg-type]
             selection=["spool_events", *MODELS],
             instance=instance,
             tags=range_tags(first, last),

@@ -8,14 +8,14 @@ import shutil
 
 import pytest
 
-from piper_dagster_tests.conftest import REPO_ROOT, write_spool_file
-from piper_dagster_tests.test_e2e_dagster_dev import (  # noqa: F401 - the fixture
+from piper_dagster_tests.factories import (
     END_OF_MARCH_4,
-    _gold,
-    _wait,
-    dagster_dev,
+    REPO_ROOT,
+    ev,
+    gold_tool_invocations,
+    wait_for,
+    write_spool_file,
 )
-from piper_dagster_tests.test_ingest import ev
 
 pytestmark = pytest.mark.slow
 
@@ -33,13 +33,13 @@ CHROMIUM_ARGS = [
 ]
 
 
-def test_assets_and_a_successful_run_in_the_ui(dagster_dev) -> None:  # noqa: F811
+def test_assets_and_a_successful_run_in_the_ui(dagster_dev) -> None:
     if CHROMIUM is None:
         pytest.fail("Debian's chromium is not installed (.ci/run installs it)")
     from playwright.sync_api import sync_playwright
 
     write_spool_file(dagster_dev["raw"], "ws001/a/2026-03-04_s.jsonl", ev(1), mtime=END_OF_MARCH_4)
-    _wait("gold", lambda: _gold(dagster_dev["data"], "2026-03-04") == 1)
+    wait_for("gold", lambda: gold_tool_invocations(dagster_dev["data"], "2026-03-04") == 1)
     base = f"http://127.0.0.1:{dagster_dev['port']}"
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:

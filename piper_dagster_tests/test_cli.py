@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from piper_dagster.cli import app
 from piper_dagster.settings import PROJECT_ROOT, Settings
-from piper_dagster_tests.conftest import EXAMPLES, REPO_ROOT, write_spool_file
+from piper_dagster_tests.factories import EXAMPLES, REPO_ROOT, write_spool_file
 
 runner = CliRunner()
 

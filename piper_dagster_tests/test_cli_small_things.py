@@ -20,7 +20,7 @@ from piper_dagster.cli.demo import DEMO_DAMAGE_RATE
 from piper_dagster.generate.options import DAMAGE_KINDS, GenerateOptions
 from piper_dagster.generate.sample_spool import generate_spool
 from piper_dagster.settings import Settings
-from piper_dagster_tests.conftest import REPO_ROOT
+from piper_dagster_tests.factories import REPO_ROOT
 
 runner = CliRunner()
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import dagster as dg
 
 from piper_dagster.catalog import column_descriptions
-from piper_dagster.defs.models import gold_models, silver_models
+from piper_dagster.defs.models import build_model_assets
 from piper_dagster.models import GOLD_MODELS, SILVER_MODELS, ensure_tables
-from piper_dagster.settings import Settings
+from piper_dagster.settings import Settings, load_settings
 from piper_dagster.warehouse import connect, define_macros
 
 
 def _ui_schemas() -> dict[str, dg.TableSchema]:
     return {
         spec.key.to_user_string(): spec.metadata["dagster/column_schema"]
-        for layer in (silver_models, gold_models)
+        for layer in build_model_assets(load_settings())
         for spec in layer.specs
     }
 

@@ -23,8 +23,7 @@ from piper_dagster.ingest.run import ingest
 from piper_dagster.quarantine import replay
 from piper_dagster.settings import Settings
 from piper_dagster.warehouse import connect
-from piper_dagster_tests.conftest import REPO_ROOT, write_spool_file
-from piper_dagster_tests.test_ingest import ev
+from piper_dagster_tests.factories import REPO_ROOT, ev, write_spool_file
 
 WIDER = r"^[12]\.[0-9]+$"  # schema_version 2.x joins 1.x
 

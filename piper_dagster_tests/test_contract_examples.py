@@ -7,7 +7,7 @@ import json
 from piper_dagster.contract import Reason, event_json_schema
 from piper_dagster.ingest.run import ingest
 from piper_dagster.settings import Settings
-from piper_dagster_tests.conftest import CONTRACT_TEXT, EXAMPLES, write_spool_file
+from piper_dagster_tests.factories import CONTRACT_TEXT, EXAMPLES, write_spool_file
 
 
 def _copy_examples(settings: Settings) -> None:

@@ -17,7 +17,7 @@ from piper_dagster.contract.models import (
     Envelope,
     payload_field_specs,
 )
-from piper_dagster_tests.conftest import CONTRACT_TEXT
+from piper_dagster_tests.factories import CONTRACT_TEXT
 
 TEXT = CONTRACT_TEXT.read_text(encoding="utf-8")
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -20,63 +18,16 @@ from piper_dagster.generate.options import GenerateOptions
 from piper_dagster.generate.sample_spool import generate_spool
 from piper_dagster.ingest.run import ingest
 from piper_dagster.settings import load_settings
-from piper_dagster_tests.conftest import REPO_ROOT, SETTLED_MTIME, write_spool_file
-from piper_dagster_tests.test_ingest import ev
+from piper_dagster_tests.factories import (
+    REPO_ROOT,
+    SETTLED_MTIME,
+    ev,
+    mixed_spool,
+    warehouse_snapshot,
+    write_spool_file,
+)
 
 pytestmark = pytest.mark.slow
-
-
-def _make_spool(raw: Path) -> None:
-    """~6 MB over 30 files: many 1 MiB batches, with invalid lines and re-sent events."""
-    rng = random.Random(7)
-    n = 0
-    for f in range(30):
-        lines = []
-        for _ in range(800):
-            n += 1
-            roll = rng.random()
-            if roll < 0.03:
-                lines.append(b'{"broken": ' + str(n).encode() + b"\n")
-            elif roll < 0.06:
-                lines.append(ev(rng.randrange(1, n + 1)))  # a re-sent event
-            else:
-                lines.append(ev(n, pad="x" * rng.randrange(0, 200)))
-        day = 2 + f % 3
-        write_spool_file(raw, f"ws{f % 7:03d}/u{f % 5}/2026-03-0{day}_s{f}.jsonl", b"".join(lines))
-
-
-def _snapshot(data_root: Path) -> dict[str, object]:
-    con = duckdb.connect(str(data_root / "warehouse" / "telemetry.duckdb"), read_only=True)
-    try:
-        events = con.execute(
-            "SELECT * EXCLUDE (ingested_at, ingest_run_id) FROM silver_events ORDER BY event_id"
-        ).fetchall()
-        quarantine = con.execute(
-            "SELECT * EXCLUDE (quarantined_at, ingest_run_id) FROM quarantine"
-            " ORDER BY source_file, source_line"
-        ).fetchall()
-        files = con.execute(
-            "SELECT source_file, offset_bytes, lines_read, generation FROM spool_files ORDER BY 1"
-        ).fetchall()
-        pending = con.execute("SELECT count(*) FROM export_pending").fetchone()
-        parquet = con.execute(
-            f"SELECT event_id, event_date, event_type, source_file, source_line FROM read_parquet("
-            f"'{data_root}/silver/events/**/*.parquet', hive_partitioning = true) ORDER BY 1"
-        ).fetchall()
-    finally:
-        con.close()
-    qfiles = {
-        str(p.relative_to(data_root)): hashlib.md5(p.read_bytes()).hexdigest()
-        for p in sorted((data_root / "quarantine").rglob("*.jsonl"))
-    }
-    return {
-        "events": events,
-        "quarantine": quarantine,
-        "files": files,
-        "pending": pending,
-        "parquet": parquet,
-        "quarantine_files": qfiles,
-    }
 
 
 def _child(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
@@ -91,7 +42,7 @@ def _child(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
 
 def test_kill_9_at_several_points_then_rerun_is_exact(tmp_path: Path) -> None:
     raw = tmp_path / "spool"
-    _make_spool(raw)
+    mixed_spool(raw)
     base = {
         **os.environ,
         "PIPER_PATHS__RAW_ROOT": str(raw),
@@ -109,7 +60,7 @@ def test_kill_9_at_several_points_then_rerun_is_exact(tmp_path: Path) -> None:
             if k.startswith("PIPER_"):
                 os.environ.pop(k, None)
     assert reference.batches >= 5 and reference.duplicates > 0 and reference.invalid > 0
-    expected = _snapshot(tmp_path / "clean")
+    expected = warehouse_snapshot(tmp_path / "clean")
 
     # The same spool, killed over and over at chosen points, then finished.
     env = {**base, "PIPER_PATHS__DATA_ROOT": str(tmp_path / "crashy")}
@@ -128,7 +79,7 @@ def test_kill_9_at_several_points_then_rerun_is_exact(tmp_path: Path) -> None:
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err.decode()[-2000:]
 
-    got = _snapshot(tmp_path / "crashy")
+    got = warehouse_snapshot(tmp_path / "crashy")
     for key in expected:
         assert got[key] == expected[key], key
     assert got["pending"] == (0,)

@@ -11,14 +11,13 @@ from datetime import date, timedelta
 import dagster as dg
 import duckdb
 
-from piper_dagster.definitions import defs
-from piper_dagster.defs.late_data import touched_event_dates_sensor
 from piper_dagster.defs.partitions import range_tags
 from piper_dagster.generate.options import GenerateOptions
 from piper_dagster.generate.sample_spool import generate_spool
 from piper_dagster.models import GOLD_MODELS, SILVER_MODELS
 from piper_dagster.serving import init_sql
 from piper_dagster.settings import Settings
+from piper_dagster_tests.factories import defs, touched_event_dates_sensor
 
 START = date(2026, 3, 2)
 MODELS = [m.name for m in (*SILVER_MODELS, *GOLD_MODELS)]
@@ -41,7 +40,7 @@ def _materialize_all(
 ) -> dg.ExecuteInProcessResult:
     """The spool and every model for spool dates first..last, in one run (as a backfill)."""
     return dg.materialize(
-        list(defs.assets),  # type: ignore[arg-type]
+        list(defs().assets),  # type: ignore[arg-type]
         selection=["spool_events", *MODELS],
         instance=instance,
         tags=range_tags(first, last),
@@ -52,7 +51,7 @@ def _materialize_all(
 def test_spool_checks_with_the_materialization_and_a_row_per_partition(
     piper_env: Settings, warehouse
 ) -> None:
-    asset = defs.resolve_assets_def("spool_events")
+    asset = defs().resolve_assets_def("spool_events")
     specs = {s.name: s for s in asset.check_specs}
     assert set(specs) == {"volume", "invalid_rate", "clock_skew", "refresh_backlog"}
     assert specs["invalid_rate"].blocking and not specs["volume"].blocking
@@ -127,7 +126,7 @@ def test_a_failed_invalid_rate_blocks_silver_and_gold(piper_env: Settings, wareh
         assert mat.asset_materialization.metadata["downstream_blocked"].value is True
         assert instance.get_latest_materialization_event(dg.AssetKey(MODELS[-1])) is None
         # ... nor will the late-data sensor build it.
-        context = dg.build_sensor_context(instance=instance, definitions=defs)
+        context = dg.build_sensor_context(instance=instance, definitions=defs())
         assert touched_event_dates_sensor(context).run_requests == []
     with warehouse() as con:
         assert con.execute("SELECT count(*) FROM silver_events").fetchone()[0] > 0
@@ -161,7 +160,7 @@ def test_a_blocked_day_holds_back_its_own_dates_only(piper_env: Settings) -> Non
         held = {date.fromisoformat(d) for d in meta["held_back_event_dates"].value}
         assert bad_day in held and held < touched
 
-        context = dg.build_sensor_context(instance=instance, definitions=defs)
+        context = dg.build_sensor_context(instance=instance, definitions=defs())
         requested: set[date] = set()
         for request in touched_event_dates_sensor(context).run_requests:
             first = date.fromisoformat(request.tags["dagster/asset_partition_range_start"])
@@ -172,16 +171,16 @@ def test_a_blocked_day_holds_back_its_own_dates_only(piper_env: Settings) -> Non
 
 def test_freshness_runs_on_its_own_job(piper_env: Settings, warehouse) -> None:
     generate_spool(piper_env.raw_root, GenerateOptions(start=START, days=1, artists=2))
-    assert [s.name for s in defs.schedules or []] == ["freshness_schedule"]
-    schedule = defs.resolve_schedule_def("freshness_schedule")
+    assert [s.name for s in defs().schedules or []] == ["freshness_schedule"]
+    schedule = defs().resolve_schedule_def("freshness_schedule")
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     with dg.DagsterInstance.get() as instance:
         dg.materialize(
-            [defs.resolve_assets_def("spool_events")],
+            [defs().resolve_assets_def("spool_events")],
             instance=instance,
             tags=range_tags(START, START),
         )
-        job = defs.resolve_job_def("freshness_check")
+        job = defs().resolve_job_def("freshness_check")
         assert job.execute_in_process(instance=instance).success
         (check,) = _evaluations(instance, "freshness")
         evaluation = check.event.dagster_event.event_specific_data
@@ -210,7 +209,7 @@ def test_the_runbook_is_a_link_when_it_has_a_web_address(piper_env: Settings) ->
     url = "https://git.studio.example/pipeline/piper/-/blob/main/docs/runbook.md"
     script = (
         "from piper_dagster.definitions import defs;"
-        "spec = {s.name: s for s in defs.resolve_assets_def('spool_events').check_specs}['volume'];"
+        "spec = {s.name: s for s in defs().resolve_assets_def('spool_events').check_specs}['volume'];"
         "print(spec.description); print(type(spec.metadata['runbook']).__name__)"
     )
     out = subprocess.run(

@@ -10,10 +10,8 @@ import dagster as dg
 import pytest
 
 from piper_dagster.defs.partitions import daily_partitions, range_tags
-from piper_dagster.defs.spool import spool_events
-from piper_dagster.settings import Settings
-from piper_dagster_tests.conftest import EXAMPLES, REPO_ROOT, write_spool_file
-from piper_dagster_tests.test_ingest import ev
+from piper_dagster.settings import Settings, load_settings
+from piper_dagster_tests.factories import EXAMPLES, REPO_ROOT, defs, ev, write_spool_file
 
 
 def _spool_three_days(settings: Settings) -> None:
@@ -27,13 +25,14 @@ def _spool_three_days(settings: Settings) -> None:
 
 
 def test_definitions_load_and_spool_asset_is_declared_as_designed() -> None:
-    from piper_dagster.definitions import defs
+    from piper_dagster_tests.factories import defs
 
-    asset = defs.resolve_assets_def("spool_events")
+    asset = defs().resolve_assets_def("spool_events")
     assert asset.backfill_policy == dg.BackfillPolicy.single_run()
-    assert asset.partitions_def == daily_partitions
-    assert daily_partitions.end_offset == 1
-    assert daily_partitions.start.date() == date(2026, 1, 1)
+    daily = daily_partitions(load_settings())
+    assert asset.partitions_def == daily
+    assert daily.end_offset == 1
+    assert daily.start.date() == date(2026, 1, 1)
     spec = next(iter(asset.specs))
     assert spec.kinds == {"duckdb"}
     assert asset.op.pool == "duckdb"
@@ -43,7 +42,13 @@ def test_definitions_load_and_spool_asset_is_declared_as_designed() -> None:
 def test_loading_the_code_location_prints_no_warning() -> None:
     """Every `dagster dev`, run and CLI call loads it: operators should not learn to skim noise."""
     out = subprocess.run(
-        [sys.executable, "-W", "default", "-c", "import piper_dagster.definitions"],
+        [
+            sys.executable,
+            "-W",
+            "default",
+            "-c",
+            "from piper_dagster.definitions import defs; defs()",
+        ],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -58,13 +63,17 @@ def test_a_partition_range_is_one_run_and_rematerializing_is_idempotent(
     _spool_three_days(piper_env)
     with dg.DagsterInstance.get() as instance:
         tags = range_tags(date(2026, 3, 2), date(2026, 3, 3))
-        result = dg.materialize([spool_events], instance=instance, tags=tags)
+        result = dg.materialize(
+            [defs().get_assets_def("spool_events")], instance=instance, tags=tags
+        )
         assert result.success
         mats = result.asset_materializations_for_node("spool_events")
         assert sorted(m.partition for m in mats) == ["2026-03-02", "2026-03-03"]
         assert mats[0].metadata["events"].value == 4
         assert "2 files new" in mats[0].metadata["plan"].value
-        again = dg.materialize([spool_events], instance=instance, tags=tags)
+        again = dg.materialize(
+            [defs().get_assets_def("spool_events")], instance=instance, tags=tags
+        )
         assert (
             again.asset_materializations_for_node("spool_events")[0].metadata["events"].value == 0
         )

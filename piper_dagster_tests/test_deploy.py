@@ -23,7 +23,7 @@ from piper_dagster.grafana.deployment import (
     PLUGIN_VERSION,
 )
 from piper_dagster.grafana.provisioning import dashboard_provisioning, datasource_provisioning
-from piper_dagster_tests.conftest import REPO_ROOT
+from piper_dagster_tests.factories import REPO_ROOT
 
 COMPOSE = REPO_ROOT / "docker-compose.yml"
 DOCKERFILE = REPO_ROOT / "Dockerfile"

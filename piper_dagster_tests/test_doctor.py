@@ -19,8 +19,7 @@ from piper_dagster.ingest.run import ingest
 from piper_dagster.serving import init_sql
 from piper_dagster.settings import Settings
 from piper_dagster.warehouse import connect
-from piper_dagster_tests.test_ingest import ev
-from piper_dagster_tests.test_replay import _quarantined_by_an_old_contract
+from piper_dagster_tests.factories import ev, quarantined_by_an_old_contract
 
 runner = CliRunner()
 START = date(2026, 3, 2)
@@ -239,7 +238,7 @@ def test_an_older_blocked_partition_is_listed_until_a_replay_fixes_it(piper_env:
     # current contract accepts; the FAIL was recorded (as the run's checks, or --record, do).
     n = _lines_read(piper_env, START) // 10
     lines = [ev(50_000 + i, "2026-03-02T10:00:00Z").rstrip(b"\n") for i in range(n)]
-    _quarantined_by_an_old_contract(piper_env, lines, "unknown_event_type", day="2026-03-02")
+    quarantined_by_an_old_contract(piper_env, lines, "unknown_event_type", day="2026-03-02")
     assert runner.invoke(app, ["doctor", "--date", "2026-03-02", "--record", *AS_OF]).exit_code == 2
 
     # The default looks at the newest partition, 2026-03-03, yet the blocked one is listed.

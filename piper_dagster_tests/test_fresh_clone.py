@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from piper_dagster_tests.conftest import REPO_ROOT
+from piper_dagster_tests.factories import REPO_ROOT
 
 CI_RUN = REPO_ROOT / ".ci" / "run"
 TESTS = REPO_ROOT / "piper_dagster_tests"

@@ -31,7 +31,7 @@ from piper_dagster.catalog import (
 from piper_dagster.contract import PUBLISH_TYPES, STATUS_TYPES, TOOL_TYPES
 from piper_dagster.models import GOLD_MODELS, MODELS, refresh
 from piper_dagster.warehouse import connect
-from piper_dagster_tests.conftest import CONTRACT_TEXT as CONTRACT
+from piper_dagster_tests.factories import CONTRACT_TEXT as CONTRACT
 
 # --- silver tables, as the silver models write them -----------------------------------------
 

@@ -37,7 +37,6 @@ from piper_dagster.models import GOLD_MODELS
 from piper_dagster.serving import SERVED
 from piper_dagster.settings import ChecksSettings, Settings, load_settings
 from piper_dagster.warehouse import connect
-from piper_dagster_tests.conftest import REPO_ROOT
 from piper_dagster_tests.demo_warehouse import (
     DEMO_DAYS,
     DEMO_START,
@@ -49,6 +48,7 @@ from piper_dagster_tests.demo_warehouse import (
     plugin_query,
     provisioned_init,
 )
+from piper_dagster_tests.factories import REPO_ROOT
 
 DASHBOARDS = sorted((REPO_ROOT / "grafana" / "dashboards").rglob("*.json"))
 PROVISIONING = REPO_ROOT / "grafana" / "provisioning"

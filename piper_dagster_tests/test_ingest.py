@@ -13,23 +13,9 @@ import pytest
 from piper_dagster.contract import MAX_LINE_BYTES
 from piper_dagster.ingest.run import ingest
 from piper_dagster.settings import Settings
-from piper_dagster_tests.conftest import SETTLED_MTIME, write_spool_file
+from piper_dagster_tests.factories import SETTLED_MTIME, ev, write_spool_file
 
 F = "ws001/alice/2026-03-04_maya-1.jsonl"
-
-
-def ev(n: int, ts: str = "2026-03-04T10:00:00Z", **extra: object) -> bytes:
-    event = {
-        "schema_version": "1.0",
-        "event_id": f"evt-{n}",
-        "event_type": "dcc.launch",
-        "ts": ts,
-        "host": "ws001",
-        "user": "alice",
-        "payload": {"status": "success", "duration_ms": n, "dcc": "maya"},
-        **extra,
-    }
-    return json.dumps(event).encode() + b"\n"
 
 
 def count(con: duckdb.DuckDBPyConnection, sql: str) -> int:

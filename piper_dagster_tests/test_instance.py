@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from piper_dagster.definitions import defs
 from piper_dagster.settings import Settings
+from piper_dagster_tests.factories import defs
 
 
 def test_instance_config_fits_a_single_writer_warehouse_on_two_cores(piper_env: Settings) -> None:
@@ -18,7 +18,7 @@ def test_instance_config_fits_a_single_writer_warehouse_on_two_cores(piper_env: 
 
 
 def test_every_warehouse_writer_is_in_the_duckdb_pool_with_single_run_backfills() -> None:
-    for asset in defs.assets or []:
+    for asset in defs().assets or []:
         assert isinstance(asset, dg.AssetsDefinition)
         assert asset.op.pool == "duckdb", asset.node_def.name
         assert asset.backfill_policy == dg.BackfillPolicy.single_run(), asset.node_def.name

@@ -7,13 +7,11 @@ from datetime import UTC, date, datetime
 
 import dagster as dg
 
-from piper_dagster.definitions import defs
-from piper_dagster.defs.late_data import contiguous_ranges, touched_event_dates_sensor
 from piper_dagster.defs.partitions import range_tags
 from piper_dagster.models import GOLD_MODELS, SILVER_MODELS
+from piper_dagster.refresh_ledger import contiguous_ranges
 from piper_dagster.settings import Settings
-from piper_dagster_tests.conftest import write_spool_file
-from piper_dagster_tests.test_ingest import ev
+from piper_dagster_tests.factories import defs, ev, touched_event_dates_sensor, write_spool_file
 
 MODELS = [m.name for m in (*SILVER_MODELS, *GOLD_MODELS)]
 END_OF_MARCH_5 = datetime(2026, 3, 6, tzinfo=UTC).timestamp()
@@ -21,11 +19,11 @@ END_OF_MARCH_5 = datetime(2026, 3, 6, tzinfo=UTC).timestamp()
 
 def _run_requested(instance: dg.DagsterInstance, cursor: str | None) -> tuple[list, str | None]:
     """One sensor tick, then the runs it requested, executed as the daemon would."""
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs())
     result = touched_event_dates_sensor(context)
     for request in result.run_requests:
         run = dg.materialize(
-            list(defs.assets),  # type: ignore[arg-type]
+            list(defs().assets),  # type: ignore[arg-type]
             selection=MODELS,
             instance=instance,
             tags=request.tags,
@@ -47,7 +45,7 @@ def test_a_late_file_changes_a_built_days_gold(piper_env: Settings, warehouse) -
     write_spool_file(raw, "ws001/alice/2026-03-04_a.jsonl", ev(1) + ev(2), mtime=END_OF_MARCH_5)
     with dg.DagsterInstance.get() as instance:
         first = dg.materialize(
-            list(defs.assets),  # type: ignore[arg-type]
+            list(defs().assets),  # type: ignore[arg-type]
             selection=["spool_events", *MODELS],
             instance=instance,
             tags=range_tags(date(2026, 3, 4), date(2026, 3, 4)),
@@ -66,7 +64,7 @@ def test_a_late_file_changes_a_built_days_gold(piper_env: Settings, warehouse) -
         late = ev(3, "2026-03-03T23:30:00Z") + ev(4, "2026-03-04T20:00:00Z")
         write_spool_file(raw, "lt007/bob/2026-03-04_sync.jsonl", late, mtime=END_OF_MARCH_5)
         ingest_run = dg.materialize(
-            [defs.get_assets_def("spool_events")],
+            [defs().get_assets_def("spool_events")],
             instance=instance,
             tags=range_tags(date(2026, 3, 4), date(2026, 3, 4)),
         )

@@ -15,11 +15,9 @@ import dagster as dg
 import pytest
 
 from piper_dagster.dagster_home import ensure_dagster_home
-from piper_dagster.definitions import defs
 from piper_dagster.defs.partitions import range_tags
 from piper_dagster.settings import Settings, load_settings
-from piper_dagster_tests.conftest import write_spool_file
-from piper_dagster_tests.test_ingest import ev
+from piper_dagster_tests.factories import defs, ev, write_spool_file
 
 pytestmark = pytest.mark.slow
 
@@ -89,7 +87,7 @@ def test_runs_are_recorded_in_postgres(
     with dg.DagsterInstance.get() as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         result = dg.materialize(
-            [defs.get_assets_def("spool_events")],
+            [defs().get_assets_def("spool_events")],
             instance=instance,
             tags=range_tags(date(2026, 3, 4), date(2026, 3, 4)),
         )

@@ -8,12 +8,12 @@ import dagster as dg
 import duckdb
 import pytest
 
-from piper_dagster.definitions import defs
 from piper_dagster.defs.partitions import range_tags
 from piper_dagster.generate.options import GenerateOptions
 from piper_dagster.generate.sample_spool import generate_spool
 from piper_dagster.models import GOLD_MODELS, SILVER_MODELS
 from piper_dagster.settings import Settings, load_settings
+from piper_dagster_tests.factories import defs
 
 
 def _text_values(con: duckdb.DuckDBPyConnection, relation: str) -> set[str]:
@@ -40,7 +40,7 @@ def test_gold_never_names_a_user_and_masking_hides_people(
     generate_spool(settings.raw_root, GenerateOptions(start=date(2026, 3, 2), days=2, seed=5))
     with dg.DagsterInstance.get() as instance:
         run = dg.materialize(
-            list(defs.assets),  # type: ignore[arg-type]
+            list(defs().assets),  # type: ignore[arg-type]
             selection=["spool_events", *(m.name for m in (*SILVER_MODELS, *GOLD_MODELS))],
             instance=instance,
             tags=range_tags(date(2026, 3, 1), date(2026, 3, 3)),

@@ -21,8 +21,7 @@ import pytest
 from piper_dagster.generate.options import GenerateOptions
 from piper_dagster.generate.sample_spool import generate_spool
 from piper_dagster.settings import Settings
-from piper_dagster_tests.conftest import REPO_ROOT
-from piper_dagster_tests.test_crash_recovery import _make_spool, _snapshot
+from piper_dagster_tests.factories import REPO_ROOT, mixed_spool, warehouse_snapshot
 
 pytestmark = pytest.mark.slow
 
@@ -98,7 +97,7 @@ def killed_at_exit(*procs: Piper) -> Iterator[None]:
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     raw = tmp_path / "spool"
-    _make_spool(raw)
+    mixed_spool(raw)
     return {
         **os.environ,
         "PIPER_PATHS__RAW_ROOT": str(raw),
@@ -157,7 +156,7 @@ def test_kill_9_mid_ingest_then_ingest_finishes_by_itself_with_the_exact_result(
     reference = Piper(clean, "ingest")
     assert reference.finish() == 0, reference.text()
     print(f"uninterrupted piper ingest: {time.monotonic() - began:.1f} s")
-    expected = _snapshot(tmp_path / "clean")
+    expected = warehouse_snapshot(tmp_path / "clean")
 
     victim = Piper(env, "ingest", pause="after:4")
     with killed_at_exit(victim):
@@ -174,7 +173,7 @@ def test_kill_9_mid_ingest_then_ingest_finishes_by_itself_with_the_exact_result(
     seconds = time.monotonic() - started
     print(f"second piper ingest after kill -9: {seconds:.1f} s")  # reported in docs/runbook.md
     assert "released the pool slots of 1 dead run" in rerun.text()
-    assert _snapshot(tmp_path / "data") == expected
+    assert warehouse_snapshot(tmp_path / "data") == expected
 
     runs = _no_run_left_started(env)
     # The dead run, the rerun's spool run and its silver/gold refresh (the refresh ledger).
@@ -278,7 +277,8 @@ def test_sigterm_ends_a_running_ingest_step_and_leaves_nothing_started(
 def test_the_reaper_never_judges_a_live_pid_or_another_host(
     tmp_path: Path, storage_is_local: bool
 ) -> None:
-    from piper_dagster.defs.runs import HOST, HOST_TAG, PID_TAG, reap_dead_runs
+    from piper_dagster.defs.keys import HOST_TAG, PID_TAG
+    from piper_dagster.defs.runs import HOST, reap_dead_runs
 
     gone = subprocess.Popen(["true"])
     gone.wait()  # a pid that no longer exists
@@ -334,11 +334,13 @@ def test_a_spool_run_launched_elsewhere_names_its_process(piper_env: Settings) -
     """A daemon's or the UI's run tags itself with its pid and host in its spool step: a piper
     command can judge it at once, and never from another host."""
     from piper_dagster.defs.runs import HOST
-    from piper_dagster.defs.spool import spool_events
+    from piper_dagster_tests.factories import defs
 
     generate_spool(piper_env.raw_root, GenerateOptions(start=date(2026, 3, 2), days=1, artists=2))
     with dg.DagsterInstance.get() as inst:
-        result = dg.materialize([spool_events], instance=inst, partition_key="2026-03-02")
+        result = dg.materialize(
+            [defs().get_assets_def("spool_events")], instance=inst, partition_key="2026-03-02"
+        )
         run = inst.get_run_by_id(result.run_id)
     assert run is not None
     assert run.tags["piper/pid"] == str(os.getpid()) and run.tags["piper/host"] == HOST

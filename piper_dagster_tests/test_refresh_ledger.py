@@ -17,20 +17,23 @@ from typer.testing import CliRunner
 
 from piper_dagster.checks import PARTITION_CHECKS, Status
 from piper_dagster.cli import app
-from piper_dagster.definitions import defs
 from piper_dagster.defs import models as defs_models
 from piper_dagster.defs.checks import run_checks
-from piper_dagster.defs.late_data import touched_event_dates_sensor
 from piper_dagster.defs.runs import reap_dead_runs
 from piper_dagster.generate.options import GenerateOptions
 from piper_dagster.generate.sample_spool import generate_spool
 from piper_dagster.ingest import batch
 from piper_dagster.ingest.run import ingest
 from piper_dagster.models import GOLD_MODELS, SILVER_MODELS
-from piper_dagster.settings import Settings
-from piper_dagster_tests.conftest import REPO_ROOT, write_spool_file
-from piper_dagster_tests.test_ingest import ev
-from piper_dagster_tests.test_replay import _quarantined_by_an_old_contract
+from piper_dagster.settings import Settings, load_settings
+from piper_dagster_tests.factories import (
+    REPO_ROOT,
+    defs,
+    ev,
+    quarantined_by_an_old_contract,
+    touched_event_dates_sensor,
+    write_spool_file,
+)
 
 runner = CliRunner()
 MODELS = [m.name for m in (*SILVER_MODELS, *GOLD_MODELS)]
@@ -93,8 +96,8 @@ def test_a_refresh_clears_only_the_entries_it_covered(
     silver, gold = list(SILVER_MODELS), list(GOLD_MODELS)
 
     # Some models only: the others are still stale, the ledger stays.
-    defs_models.refresh_models(silver[1:], D4, D4)
-    defs_models.refresh_models(gold[-1:], D4, D4)
+    defs_models.refresh_models(load_settings(), silver[1:], D4, D4)
+    defs_models.refresh_models(load_settings(), gold[-1:], D4, D4)
     assert _ledger(warehouse) == [(D4, "ingest", False)]
 
     # An ingest commits while the silver refresh runs, after it read the ledger and its first
@@ -111,15 +114,15 @@ def test_a_refresh_clears_only_the_entries_it_covered(
         return rows
 
     monkeypatch.setattr(defs_models, "refresh", refresh_then_ingest)
-    defs_models.refresh_models(silver, D4, D4)
+    defs_models.refresh_models(load_settings(), silver, D4, D4)
     monkeypatch.setattr(defs_models, "refresh", real_refresh)
     assert _ledger(warehouse) == [(D4, "ingest", True), (D4, "ingest", False)]
 
     # Gold deletes what a silver refresh rebuilt, never the later entry.
-    defs_models.refresh_models(gold, D4, D4)
+    defs_models.refresh_models(load_settings(), gold, D4, D4)
     assert _ledger(warehouse) == [(D4, "ingest", False)]
     # Another whole refresh (silver then gold) covers it.
-    defs_models.refresh_models([*silver, *gold], D4, D4)
+    defs_models.refresh_models(load_settings(), [*silver, *gold], D4, D4)
     assert _ledger(warehouse) == []
     assert _tool_invocations(warehouse) == [("2026-03-04", 3)]
 
@@ -130,18 +133,18 @@ def test_the_sensor_retries_a_failed_refresh_of_the_same_ledger_state(
     write_spool_file(piper_env.raw_root, "ws001/alice/2026-03-04_a.jsonl", ev(1))
     ingest(piper_env)
     with dg.DagsterInstance.get() as instance:
-        context = dg.build_sensor_context(instance=instance, definitions=defs)
+        context = dg.build_sensor_context(instance=instance, definitions=defs())
         (request,) = touched_event_dates_sensor(context).run_requests
         assert request.run_key.endswith("#0")
         # The requested run failed (e.g. the warehouse was unreadable): asked again, #1.
         failed = instance.create_run_for_job(
-            defs.resolve_job_def("refresh_models"), tags=request.tags
+            defs().resolve_job_def("refresh_models"), tags=request.tags
         )
         instance.report_run_failed(failed)
         (again,) = touched_event_dates_sensor(context).run_requests
         assert again.tags == request.tags and again.run_key.endswith("#1")
         run = dg.materialize(
-            list(defs.assets),  # type: ignore[arg-type]
+            list(defs().assets),  # type: ignore[arg-type]
             selection=MODELS,
             instance=instance,
             tags=again.tags,
@@ -195,7 +198,7 @@ def test_a_spool_run_killed_after_its_export_still_gets_its_dates_refreshed(
         assert instance.get_latest_materialization_event(dg.AssetKey("spool_events")) is None
         # The dead run is reaped as the sensors do (marked failed, its pool slot freed).
         assert len(reap_dead_runs(instance, 0)) == 1
-        context = dg.build_sensor_context(instance=instance, definitions=defs)
+        context = dg.build_sensor_context(instance=instance, definitions=defs())
         requests = touched_event_dates_sensor(context).run_requests
         assert [
             (
@@ -285,8 +288,8 @@ def test_a_replay_that_fixes_a_blocked_partition_refreshes_its_dates(
     # An older contract had rejected 300 lines of that day as an unknown event type: the
     # partition's invalid rate fails, as its spool run recorded.
     lines = [ev(10_000 + i, "2026-03-02T10:00:00Z").rstrip(b"\n") for i in range(300)]
-    _quarantined_by_an_old_contract(piper_env, lines, "unknown_event_type", day=str(START))
-    outcomes = run_checks(PARTITION_CHECKS, START, START, run_id=None)
+    quarantined_by_an_old_contract(piper_env, lines, "unknown_event_type", day=str(START))
+    outcomes = run_checks(load_settings(), PARTITION_CHECKS, START, START, run_id=None)
     assert any(o.check == "invalid_rate" and o.status == Status.FAIL for o in outcomes)
     # A late file for that day: held back.
     write_spool_file(
@@ -349,12 +352,12 @@ def test_the_sensor_waits_for_the_run_that_dirtied_a_date(piper_env: Settings) -
     write_spool_file(piper_env.raw_root, "ws001/alice/2026-03-04_a.jsonl", ev(1))
     with dg.DagsterInstance.get() as instance:
         spool_run = instance.create_run_for_job(
-            defs.resolve_job_def("refresh_models"),
+            defs().resolve_job_def("refresh_models"),
             status=dg.DagsterRunStatus.STARTED,
             tags={"test": "stands for a spool run"},
         )
         ingest(piper_env, run_id=spool_run.run_id)  # committed, its checks not yet evaluated
-        context = dg.build_sensor_context(instance=instance, definitions=defs)
+        context = dg.build_sensor_context(instance=instance, definitions=defs())
         assert touched_event_dates_sensor(context).run_requests == []
         instance.report_run_failed(spool_run)  # over (its checks held nothing back)
         (request,) = touched_event_dates_sensor(context).run_requests

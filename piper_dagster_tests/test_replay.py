@@ -21,31 +21,10 @@ from piper_dagster.ingest.run import ingest
 from piper_dagster.quarantine import replay
 from piper_dagster.settings import Settings
 from piper_dagster.warehouse import connect
-from piper_dagster_tests.test_ingest import ev
+from piper_dagster_tests.factories import ev, quarantined_by_an_old_contract
 
 runner = CliRunner()
 START = date(2026, 3, 2)
-
-
-def _quarantined_by_an_old_contract(
-    settings: Settings, lines: list[bytes], reason: str, day: str = "2026-03-03"
-) -> None:
-    """Quarantine rows as an older contract (e.g. one without an event type) left them."""
-    with connect(settings.warehouse_path) as con:
-        for i, line in enumerate(lines, 1):
-            con.execute(
-                "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?, ?, ?, now(), 'old-run')",
-                [
-                    reason,
-                    f"lt007/bob/{day}_old.jsonl",
-                    i,
-                    day,
-                    line.decode(),
-                    line,
-                    len(line),
-                    hashlib.md5(line).hexdigest(),
-                ],
-            )
 
 
 @contextmanager
@@ -85,7 +64,7 @@ def test_replay_ingests_what_now_passes_exactly_once(piper_env: Settings) -> Non
     events0, quarantined0, _ = _counts(piper_env)
     good = [ev(900 + i, "2026-03-03T10:00:00Z").rstrip(b"\n") for i in range(3)]
     # The third is a re-sent copy of an event already ingested under the old contract.
-    _quarantined_by_an_old_contract(piper_env, [*good, good[0]], "unknown_event_type")
+    quarantined_by_an_old_contract(piper_env, [*good, good[0]], "unknown_event_type")
 
     dry = replay(piper_env, dry_run=True)
     assert (dry.events, dry.duplicates) == (3, 1)
@@ -116,7 +95,7 @@ def test_replay_filters_and_cli(piper_env: Settings) -> None:
     with connect(piper_env.warehouse_path):
         pass
     line = ev(1, "2026-03-03T10:00:00Z").rstrip(b"\n")
-    _quarantined_by_an_old_contract(piper_env, [line], "invalid_value")
+    quarantined_by_an_old_contract(piper_env, [line], "invalid_value")
     out = runner.invoke(app, ["quarantine", "replay", "--reason", "wrong_type"])
     assert out.exit_code == 0 and "0 quarantined lines" in out.output
     out = runner.invoke(app, ["quarantine", "replay", "--since", "2026-03-04"])
@@ -136,7 +115,7 @@ def test_replay_refresh_rebuilds_silver_and_gold(piper_env: Settings, warehouse)
     with connect(piper_env.warehouse_path):
         pass
     lines = [ev(i, "2026-03-03T10:00:00Z").rstrip(b"\n") for i in (1, 2)]
-    _quarantined_by_an_old_contract(piper_env, lines, "unknown_event_type")
+    quarantined_by_an_old_contract(piper_env, lines, "unknown_event_type")
     out = runner.invoke(app, ["quarantine", "replay", "--refresh"])
     assert out.exit_code == 0, out.output
     assert "refreshing silver and gold for 2026-03-03..2026-03-03" in out.output
@@ -152,7 +131,7 @@ def test_a_replay_that_dies_before_its_commit_changes_nothing(
     with connect(piper_env.warehouse_path):
         pass
     line = ev(1, "2026-03-03T10:00:00Z").rstrip(b"\n")
-    _quarantined_by_an_old_contract(piper_env, [line], "unknown_event_type")
+    quarantined_by_an_old_contract(piper_env, [line], "unknown_event_type")
     with _dying_at_settle(monkeypatch, 1), pytest.raises(KeyboardInterrupt):
         replay(piper_env)
     assert _counts(piper_env) == (0, 1, 0)
@@ -207,7 +186,7 @@ def test_two_replays_at_once_ingest_each_line_once(piper_env: Settings) -> None:
         lines = [ev(1000 * n + i, f"{day}T10:00:00Z").rstrip(b"\n") for i in range(40)]
         # Each day also re-sends one event of the day before: a duplicate across spool dates.
         resent = [ev(1000 * (n - 1), f"{days[n - 1]}T10:00:00Z").rstrip(b"\n")] if n else []
-        _quarantined_by_an_old_contract(piper_env, lines + resent, "unknown_event_type", day)
+        quarantined_by_an_old_contract(piper_env, lines + resent, "unknown_event_type", day)
     command = [sys.executable, "-m", "piper_dagster.cli", "quarantine", "replay"]
     replays = [
         subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

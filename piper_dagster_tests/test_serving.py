@@ -27,7 +27,6 @@ from piper_dagster.serving import (
 )
 from piper_dagster.settings import Settings
 from piper_dagster.warehouse import connect
-from piper_dagster_tests.conftest import REPO_ROOT
 from piper_dagster_tests.demo_warehouse import (
     generate,
     insert_check_results,
@@ -36,6 +35,7 @@ from piper_dagster_tests.demo_warehouse import (
     plugin_query,
     provisioned_init,
 )
+from piper_dagster_tests.factories import REPO_ROOT
 
 
 def _views(settings: Settings) -> duckdb.DuckDBPyConnection:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 
 from piper_dagster.settings import DEFAULT_TOML, Settings
-from piper_dagster_tests.conftest import REPO_ROOT
+from piper_dagster_tests.factories import REPO_ROOT
 
 
 def test_every_setting_is_in_the_toml_and_the_env_example() -> None:

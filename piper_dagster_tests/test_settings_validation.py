@@ -172,7 +172,7 @@ def test_the_freshness_cron_must_be_a_cron_expression(
 
 def test_the_env_example_copied_to_dotenv_is_accepted(clean_env: Path) -> None:
     # The documented file (uncommented as an operator would) passes the typo check.
-    from piper_dagster_tests.conftest import REPO_ROOT
+    from piper_dagster_tests.factories import REPO_ROOT
 
     lines = (REPO_ROOT / ".env.example").read_text().splitlines()
     uncommented = [

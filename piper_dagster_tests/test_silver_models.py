@@ -18,7 +18,7 @@ from piper_dagster.ingest.run import ingest
 from piper_dagster.models import MODELS, SILVER_MODELS, refresh
 from piper_dagster.settings import Settings
 from piper_dagster.warehouse import connect, define_macros
-from piper_dagster_tests.conftest import EXAMPLES, write_spool_file
+from piper_dagster_tests.factories import EXAMPLES, write_spool_file
 
 COMMON: tuple[tuple[str, str], ...] = (
     ("event_id", "VARCHAR"),

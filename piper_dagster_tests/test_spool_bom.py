@@ -15,8 +15,7 @@ from piper_dagster.ingest.run import ingest
 from piper_dagster.quarantine import replay
 from piper_dagster.settings import Settings
 from piper_dagster.warehouse import connect
-from piper_dagster_tests.conftest import SETTLED_MTIME, write_spool_file
-from piper_dagster_tests.test_ingest import ev
+from piper_dagster_tests.factories import SETTLED_MTIME, ev, write_spool_file
 
 F = "ws001/alice/2026-03-04_win.jsonl"
 

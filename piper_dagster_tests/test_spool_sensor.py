@@ -8,15 +8,13 @@ import time
 import dagster as dg
 import pytest
 
-from piper_dagster.definitions import defs
-from piper_dagster.defs.sensors import STATE_TAG, spool_sensor
+from piper_dagster.defs.keys import SPOOL_STATE_TAG as STATE_TAG
 from piper_dagster.settings import Settings, load_settings
-from piper_dagster_tests.conftest import SETTLED_MTIME, write_spool_file
-from piper_dagster_tests.test_ingest import ev
+from piper_dagster_tests.factories import SETTLED_MTIME, defs, ev, spool_sensor, write_spool_file
 
 
 def _tick(instance: dg.DagsterInstance) -> list[dg.RunRequest]:
-    result = spool_sensor(dg.build_sensor_context(instance=instance, definitions=defs))
+    result = spool_sensor(dg.build_sensor_context(instance=instance, definitions=defs()))
     assert isinstance(result, dg.SensorResult)
     return list(result.run_requests or [])
 
@@ -31,7 +29,7 @@ def _ranges(requests: list[dg.RunRequest]) -> list[tuple[str, str]]:
 def _run(instance: dg.DagsterInstance, request: dg.RunRequest) -> bool:
     """Execute a requested run as the daemon would (same tags)."""
     result = dg.materialize(
-        [defs.get_assets_def("spool_events")],
+        [defs().get_assets_def("spool_events")],
         instance=instance,
         tags=request.tags,
         raise_on_error=False,
@@ -94,11 +92,11 @@ def test_a_missing_spool_skips_with_the_reason(
 ) -> None:
     monkeypatch.setenv("PIPER_PATHS__RAW_ROOT", "/nonexistent/spool")
     with dg.DagsterInstance.get() as instance:
-        result = spool_sensor(dg.build_sensor_context(instance=instance, definitions=defs))
+        result = spool_sensor(dg.build_sensor_context(instance=instance, definitions=defs()))
     assert isinstance(result, dg.SkipReason)
     assert "/nonexistent/spool does not exist" in (result.skip_message or "")
 
 
 def test_sensors_run_by_default() -> None:
-    for sensor in defs.sensors or []:
+    for sensor in defs().sensors or []:
         assert sensor.default_status == dg.DefaultSensorStatus.RUNNING, sensor.name

@@ -36,7 +36,7 @@ from piper_dagster.contract.models import (
 )
 from piper_dagster.contract.reference import classify_line
 from piper_dagster.ingest.validate import classify_buffer
-from piper_dagster_tests.conftest import EXAMPLES
+from piper_dagster_tests.factories import EXAMPLES
 
 CON = duckdb.connect()
 CON.execute("SET TimeZone='UTC'")

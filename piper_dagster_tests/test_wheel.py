@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from piper_dagster_tests.conftest import REPO_ROOT
+from piper_dagster_tests.factories import REPO_ROOT
 
 # What the code reads at run time besides Python modules: it must be in the wheel.
 PACKAGE_DATA = (

@@ -12,7 +12,14 @@ from piper_dagster.checks.evaluate import (
     CheckInfo,
     evaluate,
 )
-from piper_dagster.checks.outcome import CheckOutcome, Status, grade, record, worst
+from piper_dagster.checks.outcome import (
+    SPOOL_ASSET,
+    CheckOutcome,
+    Status,
+    grade,
+    record,
+    worst,
+)
 
 __all__ = [
     "BLOCKING_CHECKS",
@@ -22,6 +29,7 @@ __all__ = [
     "INVALID_RATE",
     "PARTITION_CHECKS",
     "REFRESH_BACKLOG",
+    "SPOOL_ASSET",
     "VOLUME",
     "CheckInfo",
     "CheckOutcome",

@@ -21,7 +21,7 @@ from piper_dagster.checks.evaluate import (
     VOLUME,
     evaluate,
 )
-from piper_dagster.checks.outcome import CheckOutcome, Status, record, worst
+from piper_dagster.checks.outcome import SPOOL_ASSET, CheckOutcome, Status, record, worst
 from piper_dagster.serving import publish_from
 from piper_dagster.settings import ChecksSettings, Settings
 from piper_dagster.sql import load_sql
@@ -29,7 +29,6 @@ from piper_dagster.warehouse import connect
 
 # SKIP (could not judge) does not fail: nothing is known to be wrong.
 EXIT_CODES = {Status.PASS: 0, Status.SKIP: 0, Status.WARN: 1, Status.FAIL: 2}
-SPOOL_ASSET = "spool_events"  # the asset the partition checks are recorded for
 
 
 @dataclass(frozen=True)

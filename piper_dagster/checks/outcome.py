@@ -13,6 +13,9 @@ import pyarrow as pa
 
 from piper_dagster.sql import load_sql
 
+# The asset the spool partitions' checks are recorded for (its key in the Dagster wiring too).
+SPOOL_ASSET = "spool_events"
+
 
 class Status(StrEnum):
     """A check's verdict; members in increasing severity.

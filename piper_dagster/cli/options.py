@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from piper_dagster.models import GOLD_MODELS, SILVER_MODELS
-from piper_dagster.settings import ConfigError
+from piper_dagster.settings import ConfigError, load_settings
 
 # How --help shows the date and time options (parsed by parse_day / parse_moment: a bad value
 # is one line).
@@ -33,7 +33,7 @@ def partition_bounds() -> tuple[date, date]:
     # Imported here: the partitions load the settings, whose errors clear_errors reports.
     from piper_dagster.defs.partitions import partition_bounds
 
-    return partition_bounds()
+    return partition_bounds(load_settings())
 
 
 MODEL_NAMES = [m.name for m in (*SILVER_MODELS, *GOLD_MODELS)]

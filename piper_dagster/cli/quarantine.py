@@ -71,7 +71,7 @@ def quarantine_replay(
         from piper_dagster.defs.checks import run_checks
 
         for first, last in contiguous_ranges(set(result.spool_dates)):
-            run_checks(PARTITION_CHECKS, first, last, run_id=None)
+            run_checks(settings, PARTITION_CHECKS, first, last, run_id=None)
     if refresh:
         refresh_waiting(settings)
         return

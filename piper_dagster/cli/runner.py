@@ -28,8 +28,8 @@ from dagster._utils.interrupts import check_captured_interrupt
 
 from piper_dagster.dagster_home import DAGSTER_URL
 from piper_dagster.defs.execution import _stop, install_wait_fix, progress_to
+from piper_dagster.defs.keys import COMMAND_TAG
 from piper_dagster.defs.runs import (
-    COMMAND_TAG,
     HOST,
     committed_partitions,
     reap_dead_runs,

@@ -25,24 +25,24 @@ def run_assets(
 
     from piper_dagster.cli import runner
     from piper_dagster.dagster_home import ensure_dagster_home
-    from piper_dagster.definitions import defs
+    from piper_dagster.definitions import build_definitions
+    from piper_dagster.defs.keys import COMMAND_TAG, RANGE_TAG, SPOOL_EVENTS
     from piper_dagster.defs.partitions import range_tags
-    from piper_dagster.defs.runs import COMMAND_TAG
 
     ensure_dagster_home(settings)
-    if "spool_events" not in selection:
+    if SPOOL_EVENTS not in selection:
         job_name = "refresh_models"
     elif len(selection) == 1:
         job_name = "ingest_spool"
     else:
         job_name = "ingest_and_refresh"
-    run_config = {"ops": {"spool_events": {"config": spool_config}}} if spool_config else None
+    run_config = {"ops": {SPOOL_EVENTS: {"config": spool_config}}} if spool_config else None
     tags = {
         **range_tags(first, last),
         COMMAND_TAG: command or Options.command,
-        "piper/range": f"{first}..{last}",
+        RANGE_TAG: f"{first}..{last}",
     }
-    job = defs.resolve_job_def(job_name)
+    job = build_definitions(settings).resolve_job_def(job_name)
     keys = [dg.AssetKey(name) for name in selection]
     # Only a strict subset is passed: subsetting adds back every check of the selected assets
     # (the freshness check, which runs on its own schedule).
@@ -56,7 +56,7 @@ def run_assets(
             run_config=run_config,
             verbose=Options.verbose,
             say=term.say,
-            on_progress=term.progress if "spool_events" in selection else None,
+            on_progress=term.progress if SPOOL_EVENTS in selection else None,
         )
 
 

@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import dagster as dg
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from piper_dagster.checks import (
     BLOCKING_CHECKS,
@@ -33,41 +34,45 @@ from piper_dagster.checks import (
     record,
     worst,
 )
+from piper_dagster.defs.keys import FRESHNESS_JOB, FRESHNESS_SCHEDULE, POOL, SPOOL_EVENTS
+from piper_dagster.defs.resources import PiperResource
 from piper_dagster.serving import publish_from
-from piper_dagster.settings import load_settings
+from piper_dagster.settings import Settings
 from piper_dagster.sql import load_sql
 from piper_dagster.warehouse import connect
 
-SPOOL_ASSET = "spool_events"
 # Evaluated with every spool run: the partition checks, and the refresh backlog (whole asset;
 # also evaluated with the freshness check, so it is seen when nothing arrives).
 SPOOL_RUN_CHECKS: tuple[str, ...] = (*PARTITION_CHECKS, REFRESH_BACKLOG)
 
 
-def _runbook(name: str) -> dg.MetadataValue:
+def _runbook(name: str, url: str) -> dg.MetadataValue:
     """The check's runbook section: a link when the runbook has a web address (checks.runbook_url)."""
-    url = load_settings().checks.runbook_url
     where = CHECKS[name].runbook_at(url)
     return dg.MetadataValue.url(where) if url else dg.MetadataValue.path(where)
 
 
-def _description(name: str) -> str:
-    return f"{CHECKS[name].description} Runbook: {_runbook(name).value}"
+def _description(name: str, url: str) -> str:
+    return f"{CHECKS[name].description} Runbook: {_runbook(name, url).value}"
 
 
-SPOOL_CHECK_SPECS: list[dg.AssetCheckSpec] = [
-    dg.AssetCheckSpec(
-        name,
-        asset=SPOOL_ASSET,
-        description=_description(name),
-        blocking=name in BLOCKING_CHECKS,
-        metadata={"runbook": _runbook(name)},
-    )
-    for name in SPOOL_RUN_CHECKS
-]
+def spool_check_specs(settings: Settings) -> list[dg.AssetCheckSpec]:
+    """The checks every spool run evaluates, declared with the asset."""
+    url = settings.checks.runbook_url
+    return [
+        dg.AssetCheckSpec(
+            name,
+            asset=SPOOL_EVENTS,
+            description=_description(name, url),
+            blocking=name in BLOCKING_CHECKS,
+            metadata={"runbook": _runbook(name, url)},
+        )
+        for name in SPOOL_RUN_CHECKS
+    ]
 
 
 def run_checks(
+    settings: Settings,
     checks: tuple[str, ...],
     first: date,
     last: date,
@@ -76,11 +81,10 @@ def run_checks(
     now: datetime | None = None,
 ) -> list[CheckOutcome]:
     """Evaluate `checks` for the spool partitions first..last and record them (read-write)."""
-    settings = load_settings()
     now = now or datetime.now(UTC)
     with connect(settings.warehouse_path) as con:
         outcomes = evaluate(con, settings.checks, first, last, checks=checks, now=now)
-        record(con, outcomes, asset=SPOOL_ASSET, evaluated_at=now, run_id=run_id)
+        record(con, outcomes, asset=SPOOL_EVENTS, evaluated_at=now, run_id=run_id)
         # Grafana shows check outcomes and quarantine too: an ingest that only quarantined lines
         # (no gold run follows) and the freshness schedule must reach it as well.
         publish_from(con, settings)
@@ -98,14 +102,14 @@ def _badness(o: CheckOutcome) -> float:
     return -o.value if o.check == VOLUME else o.value
 
 
-def check_result(name: str, outcomes: list[CheckOutcome]) -> dg.AssetCheckResult:
+def check_result(name: str, outcomes: list[CheckOutcome], runbook_url: str) -> dg.AssetCheckResult:
     """One Dagster result for check `name`: the worst outcome, the others in the metadata."""
     mine = [o for o in outcomes if o.check == name]
     status = worst([o.status for o in mine])
     top = max(mine, key=lambda o: (o.status.rank, _badness(o)), default=None)
     metadata: dict[str, Any] = {
         "status": str(status),
-        "runbook": _runbook(name),
+        "runbook": _runbook(name, runbook_url),
         "evaluated": len(mine),
         "warn_count": sum(o.status == Status.WARN for o in mine),
         "fail_count": sum(o.status == Status.FAIL for o in mine),
@@ -150,7 +154,7 @@ def check_result(name: str, outcomes: list[CheckOutcome]) -> dg.AssetCheckResult
         description = f"SKIP, not judged: {top.hint}"
     return dg.AssetCheckResult(
         check_name=name,
-        asset_key=SPOOL_ASSET,
+        asset_key=SPOOL_EVENTS,
         passed=status.passed,
         severity=dg.AssetCheckSeverity.ERROR
         if status == Status.FAIL
@@ -171,54 +175,67 @@ def blocked_partitions(outcomes: list[CheckOutcome]) -> list[date]:
     )
 
 
-def held_back_event_dates(spool_dates: list[date], event_dates: list[date]) -> list[date]:
+def held_back_event_dates(
+    settings: Settings, spool_dates: list[date], event_dates: list[date]
+) -> list[date]:
     """Of a run's `event_dates`, those with events from the blocked `spool_dates`."""
     if not spool_dates or not event_dates:
         return []
     params = {"spool_dates": spool_dates, "event_dates": event_dates}
-    with connect(load_settings().warehouse_path) as con:
+    with connect(settings.warehouse_path) as con:
         rows = con.execute(load_sql("checks/held_back_event_dates"), params).fetchall()
     return [r[0] for r in rows]
 
 
-@dg.asset_check(
-    asset=SPOOL_ASSET,
-    name=FRESHNESS,
-    description=_description(FRESHNESS),
-    pool="duckdb",  # records its outcome in the warehouse
-    metadata={"runbook": _runbook(FRESHNESS)},
-)
-def freshness_check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    """Age of the newest event of each source family, evaluated on a schedule."""
-    today = datetime.now(UTC).date()
-    outcomes = run_checks((FRESHNESS, REFRESH_BACKLOG), today, today, run_id=context.run.run_id)
-    # The refresh backlog is a check of spool_events declared with the asset (evaluated by every
-    # spool run); reported here too, as an evaluation event, so it ages visibly between runs.
-    backlog = check_result(REFRESH_BACKLOG, outcomes)
-    context.op_execution_context.log_event(
-        dg.AssetCheckEvaluation(
-            asset_key=dg.AssetKey(SPOOL_ASSET),
-            check_name=REFRESH_BACKLOG,
-            passed=backlog.passed,
-            metadata=backlog.metadata,
-            severity=backlog.severity,
-            description=backlog.description,
-        )
+def build_freshness(
+    settings: Settings,
+) -> tuple[dg.AssetChecksDefinition, UnresolvedAssetJobDefinition, dg.ScheduleDefinition]:
+    """The freshness check of spool_events, its job and its schedule (checks.freshness_cron)."""
+    url = settings.checks.runbook_url
+
+    @dg.asset_check(
+        asset=SPOOL_EVENTS,
+        name=FRESHNESS,
+        description=_description(FRESHNESS, url),
+        pool=POOL,  # records its outcome in the warehouse
+        metadata={"runbook": _runbook(FRESHNESS, url)},
     )
-    return check_result(FRESHNESS, outcomes)
+    def freshness_check(
+        context: dg.AssetCheckExecutionContext, piper: PiperResource
+    ) -> dg.AssetCheckResult:
+        """Age of the newest event of each source family, evaluated on a schedule."""
+        current = piper.settings()
+        today = datetime.now(UTC).date()
+        outcomes = run_checks(
+            current, (FRESHNESS, REFRESH_BACKLOG), today, today, run_id=context.run.run_id
+        )
+        # The refresh backlog is a check of spool_events declared with the asset (evaluated by
+        # every spool run); reported here too, as an evaluation event, so it ages visibly
+        # between runs.
+        backlog = check_result(REFRESH_BACKLOG, outcomes, current.checks.runbook_url)
+        context.op_execution_context.log_event(
+            dg.AssetCheckEvaluation(
+                asset_key=dg.AssetKey(SPOOL_EVENTS),
+                check_name=REFRESH_BACKLOG,
+                passed=backlog.passed,
+                metadata=backlog.metadata,
+                severity=backlog.severity,
+                description=backlog.description,
+            )
+        )
+        return check_result(FRESHNESS, outcomes, current.checks.runbook_url)
 
-
-freshness_job = dg.define_asset_job(
-    "freshness_check",
-    selection=dg.AssetSelection.checks(freshness_check),
-    description="The freshness check alone: staleness is seen even when nothing arrives.",
-)
-
-freshness_schedule = dg.ScheduleDefinition(
-    name="freshness_schedule",
-    job=freshness_job,
-    cron_schedule=load_settings().checks.freshness_cron,
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Runs the freshness check of spool_events (checks.freshness_cron).",
-)
+    job = dg.define_asset_job(
+        FRESHNESS_JOB,
+        selection=dg.AssetSelection.checks(freshness_check),
+        description="The freshness check alone: staleness is seen even when nothing arrives.",
+    )
+    schedule = dg.ScheduleDefinition(
+        name=FRESHNESS_SCHEDULE,
+        job=job,
+        cron_schedule=settings.checks.freshness_cron,
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=f"Runs the freshness check of {SPOOL_EVENTS} (checks.freshness_cron).",
+    )
+    return freshness_check, job, schedule

@@ -11,20 +11,19 @@ piper_dagster/refresh_ledger.py). The refresh clears what it rebuilt: nothing a 
 import time
 
 import dagster as dg
-import duckdb
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from piper_dagster.defs.partitions import partition_bounds, range_tags
-from piper_dagster.refresh_ledger import contiguous_ranges, drain_ranges, read_backlog
-from piper_dagster.settings import load_settings
-
-__all__ = ["contiguous_ranges", "next_attempt", "refresh_models_job", "touched_event_dates_sensor"]
-
-refresh_models_job = dg.define_asset_job(
-    "refresh_models",
-    selection=dg.AssetSelection.groups("silver", "gold"),
-    description="Silver and gold for a range of event dates (one run per range).",
+from piper_dagster.defs.keys import (
+    GOLD_GROUP,
+    REFRESH_MODELS_JOB,
+    REFRESH_SENSOR,
+    REFRESH_STATE_TAG,
+    SILVER_GROUP,
 )
-
+from piper_dagster.defs.partitions import partition_bounds, range_tags
+from piper_dagster.defs.resources import PiperResource
+from piper_dagster.refresh_ledger import drain_ranges, read_backlog
+from piper_dagster.settings import Settings
 
 ACTIVE = {
     dg.DagsterRunStatus.QUEUED,
@@ -32,7 +31,6 @@ ACTIVE = {
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 }
-REFRESH_TAG = "piper/refresh_state"
 
 
 def next_attempt(
@@ -52,25 +50,19 @@ def next_attempt(
     return len(records)
 
 
-@dg.sensor(
-    job=refresh_models_job,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=load_settings().dagster.sensor_interval_seconds,
-    description="Refreshes silver and gold for the event dates waiting in the refresh ledger.",
-)
-def touched_event_dates_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    settings = load_settings()
+def refresh_tick(context: dg.SensorEvaluationContext, piper: PiperResource) -> dg.SensorResult:
+    """One tick of the refresh sensor (a plain function: tests call it with a built context)."""
+    settings = piper.settings()
     if not settings.warehouse_path.exists():
         return dg.SensorResult(skip_reason="no warehouse yet")
-    try:
-        con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    except duckdb.IOException:
+    con = piper.peek(settings)
+    if con is None:
         return dg.SensorResult(skip_reason="a run is writing the warehouse; next tick")
     try:
         backlog = read_backlog(con)
     finally:
         con.close()
-    lo, hi = partition_bounds()
+    lo, hi = partition_bounds(settings)
     running = frozenset(
         r.dagster_run.run_id
         for r in context.instance.get_run_records(filters=dg.RunsFilter(statuses=list(ACTIVE)))
@@ -80,14 +72,37 @@ def touched_event_dates_sensor(context: dg.SensorEvaluationContext) -> dg.Sensor
         # A run for this ledger state that failed, or died (still "started" after retry_after):
         # a new attempt; one pending or succeeded: nothing (a new dirtying is a new state).
         attempt = next_attempt(
-            context.instance, REFRESH_TAG, waiting.state, settings.dagster.retry_after_seconds
+            context.instance, REFRESH_STATE_TAG, waiting.state, settings.dagster.retry_after_seconds
         )
         if attempt is None:
             continue
         requests.append(
             dg.RunRequest(
                 run_key=f"refresh {waiting.state} #{attempt}",
-                tags={**range_tags(waiting.first, waiting.last), REFRESH_TAG: waiting.state},
+                tags={**range_tags(waiting.first, waiting.last), REFRESH_STATE_TAG: waiting.state},
             )
         )
     return dg.SensorResult(run_requests=requests)
+
+
+def build_refresh(
+    settings: Settings, piper: PiperResource
+) -> tuple[UnresolvedAssetJobDefinition, dg.SensorDefinition]:
+    """The refresh_models job and the sensor that requests it for the waiting event dates."""
+    job = dg.define_asset_job(
+        REFRESH_MODELS_JOB,
+        selection=dg.AssetSelection.groups(SILVER_GROUP, GOLD_GROUP),
+        description="Silver and gold for a range of event dates (one run per range).",
+    )
+
+    @dg.sensor(
+        name=REFRESH_SENSOR,
+        job=job,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=settings.dagster.sensor_interval_seconds,
+        description="Refreshes silver and gold for the event dates waiting in the refresh ledger.",
+    )
+    def touched_event_dates_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        return refresh_tick(context, piper)
+
+    return job, touched_event_dates_sensor

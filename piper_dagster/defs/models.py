@@ -9,7 +9,9 @@ import duckdb
 
 from piper_dagster import refresh_ledger
 from piper_dagster.catalog import column_descriptions
+from piper_dagster.defs.keys import POOL, SPOOL_EVENTS
 from piper_dagster.defs.partitions import daily_partitions, partition_dates
+from piper_dagster.defs.resources import PiperResource
 from piper_dagster.ingest.export import write_date_partitions
 from piper_dagster.models import (
     GOLD_MODELS,
@@ -19,13 +21,13 @@ from piper_dagster.models import (
     refresh,
 )
 from piper_dagster.serving import publish_from
-from piper_dagster.settings import load_settings
+from piper_dagster.settings import Settings
 from piper_dagster.warehouse import connect, define_macros, prepare, use_privacy
 
 
 def _deps(model: Model) -> list[str]:
     # silver_events is written by the spool asset.
-    return ["spool_events" if d == "silver_events" else d for d in model.deps]
+    return [SPOOL_EVENTS if d == "silver_events" else d for d in model.deps]
 
 
 @cache
@@ -86,10 +88,11 @@ def _ledger_hook(
     return lambda c: refresh_ledger.clear(c, seqs)
 
 
-def refresh_models(models: list[Model], first: date, last: date) -> dict[str, dict[str, object]]:
+def refresh_models(
+    settings: Settings, models: list[Model], first: date, last: date
+) -> dict[str, dict[str, object]]:
     """Rebuild `models` (in order) for first..last, silver Parquet too, then Grafana's serving
     layer when gold changed; metadata per model. The ledger entries it covered are cleared."""
-    settings = load_settings()
     out: dict[str, dict[str, object]] = {}
     with connect(settings.warehouse_path) as con:
         use_privacy(con, settings.privacy)
@@ -131,7 +134,9 @@ def refresh_models(models: list[Model], first: date, last: date) -> dict[str, di
     return out
 
 
-def build_layer(name: str, models: tuple[Model, ...], description: str) -> dg.AssetsDefinition:
+def build_layer(
+    settings: Settings, name: str, models: tuple[Model, ...], description: str
+) -> dg.AssetsDefinition:
     """One multi-asset per layer: each model is its own asset in the graph and the UI, but a
     run refreshes the selected ones in a single step over one warehouse connection (a step
     costs more than a one-day refresh of a model)."""
@@ -153,20 +158,24 @@ def build_layer(name: str, models: tuple[Model, ...], description: str) -> dg.As
             )
             for m in models
         ],
-        partitions_def=daily_partitions,
+        partitions_def=daily_partitions(settings),
         backfill_policy=dg.BackfillPolicy.single_run(),
-        pool="duckdb",
+        pool=POOL,
         can_subset=True,
         description=description,
     )
-    def _layer(context: dg.AssetExecutionContext):  # type: ignore[no-untyped-def]
+    def _layer(context: dg.AssetExecutionContext, piper: PiperResource):  # type: ignore[no-untyped-def]
         first, last = partition_dates(context)
         selected = [m for m in models if dg.AssetKey(m.name) in context.selected_asset_keys]
-        for model_name, metadata in refresh_models(selected, first, last).items():
+        for model_name, metadata in refresh_models(piper.settings(), selected, first, last).items():
             yield dg.MaterializeResult(asset_key=model_name, metadata=metadata)
 
     return _layer
 
 
-silver_models = build_layer("silver_models", SILVER_MODELS, "Silver domains from silver_events.")
-gold_models = build_layer("gold_models", GOLD_MODELS, "Gold KPI models from silver.")
+def build_model_assets(settings: Settings) -> list[dg.AssetsDefinition]:
+    """The silver and the gold layer."""
+    return [
+        build_layer(settings, "silver_models", SILVER_MODELS, "Silver domains from silver_events."),
+        build_layer(settings, "gold_models", GOLD_MODELS, "Gold KPI models from silver."),
+    ]

@@ -22,17 +22,22 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from dagster._core.events import DagsterEventType
 
+from piper_dagster.defs.keys import (
+    COMMITTED_TAG,
+    HOST_TAG,
+    PARTITION_TAG,
+    PID_TAG,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    SPOOL_EVENTS,
+)
+
 if TYPE_CHECKING:
     from piper_dagster.settings import Settings
 
-PID_TAG = "piper/pid"
-HOST_TAG = "piper/host"
-COMMAND_TAG = "piper/command"
 HOST = socket.gethostname()
-
-# What a reaped spool run committed, reported as runless materializations (see
-# `report_committed_partitions`): the run's tag says whether that is still to do.
-COMMITTED_TAG = "piper/committed_reported"
+# What a reaped spool run committed is reported as runless materializations (see
+# `report_pending_committed`): the run's COMMITTED_TAG says whether that is still to do.
 
 # Runs that can hold (or be about to claim) a pool slot.
 _LIVE = [
@@ -143,7 +148,7 @@ def report_pending_committed(
         for day in days:
             instance.report_runless_asset_event(
                 dg.AssetMaterialization(
-                    asset_key="spool_events",
+                    asset_key=SPOOL_EVENTS,
                     partition=day.isoformat(),
                     description=f"committed by run {run.run_id} before its process died",
                     metadata={"recovered_from_run": run.run_id},
@@ -164,12 +169,10 @@ def committed_partitions(settings: Settings) -> Callable[[dg.DagsterRun], list[d
 
     def answer(run: dg.DagsterRun) -> list[date] | None:
         # A run of a named job has an empty selection (the job's); a subset names its assets.
-        if run.asset_selection and dg.AssetKey("spool_events") not in run.asset_selection:
+        if run.asset_selection and dg.AssetKey(SPOOL_EVENTS) not in run.asset_selection:
             return []
-        first = run.tags.get("dagster/asset_partition_range_start") or run.tags.get(
-            "dagster/partition"
-        )
-        last = run.tags.get("dagster/asset_partition_range_end") or first
+        first = run.tags.get(RANGE_START_TAG) or run.tags.get(PARTITION_TAG)
+        last = run.tags.get(RANGE_END_TAG) or first
         if not first or not last or not settings.warehouse_path.exists():
             return []
         try:

@@ -16,14 +16,15 @@ import hashlib
 import dagster as dg
 import duckdb
 
-from piper_dagster.defs.late_data import contiguous_ranges, next_attempt
+from piper_dagster.defs.keys import SPOOL_EVENTS, SPOOL_SENSOR, SPOOL_STATE_TAG
+from piper_dagster.defs.late_data import next_attempt
 from piper_dagster.defs.partitions import partition_bounds, range_tags
+from piper_dagster.defs.resources import PiperResource
 from piper_dagster.defs.runs import committed_partitions, reap_dead_runs
-from piper_dagster.settings import ConfigError, load_settings
+from piper_dagster.refresh_ledger import contiguous_ranges
+from piper_dagster.settings import ConfigError, Settings
 from piper_dagster.spool.checkpoint import peek_states
 from piper_dagster.spool.planner import FilePlan, plan_spool
-
-STATE_TAG = "piper/spool_state"
 
 
 def _fingerprint(plans: list[FilePlan]) -> str:
@@ -35,15 +36,12 @@ def _fingerprint(plans: list[FilePlan]) -> str:
     return hashlib.blake2b("\n".join(rows).encode(), digest_size=8).hexdigest()
 
 
-@dg.sensor(
-    target=dg.AssetSelection.assets("spool_events"),
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=load_settings().dagster.sensor_interval_seconds,
-    description="Ingests the spool dates whose settled files are new, grown or changed.",
-)
-def spool_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+def spool_tick(
+    context: dg.SensorEvaluationContext, piper: PiperResource
+) -> dg.SensorResult | dg.SkipReason:
+    """One tick of the spool sensor (a plain function: tests call it with a built context)."""
     try:
-        settings = load_settings()
+        settings = piper.settings()
         settings.require_raw_root()
     except ConfigError as exc:
         return dg.SkipReason(str(exc))
@@ -58,19 +56,35 @@ def spool_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.Sk
         plan = plan_spool(settings, lambda: peek_states(settings.warehouse_path))
     except duckdb.IOException:
         return dg.SkipReason("a run is writing the warehouse; next tick")
-    by_date = plan.to_read_by_date(*partition_bounds())
+    by_date = plan.to_read_by_date(*partition_bounds(settings))
     requests = []
     for first, last in contiguous_ranges(set(by_date)):
         plans = [p for d in sorted(by_date) if first <= d <= last for p in by_date[d]]
         state = f"{first}..{last} {_fingerprint(plans)}"
         attempt = next_attempt(
-            context.instance, STATE_TAG, state, settings.dagster.retry_after_seconds
+            context.instance, SPOOL_STATE_TAG, state, settings.dagster.retry_after_seconds
         )
         if attempt is not None:
             requests.append(
                 dg.RunRequest(
                     run_key=f"spool {state} #{attempt}",
-                    tags={**range_tags(first, last), STATE_TAG: state},
+                    tags={**range_tags(first, last), SPOOL_STATE_TAG: state},
                 )
             )
     return dg.SensorResult(run_requests=requests)
+
+
+def build_spool_sensor(settings: Settings, piper: PiperResource) -> dg.SensorDefinition:
+    """The spool sensor, ticking every `dagster.sensor_interval_seconds`."""
+
+    @dg.sensor(
+        name=SPOOL_SENSOR,
+        target=dg.AssetSelection.assets(SPOOL_EVENTS),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=settings.dagster.sensor_interval_seconds,
+        description="Ingests the spool dates whose settled files are new, grown or changed.",
+    )
+    def spool_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+        return spool_tick(context, piper)
+
+    return spool_sensor

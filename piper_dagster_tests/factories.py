@@ -1,0 +1,255 @@
+"""Test helpers shared by the test modules (no test module imports another; fixtures live in
+conftest.py): spool lines and files, warehouse snapshots, the Dagster definitions and sensors as
+the code location builds them from the current settings, and a `dagster dev` subprocess."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+
+from piper_dagster.dagster_home import WORKSPACE_YAML
+from piper_dagster.definitions import build_definitions
+from piper_dagster.defs.keys import REFRESH_SENSOR, SPOOL_SENSOR
+from piper_dagster.settings import Settings, load_settings
+from piper_dagster.warehouse import connect
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# The project's own copies of the upstream contract (docs/design.md: "The contract's copy").
+CONTRACT_TEXT = REPO_ROOT / "docs" / "upstream" / "telemetry-v1.md"
+EXAMPLES = REPO_ROOT / "piper_dagster_tests" / "data" / "contract" / "examples"
+
+# The end of the examples' day: settled, and after every example event (so none is skewed).
+SETTLED_MTIME = datetime(2026, 3, 5, tzinfo=UTC).timestamp()
+
+
+def write_spool_file(
+    raw_root: Path,
+    rel: str,
+    data: bytes,
+    *,
+    mtime: float | None = SETTLED_MTIME,
+    append: bool = False,
+) -> Path:
+    """Write (or append to) a spool file and give it a settled mtime."""
+    path = raw_root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "ab" if append else "wb") as f:
+        f.write(data)
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+    return path
+
+
+def ev(n: int, ts: str = "2026-03-04T10:00:00Z", **extra: object) -> bytes:
+    """One valid spool line (a dcc.launch event), `n` making it unique."""
+    event = {
+        "schema_version": "1.0",
+        "event_id": f"evt-{n}",
+        "event_type": "dcc.launch",
+        "ts": ts,
+        "host": "ws001",
+        "user": "alice",
+        "payload": {"status": "success", "duration_ms": n, "dcc": "maya"},
+        **extra,
+    }
+    return json.dumps(event).encode() + b"\n"
+
+
+@cache
+def _built(start_date: date, interval: int, cron: str, runbook_url: str) -> dg.Definitions:
+    return build_definitions(load_settings())
+
+
+def defs() -> dg.Definitions:
+    """The definitions for the settings of now (the environment the test set), built once per
+    distinct value of the settings they depend on; the rest is read by the resource at use."""
+    s = load_settings()
+    return _built(
+        s.ingest.start_date,
+        s.dagster.sensor_interval_seconds,
+        s.checks.freshness_cron,
+        s.checks.runbook_url,
+    )
+
+
+def spool_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+    """One tick of the code location's spool sensor."""
+    return defs().resolve_sensor_def(SPOOL_SENSOR)(context)
+
+
+def touched_event_dates_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    """One tick of the code location's refresh sensor."""
+    return defs().resolve_sensor_def(REFRESH_SENSOR)(context)
+
+
+def mixed_spool(raw: Path) -> None:
+    """~6 MB over 30 files: many 1 MiB batches, with invalid lines and re-sent events."""
+    rng = random.Random(7)
+    n = 0
+    for f in range(30):
+        lines = []
+        for _ in range(800):
+            n += 1
+            roll = rng.random()
+            if roll < 0.03:
+                lines.append(b'{"broken": ' + str(n).encode() + b"\n")
+            elif roll < 0.06:
+                lines.append(ev(rng.randrange(1, n + 1)))  # a re-sent event
+            else:
+                lines.append(ev(n, pad="x" * rng.randrange(0, 200)))
+        day = 2 + f % 3
+        write_spool_file(raw, f"ws{f % 7:03d}/u{f % 5}/2026-03-0{day}_s{f}.jsonl", b"".join(lines))
+
+
+def warehouse_snapshot(data_root: Path) -> dict[str, object]:
+    """Everything a (re)run must reproduce: the tables, the Parquet and the quarantine files."""
+    con = duckdb.connect(str(data_root / "warehouse" / "telemetry.duckdb"), read_only=True)
+    try:
+        events = con.execute(
+            "SELECT * EXCLUDE (ingested_at, ingest_run_id) FROM silver_events ORDER BY event_id"
+        ).fetchall()
+        quarantine = con.execute(
+            "SELECT * EXCLUDE (quarantined_at, ingest_run_id) FROM quarantine"
+            " ORDER BY source_file, source_line"
+        ).fetchall()
+        files = con.execute(
+            "SELECT source_file, offset_bytes, lines_read, generation FROM spool_files ORDER BY 1"
+        ).fetchall()
+        pending = con.execute("SELECT count(*) FROM export_pending").fetchone()
+        parquet = con.execute(
+            f"SELECT event_id, event_date, event_type, source_file, source_line FROM read_parquet("
+            f"'{data_root}/silver/events/**/*.parquet', hive_partitioning = true) ORDER BY 1"
+        ).fetchall()
+    finally:
+        con.close()
+    qfiles = {
+        str(p.relative_to(data_root)): hashlib.md5(p.read_bytes()).hexdigest()
+        for p in sorted((data_root / "quarantine").rglob("*.jsonl"))
+    }
+    return {
+        "events": events,
+        "quarantine": quarantine,
+        "files": files,
+        "pending": pending,
+        "parquet": parquet,
+        "quarantine_files": qfiles,
+    }
+
+
+def quarantined_by_an_old_contract(
+    settings: Settings, lines: list[bytes], reason: str, day: str = "2026-03-03"
+) -> None:
+    """Quarantine rows as an older contract (e.g. one without an event type) left them."""
+    with connect(settings.warehouse_path) as con:
+        for i, line in enumerate(lines, 1):
+            con.execute(
+                "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?, ?, ?, now(), 'old-run')",
+                [
+                    reason,
+                    f"lt007/bob/{day}_old.jsonl",
+                    i,
+                    day,
+                    line.decode(),
+                    line,
+                    len(line),
+                    hashlib.md5(line).hexdigest(),
+                ],
+            )
+
+
+END_OF_MARCH_4 = datetime(2026, 3, 4, 23, 0, tzinfo=UTC).timestamp()
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(what: str, probe: Callable[[], Any], timeout: float = 240) -> Any:
+    """The first truthy value of probe(), polled every 2 s (errors: not there yet)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = probe()
+        except (duckdb.Error, OSError):
+            value = None  # not there yet (no table, the writer holds the file, no server)
+        if value:
+            return value
+        time.sleep(2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class DagsterDev:
+    """`dagster dev` (webserver + daemon) as a subprocess in its own process group."""
+
+    def __init__(self, tmp_path: Path, env: dict[str, str]) -> None:
+        self.env = env
+        self.port = free_port()
+        self.log_path = tmp_path / "dagster_dev.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "dagster",
+                    "dev",
+                    "-w",
+                    str(WORKSPACE_YAML),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.port),
+                ],
+                cwd=REPO_ROOT,
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # webserver, daemon, code servers, runs: one group
+            )
+        wait_for("the webserver", lambda: socket.create_connection(("127.0.0.1", self.port), 1))
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, sig)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+        self.proc = None
+
+
+def gold_tool_invocations(data: Path, day: str) -> int | None:
+    """gold_tool_reliability_daily's invocations of `day` (None: not built yet)."""
+    con = duckdb.connect(str(data / "warehouse" / "telemetry.duckdb"), read_only=True)
+    try:
+        row = con.execute(
+            "SELECT sum(tool_invocations) FROM gold_tool_reliability_daily WHERE event_date = ?",
+            [day],
+        ).fetchone()
+    finally:
+        con.close()
+    return int(row[0]) if row and row[0] is not None else None
