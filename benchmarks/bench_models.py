@@ -9,23 +9,16 @@ the 7 silver and 6 gold models built for all days in ONE Dagster run, and a one-
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import time
 from datetime import date, timedelta
-from pathlib import Path
 
-from workdir import use_fresh_workdir
+from workdir import bench_options, use_fresh_workdir
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=5_000_000)
-    parser.add_argument("--days", type=int, default=90)
-    parser.add_argument("--files", type=int, default=900)
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/piper-bench-models"))
-    args = parser.parse_args()
+    args = bench_options("piper-bench-models", events=5_000_000, days=90, files=900)
 
     work = args.workdir
     use_fresh_workdir(work)

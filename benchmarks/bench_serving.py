@@ -9,23 +9,16 @@ three), and a one-day refresh of the gold models through Dagster (which includes
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import time
 from datetime import date, timedelta
-from pathlib import Path
 
-from workdir import use_fresh_workdir
+from workdir import bench_options, use_fresh_workdir
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=2_000_000)
-    parser.add_argument("--days", type=int, default=90)
-    parser.add_argument("--files", type=int, default=900)
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/piper-bench-serving"))
-    args = parser.parse_args()
+    args = bench_options("piper-bench-serving", events=2_000_000, days=90, files=900)
 
     work = args.workdir
     use_fresh_workdir(work)
