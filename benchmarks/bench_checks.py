@@ -14,7 +14,7 @@ import json
 import time
 from datetime import UTC, date, datetime, timedelta
 
-from workdir import bench_options, use_fresh_workdir
+from harness import bench_options, use_fresh_workdir
 
 
 def main() -> None:

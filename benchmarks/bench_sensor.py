@@ -18,7 +18,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from workdir import bench_options
+from harness import bench_options
 
 
 def bare_walk(root: Path) -> int:

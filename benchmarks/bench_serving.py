@@ -14,7 +14,7 @@ import statistics
 import time
 from datetime import date, timedelta
 
-from workdir import bench_options, use_fresh_workdir
+from harness import bench_options, dagster_run, use_fresh_workdir
 
 
 def main() -> None:
@@ -27,7 +27,6 @@ def main() -> None:
 
     from piper_dagster.dagster_home import ensure_dagster_home
     from piper_dagster.definitions import defs
-    from piper_dagster.defs.partitions import range_tags
     from piper_dagster.generate.bulk import generate_bulk
     from piper_dagster.models import GOLD_MODELS, SILVER_MODELS
     from piper_dagster.serving import publish
@@ -44,13 +43,7 @@ def main() -> None:
     gold = [m.name for m in GOLD_MODELS]
     with dg.DagsterInstance.get() as instance:
         started = time.monotonic()
-        build = dg.materialize(
-            list(defs.assets),  # type: ignore[arg-type]
-            selection=["spool_events", *models],
-            instance=instance,
-            tags=range_tags(first, last),
-        )
-        assert build.success
+        dagster_run(defs, instance, ["spool_events", *models], first, last)
         build_s = time.monotonic() - started
         publish_s = []
         for _ in range(3):
@@ -59,13 +52,7 @@ def main() -> None:
         refresh_s = []
         for _ in range(3):
             started = time.monotonic()
-            run = dg.materialize(
-                list(defs.assets),  # type: ignore[arg-type]
-                selection=gold,
-                instance=instance,
-                tags=range_tags(last, last),
-            )
-            assert run.success
+            dagster_run(defs, instance, gold, last, last)
             refresh_s.append(time.monotonic() - started)
     size = sum(p.stat().st_size for p in publication.path.glob("*.parquet"))
     print(

@@ -1,4 +1,5 @@
-"""What the benchmarks share: their options, a fresh work directory as piper's spool and data root."""
+"""What the benchmarks share: their options, a fresh work directory as piper's spool and data
+root, and a Dagster run over a range of event dates."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import argparse
 import os
 import shutil
 import tempfile
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 
 def bench_options(name: str, **sizes: int) -> argparse.Namespace:
@@ -29,3 +32,17 @@ def use_fresh_workdir(work: Path, *, dagster_home: bool = True) -> None:
     os.environ["PIPER_INGEST__SETTLE_SECONDS"] = "0"
     if dagster_home:
         os.environ["DAGSTER_HOME"] = tempfile.mkdtemp(prefix="dagster-home-")
+
+
+def dagster_run(defs: Any, instance: Any, selection: list[str], first: date, last: date) -> None:
+    """One Dagster run of `selection` (asset names of piper's `defs`, imported by the caller
+    before it times anything) over the event dates first..last, as operators launch them."""
+    import dagster as dg
+
+    from piper_dagster.defs.partitions import range_tags
+
+    assets = list(defs.assets or [])
+    run = dg.materialize(
+        assets, selection=selection, instance=instance, tags=range_tags(first, last)
+    )
+    assert run.success
