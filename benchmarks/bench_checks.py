@@ -10,21 +10,15 @@ pipeline_check_results.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
-from workdir import use_fresh_workdir
+from harness import bench_options, use_fresh_workdir
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/piper-bench-checks"))
-    args = parser.parse_args()
+    args = bench_options("piper-bench-checks", events=1_000_000, days=365)
     use_fresh_workdir(args.workdir, dagster_home=False)
 
     from piper_dagster.checks import CHECKS, evaluate, record

@@ -9,7 +9,6 @@ each in its own process (peak RSS per process); then one new file among 10,000 a
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -18,6 +17,8 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+
+from harness import bench_options
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -117,12 +118,7 @@ def piper_env(raw: Path, data: Path) -> dict[str, str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--files", type=int, default=200)
-    parser.add_argument("--small-files", type=int, default=10_000)
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/piper-bench"))
-    args = parser.parse_args()
+    args = bench_options("piper-bench", events=1_000_000, files=200, small_files=10_000)
 
     from piper_dagster.generate.bulk import generate_bulk
 

@@ -10,7 +10,6 @@ the warehouse).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -18,6 +17,8 @@ import tempfile
 import time
 from datetime import date
 from pathlib import Path
+
+from harness import bench_options
 
 
 def bare_walk(root: Path) -> int:
@@ -31,10 +32,7 @@ def bare_walk(root: Path) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--files", type=int, default=10_000)
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/piper-bench-sensor"))
-    args = parser.parse_args()
+    args = bench_options("piper-bench-sensor", files=10_000)
     shutil.rmtree(args.workdir, ignore_errors=True)
     raw = args.workdir / "spool"
     os.environ["PIPER_PATHS__RAW_ROOT"] = str(raw)

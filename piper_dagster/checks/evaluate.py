@@ -6,6 +6,7 @@ Plain functions over a DuckDB connection (read-only is enough): Dagster (defs/ch
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -98,6 +99,20 @@ def _rows(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> 
     cur = con.execute(load_sql(f"checks/{name}"), params)
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+
+def _per_spool_partition(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    cfg: ChecksSettings,
+    first: date,
+    last: date,
+    outcome: Callable[[dict[str, Any], ChecksSettings], CheckOutcome],
+) -> list[CheckOutcome]:
+    """Check `name` on each spool partition first..last: its query's row (listing the
+    checks.top_n worst) graded by `outcome`; invalid rate and clock skew share this."""
+    rows = _rows(con, name, {"first": first, "last": last, "top_n": cfg.top_n})
+    return [outcome(row, cfg) for row in rows]
 
 
 def _hours(seconds: float) -> str:
@@ -203,53 +218,52 @@ def volume(
 # --- invalid rate -------------------------------------------------------------------------------
 
 
+def _invalid_rate_outcome(row: dict[str, Any], cfg: ChecksSettings) -> CheckOutcome:
+    """One spool partition's invalid rate, graded; the hint names its main reason and worst file."""
+    lines, invalid = int(row["lines"]), int(row["invalid"])
+    rate = invalid / lines if lines else None
+    reasons = dict(row["reasons"] or {})
+    top_files = row["top_files"] or []
+    judged = lines >= cfg.invalid_rate_min_lines
+    status = grade(rate if judged else None, cfg.invalid_rate_warn, cfg.invalid_rate_fail)
+    if rate is None:
+        hint = "no lines read: nothing to judge"
+    elif not judged:
+        hint = (
+            f"{invalid}/{lines} lines rejected; too few lines to judge"
+            f" (< {cfg.invalid_rate_min_lines})"
+        )
+    elif not invalid:
+        hint = f"{lines} lines, none rejected"
+    else:
+        reason, n = next(iter(reasons.items()))
+        hint = f"{invalid}/{lines} lines rejected; mostly {reason} ({n})"
+        if top_files:
+            hint += f"; worst file {top_files[0]['source_file']}"
+    return CheckOutcome(
+        INVALID_RATE,
+        row["partition_date"],
+        "all",
+        status,
+        rate,
+        cfg.invalid_rate_warn,
+        cfg.invalid_rate_fail,
+        {
+            "lines": lines,
+            "files": int(row["files"]),
+            "invalid": invalid,
+            "by_reason": reasons,
+            "top_files": top_files,
+        },
+        hint,
+    )
+
+
 def invalid_rate(
     con: duckdb.DuckDBPyConnection, cfg: ChecksSettings, first: date, last: date
 ) -> list[CheckOutcome]:
     """Per spool partition: quarantined lines / lines read, by reason, with the worst files."""
-    out = []
-    params = {"first": first, "last": last, "top_n": cfg.top_n}
-    for row in _rows(con, INVALID_RATE, params):
-        lines, invalid = int(row["lines"]), int(row["invalid"])
-        rate = invalid / lines if lines else None
-        reasons = dict(row["reasons"] or {})
-        top_files = row["top_files"] or []
-        judged = lines >= cfg.invalid_rate_min_lines
-        status = grade(rate if judged else None, cfg.invalid_rate_warn, cfg.invalid_rate_fail)
-        if rate is None:
-            hint = "no lines read: nothing to judge"
-        elif not judged:
-            hint = (
-                f"{invalid}/{lines} lines rejected; too few lines to judge"
-                f" (< {cfg.invalid_rate_min_lines})"
-            )
-        elif not invalid:
-            hint = f"{lines} lines, none rejected"
-        else:
-            reason, n = next(iter(reasons.items()))
-            hint = f"{invalid}/{lines} lines rejected; mostly {reason} ({n})"
-            if top_files:
-                hint += f"; worst file {top_files[0]['source_file']}"
-        out.append(
-            CheckOutcome(
-                INVALID_RATE,
-                row["partition_date"],
-                "all",
-                status,
-                rate,
-                cfg.invalid_rate_warn,
-                cfg.invalid_rate_fail,
-                {
-                    "lines": lines,
-                    "files": int(row["files"]),
-                    "invalid": invalid,
-                    "by_reason": reasons,
-                    "top_files": top_files,
-                },
-                hint,
-            )
-        )
-    return out
+    return _per_spool_partition(con, INVALID_RATE, cfg, first, last, _invalid_rate_outcome)
 
 
 # --- clock skew ---------------------------------------------------------------------------------
@@ -265,44 +279,43 @@ def skewed_hosts_text(hosts: list[dict[str, Any]], hosts_total: int) -> str:
     return f"{hosts_total} {noun} by share of events: " + ", ".join(parts)
 
 
+def _clock_skew_outcome(row: dict[str, Any], cfg: ChecksSettings) -> CheckOutcome:
+    """One spool partition's clock-skewed share, graded; the hint names the hosts."""
+    events, skewed = int(row["events"]), int(row["skewed"])
+    share = skewed / events if events else None
+    hosts = row["hosts"] or []
+    hosts_total = int(row["hosts_total"])
+    status = grade(share, cfg.clock_skew_warn, cfg.clock_skew_fail)
+    if share is None:
+        hint = "no events: nothing to judge"
+    elif not skewed:
+        hint = f"{events} events, none skewed"
+    else:
+        hint = f"{skewed}/{events} events skewed; " + skewed_hosts_text(hosts, hosts_total)
+    return CheckOutcome(
+        CLOCK_SKEW,
+        row["partition_date"],
+        "all",
+        status,
+        share,
+        cfg.clock_skew_warn,
+        cfg.clock_skew_fail,
+        {
+            "events": events,
+            "skewed": skewed,
+            "hosts": hosts,
+            "hosts_total": hosts_total,
+            "hosts_not_listed": hosts_total - len(hosts),
+        },
+        hint,
+    )
+
+
 def clock_skew(
     con: duckdb.DuckDBPyConnection, cfg: ChecksSettings, first: date, last: date
 ) -> list[CheckOutcome]:
     """Per spool partition: share of clock-skewed events, the hosts and their median offset."""
-    out = []
-    params = {"first": first, "last": last, "top_n": cfg.top_n}
-    for row in _rows(con, CLOCK_SKEW, params):
-        events, skewed = int(row["events"]), int(row["skewed"])
-        share = skewed / events if events else None
-        hosts = row["hosts"] or []
-        hosts_total = int(row["hosts_total"])
-        status = grade(share, cfg.clock_skew_warn, cfg.clock_skew_fail)
-        if share is None:
-            hint = "no events: nothing to judge"
-        elif not skewed:
-            hint = f"{events} events, none skewed"
-        else:
-            hint = f"{skewed}/{events} events skewed; " + skewed_hosts_text(hosts, hosts_total)
-        out.append(
-            CheckOutcome(
-                CLOCK_SKEW,
-                row["partition_date"],
-                "all",
-                status,
-                share,
-                cfg.clock_skew_warn,
-                cfg.clock_skew_fail,
-                {
-                    "events": events,
-                    "skewed": skewed,
-                    "hosts": hosts,
-                    "hosts_total": hosts_total,
-                    "hosts_not_listed": hosts_total - len(hosts),
-                },
-                hint,
-            )
-        )
-    return out
+    return _per_spool_partition(con, CLOCK_SKEW, cfg, first, last, _clock_skew_outcome)
 
 
 # --- refresh backlog ----------------------------------------------------------------------------

@@ -177,20 +177,20 @@ def _break_field(variant: str, ev: dict[str, Any], ts_us: int, rng: random.Rando
     """Break one field of `ev` in place (missing, version, type, timestamp, value)."""
     payload = ev["payload"]
     # missing_field
-    if variant in ("drop_envelope", "null_envelope"):
-        name = rng.choice(_ENVELOPE_REQUIRED)
-        if variant == "drop_envelope":
-            del ev[name]
-        else:
-            ev[name] = None
-        return
-    if variant in ("drop_payload_field", "null_payload_field"):
-        required = [s.name for s in _SPECS[ev["event_type"]] if s.required]
+    if variant in ("drop_envelope", "null_envelope", "drop_payload_field", "null_payload_field"):
+        # The same break on either level: a required field dropped, or set to JSON null.
+        envelope = variant.endswith("_envelope")
+        obj = ev if envelope else payload
+        required = (
+            _ENVELOPE_REQUIRED
+            if envelope
+            else [s.name for s in _SPECS[ev["event_type"]] if s.required]
+        )
         name = rng.choice(required)
-        if variant == "drop_payload_field":
-            del payload[name]
+        if variant.startswith("drop_"):
+            del obj[name]
         else:
-            payload[name] = None
+            obj[name] = None
         return
     # unsupported_schema_version
     if variant.startswith("sv"):

@@ -24,6 +24,15 @@ from piper_dagster.settings import ChecksSettings
 # never PASS's green.
 STATUS_COLORS = {"SKIP": NEUTRAL_COLOR, "PASS": "green", "WARN": "orange", "FAIL": "red"}
 
+# Ages in hours (the freshness and refresh-backlog checks' unit): one SQL expression, one format.
+_HOURS: dict[str, Any] = {"unit": "h", "decimals": 1}
+
+
+def _hours_since(ts: str) -> str:
+    """SQL: the hours from the timestamp expression `ts` to now."""
+    return f"(epoch(now()) - epoch({ts})) / 3600.0"
+
+
 _LATEST_CHECKS = """
 SELECT *
 FROM pipeline_check_results
@@ -144,8 +153,7 @@ def pipeline_health_dashboard(checks: ChecksSettings) -> dict[str, Any]:
         FORMAT_TIME_SERIES,
     )
     ages = ",\n    ".join(
-        f"(epoch(now()) - epoch(max(newest_event_ts) FILTER (WHERE source_family = '{f}')))"
-        f" / 3600.0 AS {f}"
+        _hours_since(f"max(newest_event_ts) FILTER (WHERE source_family = '{f}')") + f" AS {f}"
         for f in FAMILIES
     )
     freshness = stat_panel(
@@ -155,7 +163,7 @@ def pipeline_health_dashboard(checks: ChecksSettings) -> dict[str, Any]:
         " sent nothing in the range.",
         f"SELECT\n    {ages}\nFROM health_ingest_daily\nWHERE $__timeFilter(event_date)",
         "(" + "|".join(FAMILIES) + ")",
-        {"unit": "h", "decimals": 1, "color": {"mode": "thresholds"}, **_check_thresholds()},
+        {**_HOURS, "color": {"mode": "thresholds"}, **_check_thresholds()},
         FORMAT_TABLE,
     )
     freshness["fieldConfig"]["overrides"] = [
@@ -188,12 +196,11 @@ def pipeline_health_dashboard(checks: ChecksSettings) -> dict[str, Any]:
         " colored as the refresh-backlog check grades it (checks.refresh_backlog_warn_hours /"
         " _fail_hours); held-back dates (a failed invalid rate) apart. Empty: nothing dirtied in"
         " the time range waits.",
-        "SELECT (epoch(now()) - epoch(min(first_dirtied_at))) / 3600.0 AS oldest_waiting_hours\n"
+        f"SELECT {_hours_since('min(first_dirtied_at)')} AS oldest_waiting_hours\n"
         "FROM health_refresh_backlog\nWHERE $__timeFilter(first_dirtied_at) AND NOT held_back",
         "oldest_waiting_hours",
         {
-            "unit": "h",
-            "decimals": 1,
+            **_HOURS,
             "color": {"mode": "thresholds"},
             **_check_thresholds(
                 checks.refresh_backlog_warn_hours, checks.refresh_backlog_fail_hours
@@ -208,10 +215,10 @@ def pipeline_health_dashboard(checks: ChecksSettings) -> dict[str, Any]:
         " refresh them); held back: events from a spool partition whose invalid rate failed"
         " (docs/runbook.md#refresh-backlog).",
         "SELECT event_date, held_back, first_dirtied_at,"
-        " (epoch(now()) - epoch(first_dirtied_at)) / 3600.0 AS waiting_hours, entries, why,"
+        f" {_hours_since('first_dirtied_at')} AS waiting_hours, entries, why,"
         " blocked_spool_dates\nFROM health_refresh_backlog\nWHERE $__timeFilter(first_dirtied_at)\n"
         "ORDER BY held_back, event_date",
-        [column_override("waiting_hours", {"unit": "h", "decimals": 1})],
+        [column_override("waiting_hours", _HOURS)],
     )
 
     outcomes = timeseries_panel(
@@ -300,9 +307,9 @@ def pipeline_health_dashboard(checks: ChecksSettings) -> dict[str, Any]:
         "The newest event and the last ingest of each source family in the range.",
         "SELECT source_family, max(newest_event_ts) AS newest_event,"
         " max(last_ingested_at) AS last_ingested,\n"
-        "    (epoch(now()) - epoch(max(newest_event_ts))) / 3600.0 AS age_hours\n"
+        f"    {_hours_since('max(newest_event_ts)')} AS age_hours\n"
         "FROM health_ingest_daily\nWHERE $__timeFilter(event_date)\nGROUP BY 1\nORDER BY 1",
-        [column_override("age_hours", {"unit": "h", "decimals": 1})],
+        [column_override("age_hours", _HOURS)],
     )
 
     panels = layout(
