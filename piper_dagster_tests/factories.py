@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
@@ -253,3 +253,38 @@ def gold_tool_invocations(data: Path, day: str) -> int | None:
     finally:
         con.close()
     return int(row[0]) if row and row[0] is not None else None
+
+
+@contextlib.contextmanager
+def warehouse_locked(path: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another process (a run, someone's shell) holds the warehouse's write lock meanwhile."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('locked', flush=True);"
+            " time.sleep(60)",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def blocked_spool(raw_root: Path, start: date) -> None:
+    """One day of spool whose invalid rate (10 % wrong_type) fails the blocking check."""
+    from piper_dagster.generate.options import GenerateOptions
+    from piper_dagster.generate.sample_spool import generate_spool
+
+    generate_spool(
+        raw_root,
+        GenerateOptions(
+            start=start, days=1, artists=6, damage=frozenset({"wrong_type"}), damage_rate=0.1
+        ),
+    )

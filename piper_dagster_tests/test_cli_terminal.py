@@ -3,8 +3,6 @@ expected check failure said once as a result, named and tagged runs, progress, s
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import date
 
 import dagster as dg
@@ -17,6 +15,7 @@ from piper_dagster.generate.options import GenerateOptions
 from piper_dagster.generate.sample_spool import generate_spool
 from piper_dagster.ingest.run import IngestProgress, ingest
 from piper_dagster.settings import Settings
+from piper_dagster_tests.factories import warehouse_locked
 
 runner = CliRunner()
 START = date(2026, 3, 2)
@@ -94,23 +93,8 @@ def test_a_warehouse_lock_wait_is_said_once_then_ends_at_its_bound(
     _spool(piper_env)
     assert runner.invoke(app, ["ingest"]).exit_code == 0
     monkeypatch.setenv("PIPER_DAGSTER__WAIT_SECONDS", "2")
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('locked', flush=True);"
-            " time.sleep(60)",
-            str(piper_env.warehouse_path),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    with warehouse_locked(piper_env.warehouse_path):
         out = runner.invoke(app, ["materialize"])
-    finally:
-        holder.kill()
-        holder.wait()
     assert out.exit_code == 2, out.output
     assert out.output.count("waiting for the warehouse lock since") == 1
     assert "PID" in out.output  # DuckDB names the holder

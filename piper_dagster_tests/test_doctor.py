@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import UTC, date, datetime
 
 import duckdb
@@ -19,7 +17,12 @@ from piper_dagster.ingest.run import ingest
 from piper_dagster.serving import init_sql
 from piper_dagster.settings import Settings
 from piper_dagster.warehouse import connect
-from piper_dagster_tests.factories import ev, quarantined_by_an_old_contract
+from piper_dagster_tests.factories import (
+    blocked_spool,
+    ev,
+    quarantined_by_an_old_contract,
+    warehouse_locked,
+)
 
 runner = CliRunner()
 START = date(2026, 3, 2)
@@ -92,24 +95,9 @@ def test_a_warehouse_locked_too_long_is_one_clear_line(
 ) -> None:
     _warehouse(piper_env)
     # Another process (a run) holds the write lock for longer than doctor waits.
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('locked', flush=True);"
-            " time.sleep(60)",
-            str(piper_env.warehouse_path),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with warehouse_locked(piper_env.warehouse_path):
         monkeypatch.setattr(warehouse_module, "LOCK_WAIT_SECONDS", 1.0)
         out = runner.invoke(app, ["doctor"])
-    finally:
-        holder.kill()
-        holder.wait()
     assert out.exit_code == 2, out.output
     assert "is still locked after 1 s" in out.output and "Traceback" not in out.output
 
@@ -209,12 +197,7 @@ def test_stale_data_fails_and_record_writes_the_outcomes(piper_env: Settings, wa
 
 
 def test_piper_ingest_names_the_failed_checks(piper_env: Settings) -> None:
-    generate_spool(
-        piper_env.raw_root,
-        GenerateOptions(
-            start=START, days=1, artists=6, damage=frozenset({"wrong_type"}), damage_rate=0.1
-        ),
-    )
+    blocked_spool(piper_env.raw_root, START)
     out = runner.invoke(app, ["ingest"])
     assert out.exit_code == 1  # the blocking invalid rate failed the run
     assert "check invalid_rate FAIL 2026-03-02" in out.output

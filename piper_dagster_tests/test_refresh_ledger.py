@@ -28,6 +28,7 @@ from piper_dagster.models import GOLD_MODELS, SILVER_MODELS
 from piper_dagster.settings import Settings, load_settings
 from piper_dagster_tests.factories import (
     REPO_ROOT,
+    blocked_spool,
     defs,
     ev,
     quarantined_by_an_old_contract,
@@ -228,12 +229,7 @@ def test_a_spool_run_killed_after_its_export_still_gets_its_dates_refreshed(
 
 
 def test_held_back_dates_wait_for_an_explicit_materialize(piper_env: Settings, warehouse) -> None:
-    generate_spool(
-        piper_env.raw_root,
-        GenerateOptions(
-            start=START, days=1, artists=6, damage=frozenset({"wrong_type"}), damage_rate=0.1
-        ),
-    )
+    blocked_spool(piper_env.raw_root, START)
     out = runner.invoke(app, ["ingest"])
     assert out.exit_code == 1  # the blocking invalid rate failed the run
     assert out.output.count("silver and gold held back for event dates") == 1
