@@ -14,20 +14,22 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from piper_dagster.contract.introspect import (
+    FieldSpec,
+    envelope_object_fields,
+    envelope_text_fields,
+    own_reasons,
+    payload_field_specs,
+    schema_version_pattern,
+)
 from piper_dagster.contract.models import (
     DEFAULT_SHOW,
     EVENT_TYPES,
     MAX_LINE_BYTES,
     REASON_ORDER,
     Envelope,
-    FieldSpec,
     Payload,
     Reason,
-    envelope_object_fields,
-    envelope_text_fields,
-    own_reasons,
-    payload_field_specs,
-    schema_version_pattern,
     step_of,
 )
 from piper_dagster.settings import PROJECT_ROOT, ConfigError

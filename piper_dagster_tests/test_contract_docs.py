@@ -9,13 +9,8 @@ from pydantic import Field
 from typer.testing import CliRunner
 
 from piper_dagster.cli import app
-from piper_dagster.contract.models import (
-    EVENT_TYPES,
-    Envelope,
-    OwnReason,
-    Reason,
-    payload_field_specs,
-)
+from piper_dagster.contract.introspect import payload_field_specs
+from piper_dagster.contract.models import EVENT_TYPES, Envelope, OwnReason, Reason
 from piper_dagster.contract_docs import CONTRACT_DOC, envelope_table, payload_tables, stale_blocks
 
 runner = CliRunner()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from piper_dagster.contract import Reason, event_json_schema
+from piper_dagster.contract import Reason
+from piper_dagster.contract.introspect import event_json_schema
 from piper_dagster.ingest.run import ingest
 from piper_dagster.settings import Settings
 from piper_dagster_tests.factories import CONTRACT_TEXT, EXAMPLES, write_spool_file

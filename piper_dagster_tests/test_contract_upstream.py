@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 
+from piper_dagster.contract.introspect import payload_field_specs
 from piper_dagster.contract.models import (
     EVENT_TYPES,
     MAX_EVENT_ID_CHARS,
     MAX_LINE_BYTES,
     REASON_ORDER,
     Envelope,
-    payload_field_specs,
 )
 from piper_dagster_tests.factories import CONTRACT_TEXT
 

@@ -11,7 +11,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from piper_dagster.contract import EVENT_TYPES, PUBLISH_TYPES, TOOL_TYPES, payload_field_specs
+from piper_dagster.contract import EVENT_TYPES, PUBLISH_TYPES, TOOL_TYPES
+from piper_dagster.contract.introspect import payload_field_specs
 from piper_dagster.generate.options import GenerateOptions
 from piper_dagster.generate.sample_spool import generate_spool
 from piper_dagster.ingest.run import ingest

@@ -22,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from piper_dagster.contract.introspect import payload_field_specs
 from piper_dagster.contract.models import (
     ENVELOPE_FIELDS,
     EVENT_TYPES,
@@ -32,7 +33,6 @@ from piper_dagster.contract.models import (
     Kind,
     Payload,
     Reason,
-    payload_field_specs,
 )
 from piper_dagster.contract.reference import classify_line
 from piper_dagster.ingest.validate import classify_buffer

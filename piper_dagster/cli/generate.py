@@ -31,7 +31,7 @@ spool_app = typer.Typer(help="The telemetry spool.", no_args_is_help=True)
 @contract_app.command("schema")
 def contract_schema() -> None:
     """Print the JSON Schema of a telemetry event, generated from the contract models."""
-    from piper_dagster.contract import event_json_schema
+    from piper_dagster.contract.introspect import event_json_schema
 
     typer.echo(json.dumps(event_json_schema(), indent=2))
 

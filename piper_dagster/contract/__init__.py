@@ -1,5 +1,11 @@
 """The telemetry contract (docs/contract.md) as code: models, reasons, validators."""
 
+from piper_dagster.contract.introspect import (
+    FieldSpec,
+    event_json_schema,
+    payload_field_specs,
+    schema_version_pattern,
+)
 from piper_dagster.contract.models import (
     DEFAULT_SHOW,
     ENVELOPE_FIELDS,
@@ -13,11 +19,7 @@ from piper_dagster.contract.models import (
     TOOL_TYPES,
     UTF8_BOM,
     Envelope,
-    FieldSpec,
     Reason,
-    event_json_schema,
-    payload_field_specs,
-    schema_version_pattern,
     step_of,
 )
 

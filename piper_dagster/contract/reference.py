@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from piper_dagster.contract.introspect import own_reasons
 from piper_dagster.contract.models import (
     BLANK_WHITESPACE,
     DEFAULT_SHOW,
@@ -22,7 +23,6 @@ from piper_dagster.contract.models import (
     UTF8_BOM,
     Envelope,
     Reason,
-    own_reasons,
     parse_rfc3339,
     step_of,
 )

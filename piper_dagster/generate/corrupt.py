@@ -7,13 +7,8 @@ import random
 from datetime import timedelta
 from typing import Any
 
-from piper_dagster.contract.models import (
-    EVENT_TYPES,
-    MAX_EVENT_ID_CHARS,
-    MAX_LINE_BYTES,
-    Envelope,
-    payload_field_specs,
-)
+from piper_dagster.contract.introspect import payload_field_specs
+from piper_dagster.contract.models import EVENT_TYPES, MAX_EVENT_ID_CHARS, MAX_LINE_BYTES, Envelope
 from piper_dagster.generate.clock import EPOCH, US
 from piper_dagster.generate.draws import uuid4
 from piper_dagster.generate.emitter import Emitter

@@ -16,6 +16,13 @@ from functools import cache
 
 import duckdb
 
+from piper_dagster.contract.introspect import (
+    envelope_object_fields,
+    envelope_text_fields,
+    own_reasons,
+    payload_field_specs,
+    schema_version_pattern,
+)
 from piper_dagster.contract.models import (
     BLANK_WHITESPACE,
     DEFAULT_SHOW,
@@ -30,11 +37,6 @@ from piper_dagster.contract.models import (
     LineStatus,
     Payload,
     Reason,
-    envelope_object_fields,
-    envelope_text_fields,
-    own_reasons,
-    payload_field_specs,
-    schema_version_pattern,
     step_of,
 )
 from piper_dagster.ingest.framing import Batch, lines_table
