@@ -23,7 +23,7 @@ from piper_dagster.defs.resources import PiperResource
 from piper_dagster.defs.runs import committed_partitions, reap_dead_runs
 from piper_dagster.refresh_ledger import contiguous_ranges
 from piper_dagster.settings import ConfigError, Settings
-from piper_dagster.spool.checkpoint import peek_states
+from piper_dagster.spool.checkpoint import FileState, load_states
 from piper_dagster.spool.planner import FilePlan, plan_spool
 
 
@@ -52,10 +52,18 @@ def spool_tick(
     )
     for run_id in reaped:
         context.log.warning(f"run {run_id} had died with its process: marked failed")
-    try:
-        plan = plan_spool(settings, lambda: peek_states(settings.warehouse_path))
-    except duckdb.IOException:
-        return dg.SkipReason("a run is writing the warehouse; next tick")
+    states: dict[str, FileState] = {}
+    if settings.warehouse_path.exists():
+        con = piper.peek(settings)
+        if con is None:
+            return dg.SkipReason("a run is writing the warehouse; next tick")
+        try:
+            states = load_states(con)
+        except duckdb.CatalogException:
+            pass  # created but not initialised yet: nothing read so far
+        finally:
+            con.close()
+    plan = plan_spool(settings, lambda: states)
     by_date = plan.to_read_by_date(*partition_bounds(settings))
     requests = []
     for first, last in contiguous_ranges(set(by_date)):

@@ -42,20 +42,6 @@ def load_states(con: duckdb.DuckDBPyConnection) -> dict[str, FileState]:
     return {r[0]: FileState(*r[1:]) for r in rows}
 
 
-def peek_states(warehouse_path: Path) -> dict[str, FileState]:
-    """The read states, from a read-only look that never waits: {} without a warehouse (or
-    its schema); duckdb.IOException while a run holds the file (the caller decides)."""
-    if not warehouse_path.exists():
-        return {}
-    con = duckdb.connect(str(warehouse_path), read_only=True)
-    try:
-        return load_states(con)
-    except duckdb.CatalogException:
-        return {}  # created but not initialised yet
-    finally:
-        con.close()
-
-
 def verify(
     file: SpoolFile, state: FileState | None, path: Path
 ) -> tuple[FileState | None, dict[str, str] | None]:
