@@ -62,7 +62,7 @@ def test_no_test_is_silently_skipped() -> None:
 
 @pytest.mark.slow
 def test_a_fresh_clone_alone_passes_a_quick_subset(tmp_path: Path) -> None:
-    # The committed tree, cloned where no ../shared (or anything else) lies beside it.
+    # The committed tree, cloned into an empty directory: no shared/ folder (nothing) beside it.
     git, uv = shutil.which("git"), shutil.which("uv")
     if git is None or uv is None:
         pytest.fail("git and uv must be on PATH (.ci/run installs uv)")
