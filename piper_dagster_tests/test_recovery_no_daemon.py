@@ -21,7 +21,12 @@ import pytest
 from piper_dagster.generate.options import GenerateOptions
 from piper_dagster.generate.sample_spool import generate_spool
 from piper_dagster.settings import Settings
-from piper_dagster_tests.factories import REPO_ROOT, mixed_spool, warehouse_snapshot
+from piper_dagster_tests.factories import (
+    REPO_ROOT,
+    mixed_spool,
+    warehouse_locked,
+    warehouse_snapshot,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -71,6 +76,13 @@ class Piper:
         for reader in self._readers:
             reader.join(timeout=5)
         return rc
+
+    def stop_with(self, sig: signal.Signals) -> tuple[int, float]:
+        """Send `sig`; its exit code and how many seconds the process took to end."""
+        sent = time.monotonic()
+        self.proc.send_signal(sig)
+        rc = self.finish(timeout=30)
+        return rc, time.monotonic() - sent
 
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -208,10 +220,8 @@ def test_signals_end_a_waiting_ingest_within_5_s_and_a_wait_is_bounded(
                 cpu = waiter.cpu_seconds()
                 time.sleep(4)
                 assert waiter.cpu_seconds() - cpu < 0.8  # sleeps, no busy wait
-                sent = time.monotonic()
-                waiter.proc.send_signal(sig)
-                rc = waiter.finish(timeout=30)
-                assert time.monotonic() - sent < 5, sig
+                rc, seconds = waiter.stop_with(sig)
+                assert seconds < 5, sig
             assert rc == 130, waiter.text()
             assert "interrupted" in waiter.text() and "Traceback" not in waiter.text()
             said = [x for x in waiter.err if "waiting for the duckdb pool" in x]
@@ -263,10 +273,8 @@ def test_sigterm_ends_a_running_ingest_step_and_leaves_nothing_started(
     busy = Piper(env, "ingest", pause="after:1")  # inside its step, holding slot and lock
     with killed_at_exit(busy):
         busy.wait_for("paused")
-        sent = time.monotonic()
-        busy.proc.send_signal(signal.SIGTERM)
-        rc = busy.finish(timeout=30)
-        assert time.monotonic() - sent < 5
+        rc, seconds = busy.stop_with(signal.SIGTERM)
+        assert seconds < 5
     assert rc == 130, busy.text()
     assert "Traceback" not in busy.text()
     runs = _no_run_left_started(env)
@@ -310,23 +318,12 @@ def test_sigterm_ends_a_command_waiting_for_the_warehouse_lock(env: dict[str, st
     first = Piper(env, "ingest")
     with killed_at_exit(first):
         assert first.finish(timeout=240) == 0, first.text()
-    path = env["PIPER_PATHS__DATA_ROOT"] + "/warehouse/telemetry.duckdb"
-    code = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('locked', flush=True)"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", code + "; time.sleep(120)", path], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    with warehouse_locked(Path(env["PIPER_PATHS__DATA_ROOT"]) / "warehouse" / "telemetry.duckdb"):
         waiter = Piper(env, "materialize")
         with killed_at_exit(waiter):
             waiter.wait_for("waiting for the warehouse lock since")
-            sent = time.monotonic()
-            waiter.proc.send_signal(signal.SIGTERM)
-            rc = waiter.finish(timeout=30)
-            assert time.monotonic() - sent < 5
-    finally:
-        holder.kill()
-        holder.wait()
+            rc, seconds = waiter.stop_with(signal.SIGTERM)
+            assert seconds < 5
     assert rc == 130 and "Traceback" not in waiter.text(), waiter.text()
 
 
