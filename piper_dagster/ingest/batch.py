@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,9 +20,8 @@ import pyarrow as pa
 
 from piper_dagster.contract.models import LineStatus, Reason
 from piper_dagster.ingest.counters import LineCounters, PhaseClock
-from piper_dagster.ingest.framing import Batch, lines_table
+from piper_dagster.ingest.framing import Batch, lines_table, vanished
 from piper_dagster.ingest.validate import NOT_REJECTED, classify_sql
-from piper_dagster.spool.fingerprint import fingerprints
 from piper_dagster.spool.reader import QUARANTINE_PREFIX_BYTES
 from piper_dagster.sql import load_sql
 from piper_dagster.warehouse import transaction
@@ -80,11 +80,39 @@ _QUARANTINE_SCHEMA = pa.schema(
 )
 
 
+_FILES_SCHEMA = pa.schema(
+    [
+        ("file_idx", pa.int64()),
+        ("source_file", pa.string()),
+        ("host", pa.string()),
+        ("user", pa.string()),
+        ("spool_date", pa.date32()),
+        ("size_seen", pa.int64()),
+        ("mtime_ns", pa.int64()),
+        ("mtime", pa.timestamp("us", tz="UTC")),
+        ("offset_bytes", pa.int64()),
+        ("lines_read", pa.int64()),
+        ("head_md5", pa.string()),
+        ("tail_md5", pa.string()),
+        ("consumed_hash", pa.string()),
+        ("generation", pa.int64()),
+    ]
+)
+
+
 def _files_table(batch: Batch, raw_root: Path) -> pa.Table:
+    """The batch's files' new read states, fingerprinted from the bytes the reader consumed.
+
+    Never from the file on disk: it may have been copied over since its read (the next run's
+    verification then finds the difference) or deleted (reported; what was read commits)."""
     rows = []
     for idx, p in batch.progress.items():
         f = batch.files[idx]
-        head, tail = fingerprints(raw_root / f.source_file, p.offset)
+        if not os.path.exists(raw_root / f.source_file) and not batch.reported(f, "vanished"):
+            # Nothing is lost: what was read commits (and the rest of a file deleted while open
+            # is still read). Reported once per run, as the cleanup deleting a file being read.
+            batch.report(vanished(f, "while or after it was read: what was read is kept"))
+        fp = p.fingerprint
         rows.append(
             {
                 "file_idx": idx,
@@ -97,12 +125,13 @@ def _files_table(batch: Batch, raw_root: Path) -> pa.Table:
                 "mtime": datetime.fromtimestamp(f.mtime_ns / 1e9, UTC),
                 "offset_bytes": p.offset,
                 "lines_read": p.lines,
-                "head_md5": head,
-                "tail_md5": tail,
+                "head_md5": fp.head_md5,
+                "tail_md5": fp.tail_md5,
+                "consumed_hash": fp.consumed_hash,
                 "generation": p.generation,
             }
         )
-    return pa.Table.from_pylist(rows)
+    return pa.Table.from_pylist(rows, _FILES_SCHEMA)
 
 
 def write_batch(

@@ -8,6 +8,7 @@ bytes removed (contract §2), with its terminator length and its file and line n
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +18,11 @@ import pyarrow as pa
 
 from piper_dagster.spool.checkpoint import verify
 from piper_dagster.spool.discovery import SpoolFile
+from piper_dagster.spool.fingerprint import Fingerprint
 from piper_dagster.spool.planner import FilePlan
 from piper_dagster.spool.reader import LongLine, Piece, read_new_lines
+
+log = logging.getLogger("piper.ingest")
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,9 @@ class Progress:
     # Bytes looked at: the stat() size once the file was read to its end, else `offset` (so a
     # file left half read by a batch boundary or a crash is "grown" for the next plan).
     size_seen: int
+    # The hash of [0, offset) as the reader consumed it (committed as is: never re-read from
+    # the file at commit time, which may have been replaced since).
+    fingerprint: Fingerprint
 
 
 @dataclass
@@ -41,8 +48,10 @@ class Batch:
     progress: dict[int, Progress] = field(default_factory=dict)  # by file_idx
     anomalies: list[dict[str, str]] = field(default_factory=list)
     nbytes: int = 0
+    # The run's anomalies (its metadata), which this batch's are also added to.
+    run_anomalies: list[dict[str, str]] = field(default_factory=list)
 
-    def add(self, item: Piece | LongLine, generation: int) -> None:
+    def add(self, item: Piece | LongLine, generation: int, fp: Fingerprint) -> None:
         if isinstance(item, Piece):
             self.pieces.append(item)
             self.nbytes += len(item.data)
@@ -51,7 +60,26 @@ class Batch:
             self.long_lines.append(item)
             self.nbytes += item.length
             lines = item.line_no
-        self.progress[item.file_idx] = Progress(item.end_offset, lines, generation, item.end_offset)
+        self.progress[item.file_idx] = Progress(
+            item.end_offset, lines, generation, item.end_offset, fp
+        )
+
+    def report(self, anomaly: dict[str, str]) -> None:
+        """An anomaly found while reading: committed with this batch, and in the run's metadata."""
+        self.anomalies.append(anomaly)
+        self.run_anomalies.append(anomaly)
+
+    def reported(self, file: SpoolFile, kind: str) -> bool:
+        """Whether this run already reported `kind` for `file` (in this batch or before)."""
+        return any(
+            a["source_file"] == file.source_file and a["kind"] == kind for a in self.run_anomalies
+        )
+
+
+def vanished(file: SpoolFile, when: str) -> dict[str, str]:
+    """A spool file deleted after the plan (the studio's cleanup): reported, never a failure."""
+    log.warning("spool file %s was deleted %s", file.source_file, when)
+    return {"source_file": file.source_file, "kind": "vanished", "detail": f"deleted {when}"}
 
 
 def iter_batches(
@@ -59,38 +87,38 @@ def iter_batches(
 ) -> Iterator[Batch]:
     """Group the new lines of the planned files into batches of about `batch_bytes`."""
     files = [p.file for p in plans]
-    batch = Batch(files)
+    batch = Batch(files, run_anomalies=anomalies)
     for idx, plan in enumerate(plans):
-        path = raw_root / plan.file.source_file
         try:
-            state, anomaly = verify(plan.file, plan.state, path)
+            # One open file for the verification and the read: a file deleted from now on is
+            # still read to its planned end (the descriptor keeps its bytes).
+            f = open(raw_root / plan.file.source_file, "rb")  # noqa: SIM115 (closed below)
         except FileNotFoundError:
-            continue  # removed by the retention cleanup since the plan: nothing to read
-        if anomaly:
-            anomalies.append(anomaly)
-            batch.anomalies.append(anomaly)  # recorded with the batch that restarts the file
-        offset, lines, generation = (
-            (state.offset_bytes, state.lines_read, state.generation) if state else (0, 0, 0)
-        )
-        try:
-            items = read_new_lines(path, idx, offset, lines, plan.file.size, batch_bytes)
+            batch.report(vanished(plan.file, "after the plan, before its read: skipped"))
+            continue
+        with f:
+            state, hasher, anomaly = verify(plan.file, plan.state, f)
+            if anomaly:
+                batch.report(anomaly)  # recorded with the batch that restarts the file
+            offset, lines, generation = (
+                (state.offset_bytes, state.lines_read, state.generation) if state else (0, 0, 0)
+            )
+            fp = hasher.fingerprint()  # the state's, if nothing new is complete
             # Lazily: a batch may be handed out while this file is half read.
-            for item in items:
+            for item in read_new_lines(f, idx, offset, lines, plan.file.size, batch_bytes, hasher):
                 if batch.nbytes and batch.nbytes + _size(item) > batch_bytes:
                     yield batch
-                    batch = Batch(files)
-                batch.add(item, generation)
-        except FileNotFoundError:
-            continue
+                    batch = Batch(files, run_anomalies=anomalies)
+                batch.add(item, generation, hasher.fingerprint())
         # Read to its end (maybe with nothing new, or an unterminated tail): record it as seen.
         last = batch.progress.get(idx)
         if last is not None:
-            offset, lines = last.offset, last.lines
-        batch.progress[idx] = Progress(offset, lines, generation, plan.file.size)
+            offset, lines, fp = last.offset, last.lines, last.fingerprint
+        batch.progress[idx] = Progress(offset, lines, generation, plan.file.size, fp)
         if batch.nbytes >= batch_bytes:
             yield batch
-            batch = Batch(files)
-    if batch.progress:
+            batch = Batch(files, run_anomalies=anomalies)
+    if batch.progress or batch.anomalies:
         yield batch
 
 

@@ -1,20 +1,20 @@
 """The spool's checkpoints: each file's read state, as the last committed batch left it.
 
 The state lives in the warehouse (spool_files) and commits in the same transaction as the lines
-it accounts for, so it is never ahead of or behind the data. Reading it is all this module does;
-the ingest batch writes it (sql/ingest/upsert_spool_files.sql).
+it accounts for, so it is never ahead of or behind the data. Reading it and verifying it against
+the file are all this module does; the ingest batch writes it (sql/ingest/upsert_spool_files.sql).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
+from typing import BinaryIO
 
 import duckdb
 
 from piper_dagster.spool.discovery import SpoolFile
-from piper_dagster.spool.fingerprint import fingerprints
+from piper_dagster.spool.fingerprint import ConsumedHasher, hash_prefix
 
 # The ingest's logger: a rewritten file is news of the ingest, wherever it is noticed.
 log = logging.getLogger("piper.ingest")
@@ -31,29 +31,56 @@ class FileState:
     head_md5: str
     tail_md5: str
     generation: int
+    # Hash of all the consumed bytes; None in a row written before the column existed (verified
+    # once with head_md5/tail_md5, then rewritten with it).
+    consumed_hash: str | None = None
+
+
+_COLUMNS = ("offset_bytes", "lines_read", "size_seen", "mtime_ns", "head_md5", "tail_md5")
 
 
 def load_states(con: duckdb.DuckDBPyConnection) -> dict[str, FileState]:
     """Every file's read state, by source_file."""
-    rows = con.execute(
-        "SELECT source_file, offset_bytes, lines_read, size_seen, mtime_ns, head_md5, tail_md5,"
-        " generation FROM spool_files"
-    ).fetchall()
-    return {r[0]: FileState(*r[1:]) for r in rows}
+    # By name from SELECT *: a read-only connection (the sensor's peek) may see a warehouse that
+    # no writer has upgraded yet, without consumed_hash.
+    cur = con.execute("SELECT * FROM spool_files")
+    names = [d[0] for d in cur.description]
+    states = {}
+    for row in cur.fetchall():
+        r = dict(zip(names, row, strict=True))
+        states[r["source_file"]] = FileState(
+            *(r[c] for c in _COLUMNS), r["generation"], r.get("consumed_hash")
+        )
+    return states
 
 
 def verify(
-    file: SpoolFile, state: FileState | None, path: Path
-) -> tuple[FileState | None, dict[str, str] | None]:
-    """Check that the bytes already consumed are unchanged; a rewrite restarts from zero."""
+    file: SpoolFile, state: FileState | None, f: BinaryIO
+) -> tuple[FileState | None, ConsumedHasher, dict[str, str] | None]:
+    """Check that the bytes already consumed are unchanged; a rewrite restarts from zero.
+
+    Hashes [0, offset) of the open file once: on a match the returned hasher continues with the
+    new bytes, so a grown file costs one re-read of its prefix. Returns the state to read from
+    (None: from byte 0, nothing read before), the hasher at that state's offset, and an anomaly
+    (shrunk | rewritten) if the file must be read again."""
     if state is None:
-        return None, None
+        return None, ConsumedHasher(), None
+    hasher = None
     if file.size < state.offset_bytes:
         kind, detail = "shrunk", f"size {file.size} < {state.offset_bytes} bytes read"
-    elif fingerprints(path, state.offset_bytes) != (state.head_md5, state.tail_md5):
-        kind, detail = "rewritten", f"the first {state.offset_bytes} bytes changed"
     else:
-        return state, None
+        hasher = hash_prefix(f, state.offset_bytes)
+        fp = hasher.fingerprint()
+        if fp.offset != state.offset_bytes:
+            same = False  # shrank since the plan's stat()
+        elif state.consumed_hash is not None:
+            same = fp.consumed_hash == state.consumed_hash
+        else:
+            # Written by an older piper: the old check, once; this run's commit stores the hash.
+            same = (fp.head_md5, fp.tail_md5) == (state.head_md5, state.tail_md5)
+        if same:
+            return state, hasher, None
+        kind, detail = "rewritten", f"the first {state.offset_bytes} bytes changed"
     anomaly = {"source_file": file.source_file, "kind": kind, "detail": detail}
     log.warning(
         "spool file %s was %s (%s): re-reading it from the start; already ingested events"
@@ -63,4 +90,4 @@ def verify(
         detail,
     )
     restart = FileState(0, 0, 0, 0, "", "", state.generation + 1)
-    return restart, anomaly
+    return restart, ConsumedHasher(), anomaly

@@ -49,13 +49,18 @@ CREATE TABLE IF NOT EXISTS spool_files (
     tail_md5        VARCHAR NOT NULL,   -- md5 of the last min(offset, 4 KiB) consumed bytes
     generation      INTEGER NOT NULL,   -- bumped when the file was found rewritten
     first_read_at   TIMESTAMPTZ NOT NULL,
-    last_read_at    TIMESTAMPTZ NOT NULL
+    last_read_at    TIMESTAMPTZ NOT NULL,
+    consumed_hash   VARCHAR             -- 'xxh3_128:<hex>' of all bytes [0, offset) as read
 );
+-- Warehouses made before consumed_hash: the column is added (last, like above); their rows keep
+-- NULL until the file is next read (verified once with head_md5/tail_md5, then hashed).
+ALTER TABLE spool_files ADD COLUMN IF NOT EXISTS consumed_hash VARCHAR;
 
--- Anomalies found while reading (a file that shrank or whose read bytes changed).
+-- Anomalies found while reading (a file that shrank, whose read bytes changed, or that was
+-- deleted between the plan and the commit).
 CREATE TABLE IF NOT EXISTS spool_anomalies (
     source_file     VARCHAR NOT NULL,
-    kind            VARCHAR NOT NULL,   -- 'shrunk' | 'rewritten'
+    kind            VARCHAR NOT NULL,   -- 'shrunk' | 'rewritten' | 'vanished' (deleted mid-run)
     detail          VARCHAR NOT NULL,
     detected_at     TIMESTAMPTZ NOT NULL,
     ingest_run_id   VARCHAR
