@@ -282,3 +282,24 @@ def test_a_file_deleted_while_it_is_read_is_read_to_its_planned_end(
     assert (r.batches, r.events) == (3, n)
     assert [(a["source_file"], a["kind"]) for a in r.anomalies] == [(F, "vanished")]
     assert _anomalies(piper_env) == [(F, "vanished")]
+
+
+def test_a_file_truncated_between_the_plan_and_its_read_is_reported_shrunk(
+    piper_env: Settings,
+) -> None:
+    raw = piper_env.raw_root
+    data = _events(1000, 1100)
+    write_spool_file(raw, F, data)
+    ingest(piper_env)
+    write_spool_file(raw, F, ev(5000), append=True, mtime=SETTLED_MTIME + 10)
+
+    def truncate(progress: object) -> None:
+        if getattr(progress, "batches", None) == 0:  # planned as grown, not read yet
+            write_spool_file(raw, F, _events(1000, 1010) + ev(5001), mtime=SETTLED_MTIME + 20)
+
+    r = ingest(piper_env, on_batch=truncate)
+    assert "1 grown" in r.plan_summary
+    assert [(a["kind"], a["detail"]) for a in r.anomalies] == [
+        ("shrunk", f"size {len(_events(1000, 1010) + ev(5001))} < {len(data)} bytes read")
+    ]
+    assert (r.events, r.duplicates) == (1, 10)

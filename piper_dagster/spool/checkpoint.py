@@ -65,22 +65,23 @@ def verify(
     (shrunk | rewritten) if the file must be read again."""
     if state is None:
         return None, ConsumedHasher(), None
-    hasher = None
     if file.size < state.offset_bytes:
         kind, detail = "shrunk", f"size {file.size} < {state.offset_bytes} bytes read"
     else:
         hasher = hash_prefix(f, state.offset_bytes)
         fp = hasher.fingerprint()
-        if fp.offset != state.offset_bytes:
-            same = False  # shrank since the plan's stat()
-        elif state.consumed_hash is not None:
-            same = fp.consumed_hash == state.consumed_hash
+        if fp.offset < state.offset_bytes:  # since the plan's stat()
+            kind, detail = "shrunk", f"size {fp.offset} < {state.offset_bytes} bytes read"
         else:
-            # Written by an older piper: the old check, once; this run's commit stores the hash.
-            same = (fp.head_md5, fp.tail_md5) == (state.head_md5, state.tail_md5)
-        if same:
-            return state, hasher, None
-        kind, detail = "rewritten", f"the first {state.offset_bytes} bytes changed"
+            if state.consumed_hash is not None:
+                same = fp.consumed_hash == state.consumed_hash
+            else:
+                # Written by an older piper: the old check, once; this run's commit stores the
+                # hash of everything read.
+                same = (fp.head_md5, fp.tail_md5) == (state.head_md5, state.tail_md5)
+            if same:
+                return state, hasher, None
+            kind, detail = "rewritten", f"the first {state.offset_bytes} bytes changed"
     anomaly = {"source_file": file.source_file, "kind": kind, "detail": detail}
     log.warning(
         "spool file %s was %s (%s): re-reading it from the start; already ingested events"
@@ -89,5 +90,6 @@ def verify(
         kind,
         detail,
     )
+    # The prefix hash is not reused: the reader re-reads from byte 0 and hashes as it goes.
     restart = FileState(0, 0, 0, 0, "", "", state.generation + 1)
     return restart, ConsumedHasher(), anomaly
