@@ -252,6 +252,23 @@ def test_a_file_deleted_between_the_plan_and_its_read_is_skipped_and_reported(
     assert (r.events, r.anomalies) == (0, [])
 
 
+def test_the_only_planned_file_deleted_before_its_read_is_still_reported(
+    piper_env: Settings,
+) -> None:
+    """Nothing else to read: the anomaly alone is committed (a batch of no lines)."""
+    raw = piper_env.raw_root
+    write_spool_file(raw, F, _events(1000, 1010))
+
+    def cleanup(progress: object) -> None:
+        if getattr(progress, "batches", None) == 0:
+            (raw / F).unlink()
+
+    r = ingest(piper_env, on_batch=cleanup)
+    assert (r.events, [a["kind"] for a in r.anomalies]) == (0, ["vanished"])
+    assert _anomalies(piper_env) == [(F, "vanished")]
+    assert _state(piper_env) is None
+
+
 def test_a_file_deleted_between_its_read_and_its_commit_commits_what_was_read(
     piper_env: Settings,
 ) -> None:
