@@ -26,6 +26,7 @@ def ingest(
         raise ConfigError(f"--limit {limit}: read at least 1 file (or leave --limit out)")
     from piper_dagster.spool.checkpoint import FileState, load_states
     from piper_dagster.spool.planner import plan_spool
+    from piper_dagster.spool.report import issue_lines, record_issues
     from piper_dagster.warehouse import connect
 
     settings = load_settings()
@@ -38,6 +39,8 @@ def ingest(
 
     plan = plan_spool(settings, states)
     typer.echo(f"plan: {plan.summary()}")
+    for line in issue_lines(plan.issues):
+        typer.secho(f"warning: {line}", err=True, fg=typer.colors.YELLOW)
     lo, hi = partition_bounds()
     by_date = plan.to_read_by_date(lo, hi)
     dates = list(by_date)
@@ -57,6 +60,9 @@ def ingest(
         return
     if not dates:
         typer.echo("nothing to ingest")
+        if plan.issues:  # no run records them: the dashboard hears of them all the same
+            with connect(settings.warehouse_path) as con:
+                record_issues(con, plan.issues, None)
         # What a dead run or a failed refresh left in the refresh ledger is still refreshed.
         refresh_waiting(settings)
         return

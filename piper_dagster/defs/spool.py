@@ -60,6 +60,8 @@ def build_spool_asset(settings: Settings) -> dg.AssetsDefinition:
         )
         for anomaly in result.anomalies:
             context.log.warning(f"spool anomaly: {anomaly}")
+        for issue in result.skipped + result.future_mtime:  # the entries the plan reported
+            context.log.warning(f"spool {issue['kind']}: {issue['source_file']}: {issue['detail']}")
         meta = result.metadata()
         meta["invalid_by_reason"] = dg.MetadataValue.json(meta["invalid_by_reason"])
         meta["anomalies"] = dg.MetadataValue.json(meta["anomalies"])
