@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from piper_dagster.cli import app
 from piper_dagster.ingest.run import ingest
+from piper_dagster.serving import publish
 from piper_dagster.settings import Settings, load_settings
 from piper_dagster.spool.checkpoint import load_states
 from piper_dagster.spool.discovery import spool_date_of
@@ -78,6 +79,18 @@ def test_hostile_names_are_skipped_and_reported_and_the_rest_is_ingested(
     for name in HOSTILE_SKIPPED:
         assert any(name in m for m in caplog.messages), name
     assert _anomalies(warehouse) == set(HOSTILE_SKIPPED.items())
+    # The pipeline-health dashboard's table: files per day, kind and host (never the user).
+    publish(piper_env)
+    served = piper_env.serving_dir / "current" / "health_spool_anomalies_daily.parquet"
+    with warehouse() as con:
+        rows = con.execute(
+            f"SELECT host, kind, files FROM read_parquet('{served}') ORDER BY 1, 2"
+        ).fetchall()
+    assert rows == [
+        ("h\\xffst", "unreadable_name", 1),
+        ("ws001", "unreadable", 1),
+        ("ws001", "unreadable_name", 2),
+    ]
 
     # Every later ingest works too, and a skipped file is one row a day, not one per run.
     write_spool_file(raw, "ws002/carol/2026-03-05_more.jsonl", ev(2))
