@@ -163,9 +163,18 @@ def test_sensor_tick_skips_hostile_names(piper_env: Settings) -> None:
         assert "4 spool entries skipped" in (only_hostile.skip_message or "")
         write_spool_file(piper_env.raw_root, GOOD, ev(1))
         result = spool_sensor(dg.build_sensor_context(instance=instance, definitions=defs()))
-    assert isinstance(result, dg.SensorResult)
-    (request,) = result.run_requests or []
-    assert request.tags["dagster/asset_partition_range_start"] == "2026-03-04"
+        assert isinstance(result, dg.SensorResult)
+        (request,) = result.run_requests or []
+        assert request.tags["dagster/asset_partition_range_start"] == "2026-03-04"
+        # The requested run reads the good file; its metadata and its log name the skipped.
+        run = dg.materialize(
+            [defs().get_assets_def("spool_events")], instance=instance, tags=request.tags
+        )
+        (mat,) = run.asset_materializations_for_node("spool_events")
+        skipped = {s["source_file"]: s["kind"] for s in mat.metadata["skipped"].value}
+        assert skipped == HOSTILE_SKIPPED and mat.metadata["events"].value == 1
+        warnings = [e.message for e in instance.all_logs(run.run_id) if e.level == logging.WARNING]
+        assert any("skipped: ws001/alice/\\xff\\xfe.jsonl" in w for w in warnings), warnings
 
 
 def test_future_mtime_settles_by_its_ctime_is_reported_and_skew_uses_the_ctime(

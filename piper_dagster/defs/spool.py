@@ -56,12 +56,11 @@ def build_spool_asset(settings: Settings) -> dg.AssetsDefinition:
             limit=config.limit,
             reread=config.reread,
             on_progress=context.log.info,
+            on_warning=context.log.warning,  # skipped spool entries, in the run's log
             on_batch=report_progress,  # the piper command running this run draws its bar from it
         )
         for anomaly in result.anomalies:
             context.log.warning(f"spool anomaly: {anomaly}")
-        for issue in result.skipped + result.future_mtime:  # the entries the plan reported
-            context.log.warning(f"spool {issue['kind']}: {issue['source_file']}: {issue['detail']}")
         meta = result.metadata()
         meta["invalid_by_reason"] = dg.MetadataValue.json(meta["invalid_by_reason"])
         meta["anomalies"] = dg.MetadataValue.json(meta["anomalies"])

@@ -98,6 +98,7 @@ def ingest(
     dry_run: bool = False,
     now_ns: int | None = None,
     on_progress: Callable[[str], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
     after_batch: Callable[[int], None] | None = None,
     on_batch: Callable[[IngestProgress], None] | None = None,
 ) -> IngestResult:
@@ -124,8 +125,8 @@ def ingest(
         )
         result.skipped = [i.as_dict() for i in plan.skipped]
         result.future_mtime = [i.as_dict() for i in plan.issues if not i.skipped]
-        for line in issue_lines(plan.issues):
-            log.warning(line)
+        for line in issue_lines(plan.issues):  # skipped spool entries: the operator's news
+            (on_warning or log.warning)(line)
         clock.lap("plan")
         if dry_run:
             return result
