@@ -166,7 +166,16 @@ def test_sensor_tick_skips_hostile_names(piper_env: Settings) -> None:
         assert isinstance(result, dg.SensorResult)
         (request,) = result.run_requests or []
         assert request.tags["dagster/asset_partition_range_start"] == "2026-03-04"
-        # The requested run reads the good file; its metadata and its log name the skipped.
+
+
+@pytest.mark.slow  # a Dagster run
+def test_the_spool_run_names_skipped_entries_in_its_metadata_and_log(piper_env: Settings) -> None:
+    hostile_spool(piper_env.raw_root)
+    write_spool_file(piper_env.raw_root, GOOD, ev(1))
+    with dg.DagsterInstance.get() as instance:
+        result = spool_sensor(dg.build_sensor_context(instance=instance, definitions=defs()))
+        assert isinstance(result, dg.SensorResult)
+        (request,) = result.run_requests or []
         run = dg.materialize(
             [defs().get_assets_def("spool_events")], instance=instance, tags=request.tags
         )
