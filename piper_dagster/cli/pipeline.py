@@ -41,6 +41,11 @@ def ingest(
     typer.echo(f"plan: {plan.summary()}")
     for line in issue_lines(plan.issues):
         typer.secho(f"warning: {line}", err=True, fg=typer.colors.YELLOW)
+    if plan.issues and not dry_run:
+        # For the dashboard, even when no run follows (once per entry, kind and day: a run
+        # recording them again adds nothing).
+        with connect(settings.warehouse_path) as con:
+            record_issues(con, plan.issues, None)
     lo, hi = partition_bounds()
     by_date = plan.to_read_by_date(lo, hi)
     dates = list(by_date)
@@ -60,9 +65,6 @@ def ingest(
         return
     if not dates:
         typer.echo("nothing to ingest")
-        if plan.issues:  # no run records them: the dashboard hears of them all the same
-            with connect(settings.warehouse_path) as con:
-                record_issues(con, plan.issues, None)
         # What a dead run or a failed refresh left in the refresh ledger is still refreshed.
         refresh_waiting(settings)
         return
