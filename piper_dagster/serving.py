@@ -72,6 +72,11 @@ SERVED_TABLES: tuple[ServedTable, ...] = (
         "spool_date",
         "Lines read and quarantined, events and skewed events per spool date (the checks' measures)",
     ),
+    _health(
+        "health_spool_anomalies_daily",
+        "detected_date",
+        "Spool files rewritten, gone, skipped (unreadable, no partition) or with a future mtime",
+    ),
     ServedTable(
         "health_refresh_backlog",
         "first_dirtied_at",

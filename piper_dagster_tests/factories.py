@@ -71,6 +71,31 @@ def ev(n: int, ts: str = "2026-03-04T10:00:00Z", **extra: object) -> bytes:
     return json.dumps(event).encode() + b"\n"
 
 
+# The hostile entries of issue #13 item 3, as hostile_spool() makes them (printable names).
+HOSTILE_SKIPPED = {
+    "ws001/alice/loop.jsonl": "unreadable",  # `ln -s loop.jsonl loop.jsonl`
+    "ws001/alice/\\xff\\xfe.jsonl": "unreadable_name",
+    "h\\xffst": "unreadable_name",  # a host folder
+    "ws001/b\\xe9b": "unreadable_name",  # a user folder (latin-1 'bob' with an accent)
+}
+
+
+def hostile_spool(raw_root: Path) -> None:
+    """A symlink loop named *.jsonl, a file, a host folder and a user folder whose names are
+    not UTF-8 (each holding a valid event that must not be read), next to nothing else."""
+    user = raw_root / "ws001" / "alice"
+    user.mkdir(parents=True, exist_ok=True)
+    os.symlink("loop.jsonl", user / "loop.jsonl")
+    raw = os.fsencode(raw_root)
+    names = (b"ws001/alice/\xff\xfe.jsonl", b"h\xffst/bob/x.jsonl", b"ws001/b\xe9b/y.jsonl")
+    for n, name in enumerate(names, 901):
+        path = raw + b"/" + name
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(ev(n))
+        os.utime(path, (SETTLED_MTIME, SETTLED_MTIME))
+
+
 @cache
 def _built(start_date: date, interval: int, cron: str, runbook_url: str) -> dg.Definitions:
     return build_definitions(load_settings())

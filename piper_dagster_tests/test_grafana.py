@@ -48,7 +48,7 @@ from piper_dagster_tests.demo_warehouse import (
     plugin_query,
     provisioned_init,
 )
-from piper_dagster_tests.factories import REPO_ROOT
+from piper_dagster_tests.factories import REPO_ROOT, hostile_spool
 
 DASHBOARDS = sorted((REPO_ROOT / "grafana" / "dashboards").rglob("*.json"))
 PROVISIONING = REPO_ROOT / "grafana" / "provisioning"
@@ -345,6 +345,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
 
     with piper_settings(tmp_path_factory.mktemp("demo")) as settings:
         generate(settings)
+        hostile_spool(settings.raw_root)  # skipped and reported: the spool anomalies panels
         last = DEMO_START + timedelta(days=DEMO_DAYS - 1)
         materialize_all(DEMO_START - timedelta(days=1), last)
         insert_check_results(settings, DEMO_START, DEMO_DAYS)

@@ -26,6 +26,7 @@ def ingest(
         raise ConfigError(f"--limit {limit}: read at least 1 file (or leave --limit out)")
     from piper_dagster.spool.checkpoint import FileState, load_states
     from piper_dagster.spool.planner import plan_spool
+    from piper_dagster.spool.report import issue_lines, record_issues
     from piper_dagster.warehouse import connect
 
     settings = load_settings()
@@ -38,6 +39,13 @@ def ingest(
 
     plan = plan_spool(settings, states)
     typer.echo(f"plan: {plan.summary()}")
+    for line in issue_lines(plan.issues):
+        typer.secho(f"warning: {line}", err=True, fg=typer.colors.YELLOW)
+    if plan.issues and not dry_run:
+        # For the dashboard, even when no run follows (once per entry, kind and day: a run
+        # recording them again adds nothing).
+        with connect(settings.warehouse_path) as con:
+            record_issues(con, plan.issues, None)
     lo, hi = partition_bounds()
     by_date = plan.to_read_by_date(lo, hi)
     dates = list(by_date)

@@ -25,6 +25,7 @@ from piper_dagster.refresh_ledger import contiguous_ranges
 from piper_dagster.settings import ConfigError, Settings
 from piper_dagster.spool.checkpoint import FileState, load_states
 from piper_dagster.spool.planner import FilePlan, plan_spool
+from piper_dagster.spool.report import issue_lines
 
 
 def _fingerprint(plans: list[FilePlan]) -> str:
@@ -64,6 +65,10 @@ def spool_tick(
         finally:
             con.close()
     plan = plan_spool(settings, lambda: states)
+    # Skipped entries never stop a tick; they are named in every tick's log until fixed (the
+    # runs record them in spool_anomalies).
+    for line in issue_lines(plan.issues, limit=5):
+        context.log.warning(line)
     by_date = plan.to_read_by_date(*partition_bounds(settings))
     requests = []
     for first, last in contiguous_ranges(set(by_date)):
@@ -79,6 +84,11 @@ def spool_tick(
                     tags={**range_tags(first, last), SPOOL_STATE_TAG: state},
                 )
             )
+    if not requests and plan.skipped:
+        return dg.SkipReason(
+            f"nothing to read; {len(plan.skipped)} spool entries skipped"
+            " (`piper ingest --dry-run` names them)"
+        )
     return dg.SensorResult(run_requests=requests)
 
 

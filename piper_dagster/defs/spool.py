@@ -56,6 +56,7 @@ def build_spool_asset(settings: Settings) -> dg.AssetsDefinition:
             limit=config.limit,
             reread=config.reread,
             on_progress=context.log.info,
+            on_warning=context.log.warning,  # skipped spool entries, in the run's log
             on_batch=report_progress,  # the piper command running this run draws its bar from it
         )
         for anomaly in result.anomalies:

@@ -312,6 +312,29 @@ def pipeline_health_dashboard(checks: ChecksSettings) -> dict[str, Any]:
         [column_override("age_hours", _HOURS)],
     )
 
+    anomalies = _daily_counts(
+        "Spool anomalies per day by kind",
+        "Spool files per day of detection and kind: skipped (unreadable_name: a file or folder"
+        " name that is not UTF-8; unreadable: a symlink loop, permission denied; before_start_date:"
+        " no partition), read with a future_mtime, or found rewritten, shrunk or vanished"
+        " (docs/runbook.md#spool-files-skipped).",
+        "health_spool_anomalies_daily",
+        "detected_date",
+        "kind",
+        "files",
+    )
+    anomalies_table = table_panel(
+        "Spool anomalies by host",
+        "Per host and kind over the range: the days it was seen and the newest; the files are"
+        " named in the ingest runs' metadata, `piper ingest --dry-run` and table spool_anomalies.",
+        "SELECT host, kind, count(*)::BIGINT AS days, sum(files)::BIGINT AS file_days,"
+        " max(detected_date) AS last_seen\n"
+        "FROM health_spool_anomalies_daily\nWHERE $__timeFilter(detected_date)\nGROUP BY 1, 2\n"
+        "ORDER BY last_seen DESC, file_days DESC",
+        [column_override("file_days", {"description": "files per day of detection, summed"})],
+        sort_by="last_seen",
+    )
+
     panels = layout(
         [
             [
@@ -323,16 +346,24 @@ def pipeline_health_dashboard(checks: ChecksSettings) -> dict[str, Any]:
                 (published, 3, 5),
                 (backlog, 4, 5),
             ],
-            [(outcomes, 12, 8), (volume, 12, 8), (reasons, 12, 8), (skew, 12, 8)],
+            [
+                (outcomes, 12, 8),
+                (volume, 12, 8),
+                (reasons, 12, 8),
+                (skew, 12, 8),
+                (anomalies, 24, 8),
+            ],
             [(checks_table, 24, 9)],
             [(hosts_table, 8, 8), (reasons_table, 8, 8), (freshness_table, 8, 8)],
             [(backlog_table, 24, 7)],
+            [(anomalies_table, 24, 7)],
         ]
     )
     return dashboard(
         "piper-pipeline-health",
         "Pipeline health",
-        "piper's own health: check outcomes, ingest volume, quarantine, clock skew, freshness.",
+        "piper's own health: check outcomes, ingest volume, quarantine, clock skew, freshness,"
+        " spool anomalies.",
         panels,
         dagster_links=[
             ("Dagster runs", "/runs"),

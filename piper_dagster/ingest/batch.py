@@ -122,7 +122,7 @@ def _files_table(batch: Batch, raw_root: Path) -> pa.Table:
                 "spool_date": f.spool_date,
                 "size_seen": p.size_seen,
                 "mtime_ns": f.mtime_ns,
-                "mtime": datetime.fromtimestamp(f.mtime_ns / 1e9, UTC),
+                "mtime": datetime.fromtimestamp(f.written_ns / 1e9, UTC),  # clock skew (§6)
                 "offset_bytes": p.offset,
                 "lines_read": p.lines,
                 "head_md5": fp.head_md5,

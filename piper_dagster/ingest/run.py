@@ -24,6 +24,7 @@ from piper_dagster.ingest.framing import iter_batches
 from piper_dagster.settings import Settings
 from piper_dagster.spool.checkpoint import load_states
 from piper_dagster.spool.planner import plan_spool
+from piper_dagster.spool.report import issue_lines, record_issues
 from piper_dagster.warehouse import connect, use_privacy
 
 log = logging.getLogger("piper.ingest")
@@ -41,6 +42,8 @@ class IngestResult(LineCounters):
     refresh_pending: list[date] = field(default_factory=list)  # the refresh ledger after the run
     spool_dates: set[date] = field(default_factory=set)
     anomalies: list[dict[str, str]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # spool entries not read, and why
+    future_mtime: list[dict[str, str]] = field(default_factory=list)  # read, but reported
     batches: int = 0
     seconds: float = 0.0
     # read (files → batches), split, validate, write, commit, export: where the time went
@@ -62,6 +65,8 @@ class IngestResult(LineCounters):
             "nul_padding_lines": self.nul_padding_lines,
             "skewed": self.skewed,
             "anomalies": self.anomalies,
+            "skipped": self.skipped,
+            "future_mtime": self.future_mtime,
             "event_dates": [d.isoformat() for d in sorted(self.event_dates)],
             "refresh_pending": [d.isoformat() for d in self.refresh_pending],
             "batches": self.batches,
@@ -93,6 +98,7 @@ def ingest(
     dry_run: bool = False,
     now_ns: int | None = None,
     on_progress: Callable[[str], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
     after_batch: Callable[[int], None] | None = None,
     on_batch: Callable[[IngestProgress], None] | None = None,
 ) -> IngestResult:
@@ -117,9 +123,14 @@ def ingest(
             f"plan: {result.plan_summary}"
             + (f"; reading {len(to_read)} (limit)" if limit is not None else "")
         )
+        result.skipped = [i.as_dict() for i in plan.skipped]
+        result.future_mtime = [i.as_dict() for i in plan.issues if not i.skipped]
+        for line in issue_lines(plan.issues):  # skipped spool entries: the operator's news
+            (on_warning or log.warning)(line)
         clock.lap("plan")
         if dry_run:
             return result
+        record_issues(con, plan.issues, result.run_id)  # the pipeline-health dashboard's
         # Progress for the caller (the CLI draws a bar from it): bytes drive the estimate.
         bytes_total = sum(
             p.file.size - (p.state.offset_bytes if p.state and p.status == "grown" else 0)
