@@ -30,12 +30,12 @@ from piper_dagster_tests.factories import (
 runner = CliRunner()
 
 
-def _small_spool(raw: Path) -> None:
+def _small_spool(raw: Path, artists: int = 12) -> None:
     """Three days, every event type: dozens of Parquet files per export."""
     generate_spool(
         raw,
         GenerateOptions(
-            start=date(2026, 3, 2), days=3, artists=12, damage=frozenset({"invalid_json"})
+            start=date(2026, 3, 2), days=3, artists=artists, damage=frozenset({"invalid_json"})
         ),
     )
 
@@ -96,10 +96,11 @@ def test_a_kill_9_during_the_export_is_repaired_by_the_next_ingest_with_nothing_
     assert tools > 0 and parquet_rows(data / "silver" / "tool_events") == tools
 
 
+@pytest.mark.slow
 def test_the_spool_sensor_requests_a_run_for_pending_exports_with_no_new_byte(
     piper_env: Settings, warehouse
 ) -> None:
-    _small_spool(piper_env.raw_root)
+    _small_spool(piper_env.raw_root, artists=3)
     ingest(piper_env)
     with warehouse() as con:
         events = con.execute("SELECT count(*) FROM silver_events").fetchone()[0]
@@ -133,6 +134,7 @@ def test_the_spool_sensor_requests_a_run_for_pending_exports_with_no_new_byte(
         assert isinstance(tick, dg.SensorResult) and not tick.run_requests  # nothing left
 
 
+@pytest.mark.slow
 def test_a_silver_domain_export_that_failed_is_finished_by_the_next_ingest(
     piper_env: Settings, warehouse
 ) -> None:
@@ -165,12 +167,13 @@ def test_a_silver_domain_export_that_failed_is_finished_by_the_next_ingest(
 
 def test_a_damaged_serving_parquet_is_fixed_by_piper_publish(piper_env: Settings) -> None:
     """docs/runbook.md "Derived files are stale": Grafana's copy is rebuilt by `piper publish`."""
-    _small_spool(piper_env.raw_root)
-    assert runner.invoke(app, ["ingest"]).exit_code == 0
+    _small_spool(piper_env.raw_root, artists=3)
+    ingest(piper_env)
+    assert runner.invoke(app, ["publish"]).exit_code == 0
     current = piper_env.serving_dir / "current"
-    served = sorted(current.glob("*.parquet"))
+    served = sorted(p.name for p in current.glob("*.parquet"))
     assert served
-    damaged = current / "gold_tool_reliability_daily.parquet"
+    damaged = current / "health_ingest_daily.parquet"
     rows = parquet_rows_of(damaged)
     assert rows > 0
     damaged.write_bytes(b"PAR1 not parquet at all")
@@ -179,10 +182,9 @@ def test_a_damaged_serving_parquet_is_fixed_by_piper_publish(piper_env: Settings
 
     out = runner.invoke(app, ["publish"])
     assert out.exit_code == 0, out.output
-    current = piper_env.serving_dir / "current"  # flipped to a new version
-    assert parquet_rows_of(current / "gold_tool_reliability_daily.parquet") == rows
-    for table in served:
-        parquet_rows_of(current / table.name)  # every served file reads again
+    assert parquet_rows_of(current / "health_ingest_daily.parquet") == rows  # a new version
+    for name in served:
+        parquet_rows_of(current / name)  # every served file reads again
 
 
 def parquet_rows_of(path: Path) -> int:
