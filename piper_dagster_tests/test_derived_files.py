@@ -87,10 +87,10 @@ def test_a_kill_9_during_the_export_is_repaired_by_the_next_ingest_with_nothing_
     again = run_piper(env, "ingest")
     assert again.returncode == 0, again.stderr[-3000:]
     assert "nothing to ingest" in again.stdout
-    assert "exported what an earlier run left pending" in again.stdout
     assert parquet_rows(data / "silver" / "events") == events  # readable, complete
     assert _count(warehouse, "export_pending") == 0
     assert _staging_left(data) == []
+    assert "exported what an earlier run left pending" in again.stdout
     # The dead run's dates were refreshed too, their silver domain copies exported.
     tools = _count(warehouse, "silver_tool_events")
     assert tools > 0 and parquet_rows(data / "silver" / "tool_events") == tools
