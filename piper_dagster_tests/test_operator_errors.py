@@ -33,10 +33,13 @@ def _env(tmp_path: Path, data: Path) -> dict[str, str]:
 
 
 def _one_line(proc: subprocess.CompletedProcess[str]) -> str:
+    """The error: one line, the last on stderr (above it only the run's own narration: its
+    address, progress, steps), exit 2, no traceback."""
     lines = proc.stderr.strip().splitlines()
-    assert proc.returncode == 2 and len(lines) == 1, (proc.returncode, proc.stderr[-3000:])
-    assert "Traceback" not in proc.stdout
-    return lines[0]
+    errors = [x for x in lines if x.startswith("piper:")]
+    assert proc.returncode == 2 and errors == lines[-1:], (proc.returncode, proc.stderr[-3000:])
+    assert "Traceback" not in proc.stderr + proc.stdout and len(lines) <= 6, proc.stderr
+    return lines[-1]
 
 
 def _events(warehouse: Path) -> list[tuple[str]]:
