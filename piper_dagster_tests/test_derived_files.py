@@ -4,6 +4,7 @@ killed the last one, and a reader of the published trees never meets a partial f
 from __future__ import annotations
 
 import os
+import re
 import signal
 from datetime import date
 from pathlib import Path
@@ -20,6 +21,7 @@ from piper_dagster.generate.sample_spool import generate_spool
 from piper_dagster.ingest.run import ingest
 from piper_dagster.settings import Settings
 from piper_dagster_tests.factories import (
+    REPO_ROOT,
     defs,
     parquet_rows,
     piper_paused,
@@ -194,3 +196,21 @@ def parquet_rows_of(path: Path) -> int:
     finally:
         con.close()
     return int(row[0]) if row else 0
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_the_runbook_has_the_sections_the_operator_is_sent_to() -> None:
+    runbook = (REPO_ROOT / "docs" / "runbook.md").read_text()
+    anchors = {_anchor(h) for h in re.findall(r"^#+ (.+)$", runbook, flags=re.M)}
+    assert {"the-warehouse-is-damaged", "the-disk-is-full", "derived-files-are-stale"} <= anchors
+    named = {
+        m
+        for path in (REPO_ROOT / "piper_dagster").rglob("*.py")
+        for m in re.findall(r"(?:runbook\.md|\{RUNBOOK\})#([a-z][a-z0-9-]*)", path.read_text())
+    }
+    assert "the-disk-is-full" in named and named <= anchors, named - anchors
