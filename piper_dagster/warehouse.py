@@ -101,11 +101,11 @@ def is_lock_conflict(message: str) -> bool:
 
 
 def _size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"  # pragma: no cover - the loop returns
+    units = ("B", "KiB", "MiB", "GiB", "TiB")
+    i = 0
+    while n >= 1024 and i < len(units) - 1:
+        n, i = n / 1024, i + 1
+    return f"{n:.0f} B" if i == 0 else f"{n:.1f} {units[i]}"
 
 
 def disk_full(where: Path) -> DiskFull:
@@ -126,7 +126,7 @@ def damaged(path: Path, detail: str) -> WarehouseDamaged:
     """The one line for a damaged warehouse file: no wait, no traceback, the rebuild procedure."""
     return WarehouseDamaged(
         f"the warehouse {path} is damaged ({detail}): rebuild it from the spool: move it away,"
-        f" `piper init`, `piper backfill --start D --end D` over the spool dates"
+        " `piper init`, `piper backfill --start D --end D` over the spool dates"
         f" ({RUNBOOK}#the-warehouse-is-damaged)"
     )
 
