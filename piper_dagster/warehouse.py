@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
+import re
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -72,6 +75,97 @@ class WaitTimeout(WarehouseError):
     """A wait (the warehouse lock, the `duckdb` pool slot) passed `dagster.wait_seconds`."""
 
 
+class WarehouseDamaged(WarehouseError):
+    """The warehouse file is corrupt or truncated: rebuilt from the spool, never waited for."""
+
+
+class DiskFull(WarehouseError):
+    """A write failed for lack of space (the warehouse, its WAL, Parquet, quarantine files)."""
+
+
+RUNBOOK = "docs/runbook.md"
+# DuckDB's words for a damaged database file (1.5): a checksum mismatch ("Corrupt database file:
+# ... in block at location N": note the "lock" in "block"), a file shorter than its own
+# metadata says (truncated), a header that is not DuckDB's.
+_DAMAGED = ("corrupt database file", "not a valid duckdb database file")
+_SHORT_READ = "could not read enough bytes from file"
+_NO_SPACE = ("no space left on device", "disk quota exceeded")
+_QUOTED = re.compile(r'"([^"]+)"')
+
+
+def is_lock_conflict(message: str) -> bool:
+    """Another process holds the file's lock (DuckDB: 'Could not set lock on file ...:
+    Conflicting lock is held in ... (PID n)'): worth waiting for, unlike anything else."""
+    text = message.lower()
+    return "could not set lock on file" in text or "conflicting lock" in text
+
+
+def _size(n: float) -> str:
+    units = ("B", "KiB", "MiB", "GiB", "TiB")
+    i = 0
+    while n >= 1024 and i < len(units) - 1:
+        n, i = n / 1024, i + 1
+    return f"{n:.0f} B" if i == 0 else f"{n:.1f} {units[i]}"
+
+
+def disk_full(where: Path) -> DiskFull:
+    """The one line for a write that found no space at `where`, with the space free there now."""
+    probe = where
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    usage = shutil.disk_usage(probe)
+    return DiskFull(
+        f"the disk is full: could not write {where} ({_size(usage.free)} free of"
+        f" {_size(usage.total)} on its file system now): free space there (or move"
+        " paths.data_root to a bigger disk), then run the command again; nothing partial was"
+        f" committed, the rerun finishes the work ({RUNBOOK}#the-disk-is-full)"
+    )
+
+
+def damaged(path: Path, detail: str) -> WarehouseDamaged:
+    """The one line for a damaged warehouse file: no wait, no traceback, the rebuild procedure."""
+    return WarehouseDamaged(
+        f"the warehouse {path} is damaged ({detail}): rebuild it from the spool: move it away,"
+        " `piper init`, `piper backfill --start D --end D` over the spool dates"
+        f" ({RUNBOOK}#the-warehouse-is-damaged)"
+    )
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop(0)
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        todo += [e.__cause__, e.__context__]
+
+
+def operator_error(exc: BaseException, path: Path) -> WarehouseError | None:
+    """The one-line error for a failure the operator must act on (the warehouse at `path`
+    damaged, a disk full), found anywhere in exc's chain (a failed ROLLBACK after a failed
+    COMMIT hides the cause in __context__); None for anything else (a bug: its traceback)."""
+    for e in _chain(exc):
+        if isinstance(e, WarehouseError):
+            return e
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return disk_full(Path(e.filename) if e.filename else path.parent)
+        if not isinstance(e, duckdb.Error):
+            continue
+        message = str(e).splitlines()[0] if str(e) else type(e).__name__
+        text = message.lower()
+        quoted = _QUOTED.search(message)
+        if any(m in text for m in _NO_SPACE):
+            return disk_full(Path(quoted.group(1)) if quoted else path.parent)
+        if any(m in text for m in _DAMAGED):
+            return damaged(path, message)
+        if _SHORT_READ in text and (quoted is None or quoted.group(1).startswith(str(path))):
+            return damaged(path, message)
+    return None
+
+
 def _wait_seconds() -> float:
     # Read when needed: the settings module must not be imported before the CLI reports its errors.
     from piper_dagster.settings import load_settings
@@ -95,7 +189,10 @@ def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
             return duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
             message = str(exc).splitlines()[0]
-            if "lock" not in message.lower():
+            if not is_lock_conflict(message):
+                known = operator_error(exc, path)
+                if known is not None:
+                    raise known from exc
                 raise WarehouseError(f"cannot open the warehouse {path}: {message}") from exc
             if bound is None:
                 bound = LOCK_WAIT_SECONDS if LOCK_WAIT_SECONDS is not None else _wait_seconds()
@@ -148,14 +245,21 @@ def connect(
         path.parent.mkdir(parents=True, exist_ok=True)
     con = _open(path, read_only)
     try:
-        if read_only:
-            con.execute("SET TimeZone = 'UTC'")
-            _require_schema(con, path)
-        else:
-            prepare(con)
-        yield con
-        if not read_only:
-            checkpoint(con)
+        try:
+            if read_only:
+                con.execute("SET TimeZone = 'UTC'")
+                _require_schema(con, path)
+            else:
+                prepare(con)
+            yield con
+            if not read_only:
+                checkpoint(con)
+        except (duckdb.Error, OSError) as exc:
+            # Damage found at query time, a full disk anywhere in the block: one line.
+            known = operator_error(exc, path)
+            if known is None or known is exc:
+                raise
+            raise known from exc
     finally:
         con.close()
 

@@ -313,3 +313,50 @@ def blocked_spool(raw_root: Path, start: date) -> None:
             start=start, days=1, artists=6, damage=frozenset({"wrong_type"}), damage_rate=0.1
         ),
     )
+
+
+def run_piper(
+    env: dict[str, str], *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """A real `piper` process (through the test probe's entry point), run to its end."""
+    return subprocess.run(
+        [sys.executable, "-m", "piper_dagster_tests.piper_child", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def piper_paused(
+    env: dict[str, str], pause: str, paused: Path, *args: str, timeout: float = 180
+) -> subprocess.Popen[bytes]:
+    """A real `piper` process stopped at the probe point `pause` (piper_child.py): returned
+    once it is there, for the caller to kill."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "piper_dagster_tests.piper_child", *args],
+        cwd=REPO_ROOT,
+        env={**env, "PIPERTEST_PAUSE": pause, "PIPERTEST_PAUSED": str(paused)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + timeout
+    while not paused.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"piper {args} never reached {pause} (exit {proc.returncode})")
+        time.sleep(0.1)
+    return proc
+
+
+def parquet_rows(tree: Path) -> int:
+    """Rows of every Parquet file under `tree`, read as a reader of the published copy does."""
+    con = duckdb.connect()
+    try:
+        row = con.execute(
+            f"SELECT count(*) FROM read_parquet('{tree}/**/*.parquet', hive_partitioning = true)"
+        ).fetchone()
+    finally:
+        con.close()
+    return int(row[0]) if row else 0

@@ -4,6 +4,7 @@ Usage: python -m piper_dagster_tests.piper_child <piper arguments...>
   PIPERTEST_PAUSE=before     the spool step pauses before it opens the warehouse (it holds the
                               `duckdb` pool slot, not the DuckDB lock)
   PIPERTEST_PAUSE=after:N    the spool step pauses right after its N-th batch committed
+  PIPERTEST_PAUSE=export:N   the export pauses right after its N-th file was moved into place
   PIPERTEST_PAUSED=<file>    written (with the pid) when the pause begins
 The pause lasts until the process is killed or signalled.
 """
@@ -17,6 +18,7 @@ from typing import Any
 
 from piper_dagster import cli
 from piper_dagster.defs import spool
+from piper_dagster.ingest import export
 
 
 def _pause() -> None:
@@ -43,6 +45,23 @@ def main() -> None:
         return real_ingest(*args, **kwargs)
 
     spool.ingest = ingest  # type: ignore[assignment]
+    if probe.startswith("export:"):
+        n, moved = int(probe.split(":")[1]), [0]
+
+        class _Os:
+            """The export's `os`, pausing after its n-th os.replace (Dagster's own untouched)."""
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(os, name)
+
+            @staticmethod
+            def replace(src: Any, dst: Any) -> None:
+                os.replace(src, dst)
+                moved[0] += 1
+                if moved[0] == n:
+                    _pause()
+
+        export.os = _Os()  # type: ignore[assignment]
     cli.main()
 
 

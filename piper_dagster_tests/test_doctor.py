@@ -74,7 +74,8 @@ def test_a_bad_date_is_one_clear_line(piper_env: Settings, args, message) -> Non
     ("content", "message"),
     [
         (None, "is not a piper warehouse"),  # a DuckDB file without piper's tables
-        (b"not a database" * 1000, "cannot open the warehouse"),
+        # Not DuckDB's header at piper's own path: damaged, with the rebuild (runbook)
+        (b"not a database" * 1000, "is damaged"),
     ],
 )
 def test_a_foreign_or_damaged_file_is_one_clear_line(piper_env: Settings, content, message):

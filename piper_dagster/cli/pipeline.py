@@ -65,7 +65,9 @@ def ingest(
         return
     if not dates:
         typer.echo("nothing to ingest")
-        # What a dead run or a failed refresh left in the refresh ledger is still refreshed.
+        # What a dead run, a full disk or a failed refresh left behind is still finished: the
+        # derived files (export_pending) and the refresh ledger.
+        finish_exports(settings)
         refresh_waiting(settings)
         return
     config = {"limit": limit} if limit is not None else {}
@@ -77,6 +79,21 @@ def ingest(
         refresh_waiting(settings)
         raise
     refresh_waiting(settings)
+
+
+def finish_exports(settings: Settings) -> None:
+    """Rewrite the derived files (Parquet, quarantine JSONL) an earlier run left pending, and
+    remove its staging: a run does it at its end, this is for when no run is needed."""
+    from piper_dagster.ingest.export import export_pending
+    from piper_dagster.warehouse import connect, use_privacy
+
+    if not settings.warehouse_path.exists():
+        return
+    with connect(settings.warehouse_path) as con:
+        use_privacy(con, settings.privacy)
+        done = export_pending(con, settings)
+    if done:
+        typer.echo(f"exported what an earlier run left pending: {done}")
 
 
 def _date_range(start: str, end: str, settings: Settings) -> tuple[date, date]:

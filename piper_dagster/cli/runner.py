@@ -36,7 +36,7 @@ from piper_dagster.defs.runs import (
     report_pending_committed,
     run_process,
 )
-from piper_dagster.warehouse import WaitTimeout
+from piper_dagster.warehouse import WaitTimeout, WarehouseError
 
 if TYPE_CHECKING:
     from piper_dagster.ingest.run import IngestProgress
@@ -229,6 +229,9 @@ def execute(
             raise WaitTimeout(reason)
         if reason == "interrupted" or _was_interrupted(result):
             raise Interrupted(f"interrupted: run {run_id} stopped, its pool slots freed")
+        said = _operator_error(result)
+        if said is not None:  # a damaged warehouse, a full disk: the run failed, one line says why
+            raise WarehouseError(f"{said} (run {run_id})")
         report_pending_committed(instance, committed_partitions(settings))
         return result
 
@@ -248,6 +251,30 @@ def _was_interrupted(result: Any) -> bool:
             if reason is not None and reason.value == "UNEXPECTED_TERMINATION":
                 return True
     return False
+
+
+def _error_names(cls: type[BaseException]) -> set[str]:
+    return {cls.__name__}.union(*(_error_names(c) for c in cls.__subclasses__()))
+
+
+def _operator_error(result: Any) -> str | None:
+    """The one-line message of a step that failed on a WarehouseError (damaged warehouse, full
+    disk, a wait given up): Dagster keeps only its text, in the step failure's error chain."""
+    names = _error_names(WarehouseError)
+    for event in result.all_events:
+        if not event.is_step_failure:
+            continue
+        todo = [event.step_failure_data.error]
+        while todo:
+            error = todo.pop(0)
+            if error is None:
+                continue
+            if error.cls_name in names:
+                text = error.message.strip().splitlines()[0]
+                head, sep, rest = text.partition(": ")
+                return rest if sep and head.rsplit(".", 1)[-1] == error.cls_name else text
+            todo += [error.cause, error.context]
+    return None
 
 
 def _settle(instance: dg.DagsterInstance, run_id: str) -> None:

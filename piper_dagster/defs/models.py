@@ -12,7 +12,7 @@ from piper_dagster.catalog import column_descriptions
 from piper_dagster.defs.keys import POOL, SPOOL_EVENTS
 from piper_dagster.defs.partitions import daily_partitions, partition_dates
 from piper_dagster.defs.resources import PiperResource
-from piper_dagster.ingest.export import write_date_partitions
+from piper_dagster.ingest.export import export_pending, export_target, mark_pending
 from piper_dagster.models import (
     GOLD_MODELS,
     SILVER_MODELS,
@@ -88,6 +88,17 @@ def _ledger_hook(
     return lambda c: refresh_ledger.clear(c, seqs)
 
 
+def _marking(
+    name: str, days: list[date], ledger: Callable[[duckdb.DuckDBPyConnection], None] | None
+) -> Callable[[duckdb.DuckDBPyConnection], None]:
+    def also(con: duckdb.DuckDBPyConnection) -> None:
+        mark_pending(con, name, days)
+        if ledger is not None:
+            ledger(con)
+
+    return also
+
+
 def refresh_models(
     settings: Settings, models: list[Model], first: date, last: date
 ) -> dict[str, dict[str, object]]:
@@ -102,28 +113,24 @@ def refresh_models(
             if hook is not None:
                 hooks[model.layer] = hook
             last_of_layer = all(m.layer != model.layer for m in models[i + 1 :])
-            also = hooks.get(model.layer) if last_of_layer else None
-            rows = refresh(con, model, first, last, also=also)
+            ledger = hooks.get(model.layer) if last_of_layer else None
             start, end = model.window(first, last)
-            files = 0
+            also = ledger
             if model.layer == "silver":
-                days = [start + timedelta(days=i) for i in range((end - start).days)]
-                select = (
-                    f"SELECT * FROM {model.name} "
-                    "WHERE event_date IN (SELECT partition_date FROM pending_dates)"
-                )
-                files = write_date_partitions(
-                    con,
-                    select,
-                    settings.data_root / "silver" / model.name.removeprefix("silver_"),
-                    days,
-                )
+                # The Parquet copy's dates are marked in the refresh's own transaction and
+                # cleared after the export: a crash in between leaves them to the next run's
+                # export (every entry point finishes pending exports), never a stale copy.
+                days = [start + timedelta(days=d) for d in range((end - start).days)]
+                also = _marking(model.name, days, ledger)
+            rows = refresh(con, model, first, last, also=also)
+            files = export_target(con, settings, model.name) if model.layer == "silver" else 0
             out[model.name] = {
                 "rows": rows,
                 "window_start": start.isoformat(),
                 "window_end_exclusive": end.isoformat(),
                 "parquet_files": files,
             }
+        export_pending(con, settings)  # whatever an earlier run left (a crash, a full disk)
         if any(m.layer == "gold" for m in models):
             # Grafana reads the serving layer, never the warehouse: replace it now that gold
             # changed, over the same connection (still inside this step's `duckdb` pool slot).

@@ -21,7 +21,7 @@ import dagster as dg
 import duckdb
 
 from piper_dagster.settings import Settings, load_settings
-from piper_dagster.warehouse import connect
+from piper_dagster.warehouse import connect, is_lock_conflict, operator_error
 
 RESOURCE_KEY = "piper"
 
@@ -49,5 +49,11 @@ class PiperResource(dg.ConfigurableResource):
         checks that the warehouse exists (what a missing one means is its own), and closes."""
         try:
             return duckdb.connect(str(settings.warehouse_path), read_only=True)
-        except duckdb.IOException:
+        except duckdb.IOException as exc:
+            if is_lock_conflict(str(exc)):
+                return None
+            # A damaged file is not "a run writing it": the tick fails with the one line.
+            known = operator_error(exc, settings.warehouse_path)
+            if known is not None:
+                raise known from exc
             return None

@@ -9,6 +9,11 @@ state never triggers twice, unless the run for that state died (a daemon killed 
 `dagster.retry_after_seconds` without success the state is requested again, as a new attempt. Reading itself
 is exactly-once whatever the sensor does (offsets commit with the data), so a restart can
 neither skip a file nor read one twice.
+
+Derived files left behind (export_pending: a run killed or out of disk during its Parquet
+export) call for a run too, even with no new byte: a spool run always finishes pending exports.
+It is requested for the newest partition (it reads what is new there, if anything), keyed by
+the pending rows, so the same leftover is requested once, again only if that run failed.
 """
 
 import hashlib
@@ -54,12 +59,16 @@ def spool_tick(
     for run_id in reaped:
         context.log.warning(f"run {run_id} had died with its process: marked failed")
     states: dict[str, FileState] = {}
+    pending: list[tuple[str, object]] = []
     if settings.warehouse_path.exists():
         con = piper.peek(settings)
         if con is None:
             return dg.SkipReason("a run is writing the warehouse; next tick")
         try:
             states = load_states(con)
+            pending = con.execute(
+                "SELECT target, partition_date FROM export_pending ORDER BY 1, 2"
+            ).fetchall()
         except duckdb.CatalogException:
             pass  # created but not initialised yet: nothing read so far
         finally:
@@ -82,6 +91,21 @@ def spool_tick(
                 dg.RunRequest(
                     run_key=f"spool {state} #{attempt}",
                     tags={**range_tags(first, last), SPOOL_STATE_TAG: state},
+                )
+            )
+    if pending and not requests:  # a requested spool run exports them anyway
+        newest = partition_bounds(settings)[1]
+        digest = hashlib.blake2b(repr(pending).encode(), digest_size=8).hexdigest()
+        state = f"export {digest}"
+        attempt = next_attempt(
+            context.instance, SPOOL_STATE_TAG, state, settings.dagster.retry_after_seconds
+        )
+        if attempt is not None:
+            context.log.info(f"{len(pending)} derived partitions wait for their export")
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"spool {state} #{attempt}",
+                    tags={**range_tags(newest, newest), SPOOL_STATE_TAG: state},
                 )
             )
     if not requests and plan.skipped:
