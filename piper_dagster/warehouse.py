@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import logging
@@ -277,7 +278,10 @@ def transaction(
         if commit:
             con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        # A failed COMMIT (a full disk) or a fatal error has already ended the transaction: the
+        # ROLLBACK then fails too, and its error must not hide the cause (raised below).
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
         raise
     if not commit:
         con.execute("ROLLBACK")

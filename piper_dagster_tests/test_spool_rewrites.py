@@ -252,6 +252,26 @@ def test_a_file_deleted_between_the_plan_and_its_read_is_skipped_and_reported(
     assert (r.events, r.anomalies) == (0, [])
 
 
+def test_a_file_that_cannot_be_opened_after_the_plan_is_skipped_and_reported(
+    piper_env: Settings,
+) -> None:
+    """Not only deletion: any OSError opening a planned file (here the file became a folder;
+    a permission change is the same error path) is reported, and the other files are read."""
+    raw = piper_env.raw_root
+    write_spool_file(raw, F, _events(1000, 1010))
+    write_spool_file(raw, G, _events(2000, 2010))
+
+    def swap(progress: object) -> None:
+        if getattr(progress, "batches", None) == 0:
+            (raw / F).unlink()
+            (raw / F).mkdir()
+
+    r = ingest(piper_env, on_batch=swap)
+    assert [(a["source_file"], a["kind"]) for a in r.anomalies] == [(F, "unreadable")]
+    assert r.events == 10
+    assert _anomalies(piper_env) == [(F, "unreadable")]
+
+
 def test_the_only_planned_file_deleted_before_its_read_is_still_reported(
     piper_env: Settings,
 ) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from piper_dagster.spool.checkpoint import verify
-from piper_dagster.spool.discovery import SpoolFile
+from piper_dagster.spool.discovery import UNREADABLE, SpoolFile
 from piper_dagster.spool.fingerprint import Fingerprint
 from piper_dagster.spool.planner import FilePlan
 from piper_dagster.spool.reader import LongLine, Piece, read_new_lines
@@ -82,6 +82,14 @@ def vanished(file: SpoolFile, when: str) -> dict[str, str]:
     return {"source_file": file.source_file, "kind": "vanished", "detail": f"deleted {when}"}
 
 
+def unreadable(file: SpoolFile, exc: OSError) -> dict[str, str]:
+    """A spool file that could not be opened after the plan: skipped and reported, like the
+    entries the scan cannot read (spool.discovery), never a failed run."""
+    detail = f"cannot be opened after the plan: {exc.strerror or exc}"
+    log.warning("spool file %s %s: skipped", file.source_file, detail)
+    return {"source_file": file.source_file, "kind": UNREADABLE, "detail": detail}
+
+
 def iter_batches(
     plans: list[FilePlan], raw_root: Path, batch_bytes: int, anomalies: list[dict[str, str]]
 ) -> Iterator[Batch]:
@@ -95,6 +103,9 @@ def iter_batches(
             f = open(raw_root / plan.file.source_file, "rb")  # noqa: SIM115 (closed below)
         except FileNotFoundError:
             batch.report(vanished(plan.file, "after the plan, before its read: skipped"))
+            continue
+        except OSError as exc:  # e.g. its permissions changed since the plan: the others go on
+            batch.report(unreadable(plan.file, exc))
             continue
         with f:
             state, hasher, anomaly = verify(plan.file, plan.state, f)
