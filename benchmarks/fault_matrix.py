@@ -2,7 +2,7 @@
 and random kill -9 / SIGTERM in each phase, each checked against an uninterrupted reference run.
 
     uv run python benchmarks/fault_matrix.py [--workdir /tmp/piper-fault-matrix] [--only NAME,...]
-        [--seeds 1,2] [--ones-lines 1000000] [--markdown] [--json FILE] [--keep]
+        [--seeds 1,2] [--ones-lines 500000] [--jobs 1] [--markdown] [--json FILE] [--keep]
 
 Each row builds its own spool from one small generated base spool (piper's sample generator, two
 spool dates, a little damage), applies its attack and runs the real `piper` command as a
@@ -34,6 +34,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -78,6 +79,9 @@ class Done:
         last = next((x for x in reversed(self.err.splitlines()) if x.strip()), "")
         rc = f"killed by {signal.Signals(-self.rc).name}" if self.rc < 0 else f"exit {self.rc}"
         tb = ", Traceback" if "Traceback" in self.text else ""
+        causes = re.findall(r"\b([A-Za-z_.]*(?:Error|Exception)): ([^\n]{0,60})", self.text)
+        if causes and (self.rc != 0 or tb):  # the exception under a failed run's last line
+            tb += f" ({causes[-1][0]}: {causes[-1][1]})"
         return f"{rc}{tb}{' (timed out)' if self.timed_out else ''}: {last[:160]!r}"
 
 
@@ -312,10 +316,9 @@ def snapshot(ws: Workspace) -> Snapshot:
         per_day = set(
             con.execute("SELECT event_date, count(*) FROM silver_events GROUP BY 1").fetchall()
         )
-        dq = set(
-            con.execute("SELECT event_date, dq_events FROM gold_data_quality_daily").fetchall()
-        )
-        s.gold_current = per_day == dq
+        if "gold_data_quality_daily" in tables:  # created by the first gold refresh
+            dq = con.execute("SELECT event_date, dq_events FROM gold_data_quality_daily")
+            s.gold_current = per_day == set(dq.fetchall())
         s.pending = sum(
             con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
             for t in ("export_pending", "refresh_pending")
@@ -541,8 +544,9 @@ class Matrix:
         bad = self.clean(ones) + self.clean(base)
         if got.error or got.quarantine != n:
             bad.append(got.error or f"quarantine {got.quarantine} rows, expected {n}")
-        if ones.peak_rss > base.peak_rss:
-            bad.append("peak RSS above the valid events' ingest")
+        # The issue's bound (10 M lines <= 1 M valid events), scaled; 25 % margin for noise.
+        if ones.peak_rss > 1.25 * base.peak_rss:
+            bad.append("peak RSS above 1.25 x the valid events' ingest")
         observed = (
             f"{ones.brief()}; {n:,} lines: peak RSS {ones.peak_rss / MIB:.0f} MiB,"
             f" {ones.seconds:.1f} s; {n // 10:,} valid events: {base.peak_rss / MIB:.0f} MiB,"
@@ -586,7 +590,7 @@ class Matrix:
     def deleted_while_read(self) -> tuple[str, bool]:
         assert self.ref is not None
         ws = self.fresh("03d-deleted-while-read")
-        data, ids = events_file("fm-3d", 16000)  # ~3 MB: read over several 1 MiB batches
+        data, ids = events_file("fm-3d", 8000)  # 1.5 MB: read over two 1 MiB batches
         rel = "aaa001/fmuser/2026-03-02_cleanup.jsonl"  # the first file read
         add_file(ws.raw, rel, data)
         target = str(ws.raw / rel)
@@ -642,8 +646,8 @@ class Matrix:
     def replaced_before_commit(self) -> tuple[str, bool]:
         assert self.ref is not None
         ws = self.fresh("05-replaced-before-commit")
-        old, old_ids = events_file("fm-5o", 16000)
-        new, new_ids = events_file("fm-5n", 16000)  # same size, other events
+        old, old_ids = events_file("fm-5o", 8000)
+        new, new_ids = events_file("fm-5n", 8000)  # same size, other events
         rel = "aaa002/fmuser/2026-03-02_swap.jsonl"
         add_file(ws.raw, rel, old)
         target = ws.raw / rel
@@ -754,7 +758,7 @@ class Matrix:
         assert self.ref is not None
         ws = self.ingested(name)
         how = damage(ws.warehouse)
-        done = run_piper(ws.env(), "ingest", timeout=40)
+        done = run_piper(ws.env(), "ingest", timeout=20)
         bad = []
         if done.rc != 2 or "Traceback" in done.text or done.timed_out:
             bad.append("not exit 2 without a traceback")
@@ -802,7 +806,7 @@ class Matrix:
         with tmpfs(ws.data, "64m"):
             p = Piper(ws.env(), "ingest")
             raw = str(ws.raw) + "/"
-            seen = wait_open(p, lambda path: path.startswith(raw))
+            seen = wait_open(p, lambda path: path.startswith(raw) and path.endswith(".jsonl"))
             filler = fill_disk(p, ws.data) if seen else None
             first = p.finish()
             bad = self.clean(first, rc=2)
@@ -879,7 +883,7 @@ def rows(m: Matrix, seeds: list[int]) -> list[tuple[str, str, str, Callable[[], 
         ("1-wide-line", "a 76 KB line with 6,000 unknown envelope fields, in the first file read",
          "exit 0; every other file read; the line in silver_events or quarantined", m.wide_line),
         ("2-ones", f"a file of {m.ones_lines:,} lines `1` (batch_bytes default)",
-         f"all quarantined; peak RSS <= the ingest of {m.ones_lines // 10:,} valid events",
+         f"all quarantined; peak RSS <= 1.25 x the ingest of {m.ones_lines // 10:,} valid events",
          m.ones_file),
         ("3a-symlink-loop", "a symlink loop named *.jsonl",
          f"exit 0, reported by name; {same}", m.symlink_loop),
@@ -963,7 +967,8 @@ def main() -> int:
     parser.add_argument(
         "--seeds", default="1,2", help="random kills: one row per phase per seed (odd: kill -9)"
     )
-    parser.add_argument("--ones-lines", type=int, default=1_000_000)
+    parser.add_argument("--ones-lines", type=int, default=500_000)
+    parser.add_argument("--jobs", type=int, default=1, help="rows run side by side")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     parser.add_argument("--json", type=Path, help="write the rows to this file")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -983,10 +988,14 @@ def main() -> int:
         flush=True,
     )
     only = [x for x in args.only.split(",") if x]
-    results: list[Row] = []
-    for name, attack, expected, run in rows(m, [int(s) for s in args.seeds.split(",") if s]):
-        if only and not any(name.startswith(x) for x in only):
-            continue
+    chosen = [
+        r
+        for r in rows(m, [int(s) for s in args.seeds.split(",") if s])
+        if not only or any(r[0].startswith(x) for x in only)
+    ]
+
+    def run_row(spec: tuple[str, str, str, Callable[[], tuple[str, bool]]]) -> Row:
+        name, attack, expected, run = spec
         row = Row(name, attack, expected)
         t = time.monotonic()
         try:
@@ -994,16 +1003,21 @@ def main() -> int:
         except Exception as exc:  # a row that cannot run is a failed row, the others go on
             row.observed, row.ok = f"harness error: {type(exc).__name__}: {exc}", False
         row.seconds = time.monotonic() - t
-        results.append(row)
         print(
             f"{'PASS' if row.ok else 'FAIL'} {row.name} ({row.seconds:.0f} s): {row.observed}",
             flush=True,
         )
+        return row
+
+    # Rows share nothing but the reference (read-only): they may run side by side.
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        results = list(pool.map(run_row, chosen))
     total = time.monotonic() - began
     passed = sum(r.ok for r in results)
     header = (
         f"Commit {commit()}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {passed}/{len(results)}"
-        f" rows pass, {total:.0f} s (`--seeds {args.seeds} --ones-lines {args.ones_lines}`)."
+        f" rows pass, {total:.0f} s (`--seeds {args.seeds} --ones-lines {args.ones_lines}"
+        f" --jobs {args.jobs}`)."
     )
     print(header)
     if args.markdown:
