@@ -288,6 +288,9 @@ def snapshot(ws: Workspace) -> Snapshot:
     s.staging = sorted(
         str(p.relative_to(ws.data)) for p in ws.data.rglob("*") if ".staging-" in p.name
     )
+    if not ws.warehouse.exists():
+        s.error = "no warehouse"
+        return s
     try:
         con = duckdb.connect(str(ws.warehouse), read_only=True)
     except duckdb.Error as exc:
@@ -493,7 +496,7 @@ class Matrix:
     def clean(self, done: Done, rc: int = 0) -> list[str]:
         bad = []
         if done.rc != rc:
-            bad.append(done.brief())
+            bad.append(f"exit code {done.rc}, expected {rc}")  # (the row shows its brief())
         elif "Traceback" in done.text:
             bad.append("a Traceback in the output")
         return bad
