@@ -29,6 +29,7 @@ import random
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -66,6 +67,7 @@ class Done:
     seconds: float
     peak_rss: int  # bytes (ru_maxrss of the process)
     timed_out: bool = False
+    cause: str = ""  # a failed run's exception, from its Dagster event log
 
     @property
     def text(self) -> str:
@@ -76,11 +78,15 @@ class Done:
 
     def brief(self) -> str:
         """Exit code and the last line it printed on stderr (what an operator reads)."""
-        last = next((x for x in reversed(self.err.splitlines()) if x.strip()), "")
+        lines = [x for x in self.text.splitlines() if x.strip()]
+        said = [x for x in lines if x.startswith("piper:") or re.match(r"run \S+ failed", x)]
+        last = (said or lines or [""])[-1]
         rc = f"killed by {signal.Signals(-self.rc).name}" if self.rc < 0 else f"exit {self.rc}"
         tb = ", Traceback" if "Traceback" in self.text else ""
         causes = re.findall(r"\b([A-Za-z_.]*(?:Error|Exception)): ([^\n]{0,60})", self.text)
-        if causes and (self.rc != 0 or tb):  # the exception under a failed run's last line
+        if self.cause:
+            tb += f" ({self.cause})"
+        elif causes and (self.rc != 0 or tb):  # the exception under a failed run's last line
             tb += f" ({causes[-1][0]}: {causes[-1][1]})"
         return f"{rc}{tb}{' (timed out)' if self.timed_out else ''}: {last[:160]!r}"
 
@@ -90,6 +96,7 @@ class Piper:
 
     def __init__(self, env: dict[str, str], *args: str) -> None:
         self.started = time.monotonic()
+        self.home = Path(env["DAGSTER_HOME"])
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "piper_dagster.cli", *args],
             cwd=REPO,
@@ -153,7 +160,7 @@ class Piper:
         self.proc.returncode = os.waitstatus_to_exitcode(status)
         for r in self._readers:
             r.join(timeout=10)
-        return Done(
+        done = Done(
             self.proc.returncode,
             "".join(self.out),
             "".join(line for _, line in self.err),
@@ -161,6 +168,37 @@ class Piper:
             usage.ru_maxrss * 1024,
             timed_out,
         )
+        failed = re.findall(r"run ([0-9a-f-]{36}) failed", done.text)
+        if failed:
+            done.cause = failure_cause(self.home, failed[-1])
+        return done
+
+
+def failure_cause(home: Path, run_id: str) -> str:
+    """The innermost exception of a failed run's failed step (the instance's SQLite event log):
+    the CLI's line only points at the UI."""
+    db = home / "history" / "runs" / f"{run_id}.db"
+    if not db.exists():
+        return ""
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        rows = con.execute(
+            "SELECT event FROM event_logs WHERE dagster_event_type = 'STEP_FAILURE'"
+        ).fetchall()
+    except sqlite3.Error:
+        return ""
+    finally:
+        con.close()
+    for (event,) in rows:
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            err = json.loads(event)["dagster_event"]["event_specific_data"]["error"]
+            while err.get("cause"):
+                err = err["cause"]
+            message = err["message"].strip().splitlines()[0]
+            if not message.startswith(err["cls_name"]):
+                message = f"{err['cls_name']}: {message}"
+            return message[:110]
+    return ""
 
 
 def run_piper(env: dict[str, str], *args: str, timeout: float = 300) -> Done:
