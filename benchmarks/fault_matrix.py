@@ -1016,6 +1016,7 @@ def main() -> int:
     args = parser.parse_args()
 
     began = time.monotonic()
+    code = commit()  # what runs: the checkout as it is now
     work: Path = args.workdir
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -1056,7 +1057,7 @@ def main() -> int:
     total = time.monotonic() - began
     passed = sum(r.ok for r in results)
     header = (
-        f"Commit {commit()}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {passed}/{len(results)}"
+        f"Commit {code}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {passed}/{len(results)}"
         f" rows pass, {total:.0f} s (`--seeds {args.seeds} --ones-lines {args.ones_lines}"
         f" --jobs {args.jobs}`)."
     )
