@@ -910,11 +910,13 @@ class Matrix:
 def tmpfs(path: Path, size: str) -> Iterator[None]:
     """A small file system of its own at `path` (root only), unmounted at the end."""
     path.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
+    mount = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-        check=True,
         capture_output=True,
+        text=True,
     )
+    if mount.returncode != 0:
+        raise RuntimeError(f"cannot mount a tmpfs (run as root): {mount.stderr.strip()}")
     try:
         yield
     finally:
