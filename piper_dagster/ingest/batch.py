@@ -3,16 +3,20 @@
 A crash at any point loses nothing and counts nothing twice: the batch's events, its
 quarantined lines, its files' new offsets, the refresh ledger's dirty dates and its
 ingest_batches row all commit together, or none of them does.
+
+Memory is bounded by the batch, whatever its lines: they are classified and quarantined
+column-wise in DuckDB (no Python object per line), and a line that DuckDB still cannot classify
+(out of memory, or another error of its data) is isolated by splitting the batch and quarantined
+as `unprocessable` instead of stopping the files behind it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import logging
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -26,58 +30,62 @@ from piper_dagster.spool.reader import QUARANTINE_PREFIX_BYTES
 from piper_dagster.sql import load_sql
 from piper_dagster.warehouse import transaction
 
+log = logging.getLogger("piper.ingest")
 
-def _escaped(raw: bytes) -> str:
-    """The first 4 KiB of a line as valid UTF-8, undecodable bytes written as \\xNN."""
-    return raw[:QUARANTINE_PREFIX_BYTES].decode("utf-8", "backslashreplace")
+# Piper's own quarantine reason (not the contract's, §5): DuckDB could not classify the line
+# alone (e.g. out of memory at ingest.memory_limit). Its bytes are kept: `piper quarantine
+# replay --reason unprocessable` retries it.
+UNPROCESSABLE = "unprocessable"
+# Errors that a line's data can cause in the classification query. A batch failing with one is
+# split until the line is isolated; anything else (disk, I/O, a bug in the SQL) stops the batch.
+DATA_ERRORS: tuple[type[duckdb.Error], ...] = (
+    duckdb.OutOfMemoryException,
+    duckdb.InvalidInputException,
+    duckdb.ConversionException,
+    duckdb.OutOfRangeException,
+)
+# More unprocessable lines than this in one batch is not a poison line but a failure of piper
+# (a systematic error would otherwise cost one query per line): the batch stops with it.
+MAX_UNPROCESSABLE = 100
 
-
-def _quarantine_rows(
-    batch: Batch, lines: pa.Table | None, rejected: list[tuple[int, str]]
-) -> list[dict[str, Any]]:
-    rows = []
-    for idx, reason in rejected:
-        assert lines is not None
-        body = lines["raw"][idx].as_py()[: -lines["term"][idx].as_py()]
-        too_long = reason == Reason.LINE_TOO_LONG
-        rows.append(
-            {
-                "reason": reason,
-                "file_idx": lines["file_idx"][idx].as_py(),
-                "source_line": lines["line_no"][idx].as_py(),
-                "raw_line": _escaped(body),
-                "raw_bytes": None if too_long else body,
-                "raw_length": len(body),
-                "raw_md5": hashlib.md5(body).hexdigest(),
-            }
-        )
-    for ll in batch.long_lines:
-        if ll.kind == Reason.LINE_TOO_LONG:
-            rows.append(
-                {
-                    "reason": str(ll.kind),  # a plain str, like the validator's reasons
-                    "file_idx": ll.file_idx,
-                    "source_line": ll.line_no,
-                    "raw_line": _escaped(ll.prefix),
-                    "raw_bytes": None,
-                    "raw_length": ll.length,
-                    "raw_md5": hashlib.md5(ll.prefix).hexdigest(),
-                }
-            )
-    return rows
-
-
-_QUARANTINE_SCHEMA = pa.schema(
+_LONG_LINES_SCHEMA = pa.schema(
     [
-        ("reason", pa.string()),
         ("file_idx", pa.int32()),
-        ("source_line", pa.int64()),
-        ("raw_line", pa.string()),
-        ("raw_bytes", pa.large_binary()),
-        ("raw_length", pa.int64()),
-        ("raw_md5", pa.string()),
+        ("line_no", pa.int64()),
+        ("prefix", pa.large_binary()),
+        ("length", pa.int64()),
     ]
 )
+
+
+def _backslashreplace(raw: pa.Array) -> pa.Array:
+    """The quarantine's raw_line of lines that are not valid UTF-8: undecodable bytes as \\xNN.
+
+    Called by DuckDB (an Arrow UDF) only for the rows whose prefix does not decode."""
+    return pa.array(
+        [None if b is None else b.decode("utf-8", "backslashreplace") for b in raw.to_pylist()],
+        pa.string(),
+    )
+
+
+def _register_udfs(con: duckdb.DuckDBPyConnection) -> None:
+    known = con.execute(
+        "SELECT 1 FROM duckdb_functions() WHERE function_name = 'piper_backslashreplace'"
+    ).fetchone()
+    if known is None:
+        con.create_function(
+            "piper_backslashreplace", _backslashreplace, ["BLOB"], "VARCHAR", type="arrow"
+        )
+
+
+def _long_lines_table(batch: Batch) -> pa.Table:
+    """The batch's streamed line_too_long lines (NUL padding is only counted)."""
+    rows = [
+        {"file_idx": ll.file_idx, "line_no": ll.line_no, "prefix": ll.prefix, "length": ll.length}
+        for ll in batch.long_lines
+        if ll.kind == Reason.LINE_TOO_LONG
+    ]
+    return pa.Table.from_pylist(rows, _LONG_LINES_SCHEMA)
 
 
 def _files_table(batch: Batch, raw_root: Path) -> pa.Table:
@@ -118,27 +126,34 @@ def write_batch(
     """Validate and write one batch, with its files' offsets, in one transaction."""
     counted = LineCounters()
     clock = PhaseClock(phase_seconds)
-    lines = lines_table(batch) if batch.pieces else None
+    lines = lines_table(batch)
     files = _files_table(batch, raw_root)
+    long_lines = _long_lines_table(batch)
+    # Files read from their first line in this batch: a new read of the file (first, rewritten,
+    # re-read), from which the occurrences of its quarantined lines are counted anew.
+    restarted = sorted(
+        {p.file_idx for p in batch.pieces if p.first_line == 1}
+        | {ll.file_idx for ll in batch.long_lines if ll.line_no == 1}
+    )
     clock.lap("split")
     try:
+        con.register("batch_files", files)
+        con.register("batch_long_lines", long_lines)
+        # Before the transaction: a failed statement would abort it, and the net below needs to
+        # retry after a failure.
+        _classify(con, lines)
+        clock.lap("validate")
         with transaction(con):
-            con.register("batch_files", files)
-            valid, rejected = (0, []) if lines is None else _classify(con, lines, counted, clock)
+            valid = _count(con, counted)
             counted.lines += len(batch.long_lines)
-            if valid:
-                _insert_events(con, counted, skew_seconds, run_id)
-                counted.duplicates = valid - counted.events
-            qrows = _quarantine_rows(batch, lines, rejected)
             counted.nul_padding_lines += sum(
                 1 for ll in batch.long_lines if ll.kind == LineStatus.NUL_PADDING
             )
+            if valid:
+                _insert_events(con, counted, skew_seconds, run_id)
+                counted.duplicates = valid - counted.events
+            _quarantine(con, counted, run_id, restarted)
             clock.lap("write")
-            if qrows:
-                con.register("batch_quarantine", pa.Table.from_pylist(qrows, _QUARANTINE_SCHEMA))
-                con.execute(load_sql("ingest/insert_quarantine"), {"run_id": run_id})
-                con.execute(load_sql("ingest/pending_quarantine"))
-                counted.invalid_by_reason.update(r["reason"] for r in qrows)
             con.execute(load_sql("ingest/upsert_spool_files"))
             for a in batch.anomalies:
                 con.execute(
@@ -159,33 +174,107 @@ def write_batch(
             )
         clock.lap("commit")
     finally:
-        for name in ("batch_files", "batch_lines", "batch_quarantine"):
+        for name in ("batch_files", "batch_lines", "batch_part", "batch_long_lines"):
             with contextlib.suppress(Exception):
                 con.unregister(name)
     return counted
 
 
-def _classify(
-    con: duckdb.DuckDBPyConnection, lines: pa.Table, counted: LineCounters, clock: PhaseClock
-) -> tuple[int, list[tuple[int, str]]]:
-    """Classify the batch's lines and count them: the valid ones, and (idx, reason) of the
-    rejected ones (valid lines become events or duplicates once deduplicated)."""
-    con.register("batch_lines", lines)
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE classified AS "
-        f"SELECT c.*, l.file_idx, l.line_no FROM ({classify_sql('batch_lines')}) c "
-        "JOIN batch_lines l USING (idx)"
+def _classified_sql(source: str) -> str:
+    """The classification of `source`'s lines with their file and line number; the bytes of the
+    rejected ones ride along for the quarantine (the others' are not needed again)."""
+    kept = ", ".join(f"'{s}'" for s in sorted(NOT_REJECTED))
+    return (
+        "SELECT c.*, l.file_idx, l.line_no,"
+        f" CASE WHEN c.status NOT IN ({kept}) THEN l.raw END AS raw, l.term"
+        f" FROM ({classify_sql(source)}) AS c JOIN {source} AS l USING (idx)"
     )
-    clock.lap("validate")
+
+
+def _classify(con: duckdb.DuckDBPyConnection, lines: pa.Table) -> None:
+    """The temp table `classified`: every line of the batch with its status (_classified_sql).
+
+    If DuckDB fails on the batch's data, the batch is split in halves, recursively, until the
+    lines it cannot classify are alone: each becomes an `unprocessable` line, the others are
+    classified as usual (the halves that pass are exactly what the whole would have given).
+    """
+    con.register("batch_lines", lines)
+    whole = _classified_sql("batch_lines")
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE classified AS {whole}")
+        return
+    except DATA_ERRORS as exc:
+        first_error = exc
+    log.warning(
+        "a batch of %d lines failed validation (%s): splitting it to isolate the line(s)",
+        len(lines),
+        str(first_error).splitlines()[0],
+    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE classified AS {whole} LIMIT 0")
+    part = _classified_sql("batch_part")
+    unprocessable = 0
+    todo = [(0, len(lines))]
+    while todo:
+        lo, n = todo.pop()
+        con.register("batch_part", lines.slice(lo, n))
+        try:
+            con.execute(f"INSERT INTO classified {part}")
+            continue
+        except DATA_ERRORS as exc:
+            if n > 1:
+                todo += [(lo + n // 2, n - n // 2), (lo, n // 2)]  # the first half first
+                continue
+            unprocessable += 1
+            if unprocessable > MAX_UNPROCESSABLE:
+                raise first_error from exc
+            log.warning(
+                "line %d of the batch is unprocessable (%s): quarantined",
+                lo,
+                str(exc).splitlines()[0],
+            )
+        con.execute(
+            "INSERT INTO classified (idx, status, file_idx, line_no, raw, term)"
+            " SELECT idx, $status, file_idx, line_no, raw, term FROM batch_part",
+            {"status": UNPROCESSABLE},
+        )
+
+
+def _count(con: duckdb.DuckDBPyConnection, counted: LineCounters) -> int:
+    """Count the classified lines (SQL aggregates); returns the number of valid ones (events or
+    duplicates once deduplicated)."""
     counts = dict(con.execute("SELECT status, count(*) FROM classified GROUP BY ALL").fetchall())
-    rejected = con.execute(
-        "SELECT idx, status FROM classified WHERE NOT list_contains(?, status) ORDER BY idx",
-        [sorted(NOT_REJECTED)],
-    ).fetchall()
     counted.lines = sum(counts.values())
     counted.blank_lines = counts.get(LineStatus.BLANK, 0)
     counted.nul_padding_lines = counts.get(LineStatus.NUL_PADDING, 0)
-    return counts.get(LineStatus.EVENT, 0), rejected
+    return counts.get(LineStatus.EVENT, 0)
+
+
+def _quarantine(
+    con: duckdb.DuckDBPyConnection, counted: LineCounters, run_id: str, restarted: list[int]
+) -> None:
+    """Quarantine the batch's rejected lines, column-wise, each line once across re-reads.
+
+    A line already quarantined by an earlier read of its file (same bytes, same occurrence) is
+    relabelled to its line number now and counted as a duplicate, not as invalid again."""
+    if restarted:
+        con.execute(load_sql("ingest/quarantine_restart"), {"restarted": restarted})
+    _register_udfs(con)
+    con.execute(
+        load_sql("ingest/batch_quarantine"),
+        {"kept": sorted(NOT_REJECTED), "prefix_bytes": QUARANTINE_PREFIX_BYTES},
+    )
+    rows = con.execute(
+        "SELECT reason, known, count(*) FROM batch_quarantine GROUP BY ALL"
+    ).fetchall()
+    if not rows:
+        return
+    for reason, known, n in rows:
+        if known:
+            counted.duplicates += n
+        else:
+            counted.invalid_by_reason[reason] += n
+    con.execute(load_sql("ingest/insert_quarantine"), {"run_id": run_id})
+    con.execute(load_sql("ingest/pending_quarantine"))
 
 
 def _insert_events(
