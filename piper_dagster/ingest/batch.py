@@ -15,10 +15,12 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from piper_dagster.contract.models import LineStatus, Reason
@@ -26,7 +28,7 @@ from piper_dagster.ingest.counters import LineCounters, PhaseClock
 from piper_dagster.ingest.framing import Batch, lines_table
 from piper_dagster.ingest.validate import NOT_REJECTED, classify_sql
 from piper_dagster.spool.fingerprint import fingerprints
-from piper_dagster.spool.reader import QUARANTINE_PREFIX_BYTES
+from piper_dagster.spool.reader import QUARANTINE_PREFIX_BYTES, Piece
 from piper_dagster.sql import load_sql
 from piper_dagster.warehouse import transaction
 
@@ -47,6 +49,10 @@ DATA_ERRORS: tuple[type[duckdb.Error], ...] = (
 # More unprocessable lines than this in one batch is not a poison line but a failure of piper
 # (a systematic error would otherwise cost one query per line): the batch stops with it.
 MAX_UNPROCESSABLE = 100
+
+# Lines classified at once (a slice of the batch): bounds the Arrow table and DuckDB's work
+# whatever the lines' length (a batch of lines `1` holds batch_bytes / 2 lines).
+MAX_SLICE_LINES = 1 << 20
 
 _LONG_LINES_SCHEMA = pa.schema(
     [
@@ -126,7 +132,6 @@ def write_batch(
     """Validate and write one batch, with its files' offsets, in one transaction."""
     counted = LineCounters()
     clock = PhaseClock(phase_seconds)
-    lines = lines_table(batch)
     files = _files_table(batch, raw_root)
     long_lines = _long_lines_table(batch)
     # Files read from their first line in this batch: a new read of the file (first, rewritten,
@@ -139,10 +144,19 @@ def write_batch(
     try:
         con.register("batch_files", files)
         con.register("batch_long_lines", long_lines)
-        # Before the transaction: a failed statement would abort it, and the net below needs to
-        # retry after a failure.
-        _classify(con, lines)
-        clock.lap("validate")
+        # Before the transaction: a failed statement would abort it, and the net in _classify
+        # needs to retry after a failure. In slices of at most MAX_SLICE_LINES lines: the Arrow
+        # table of a batch of tiny lines would otherwise be many times batch_bytes.
+        con.register("batch_lines", lines_table(Batch(files=batch.files)))  # no lines: columns
+        con.execute(f"CREATE OR REPLACE TEMP TABLE classified AS {_classified_sql('batch_lines')}")
+        first_idx = 0
+        for pieces in _slices(batch.pieces, MAX_SLICE_LINES):
+            lines = lines_table(Batch(files=batch.files, pieces=pieces))
+            clock.lap("split")
+            _classify(con, lines, first_idx)
+            first_idx += len(lines)
+            del lines
+            clock.lap("validate")
         with transaction(con):
             valid = _count(con, counted)
             counted.lines += len(batch.long_lines)
@@ -180,28 +194,59 @@ def write_batch(
     return counted
 
 
-def _classified_sql(source: str) -> str:
-    """The classification of `source`'s lines with their file and line number; the bytes of the
-    rejected ones ride along for the quarantine (the others' are not needed again)."""
+def _classified_sql(source: str, first_idx: int = 0) -> str:
+    """The classification of `source`'s lines with their file and line number, numbered from
+    `first_idx`; the bytes of the rejected ones ride along for the quarantine (the others' are
+    not needed again)."""
     kept = ", ".join(f"'{s}'" for s in sorted(NOT_REJECTED))
     return (
-        "SELECT c.*, l.file_idx, l.line_no,"
+        f"SELECT c.* REPLACE (c.idx + {int(first_idx)} AS idx), l.file_idx, l.line_no,"
         f" CASE WHEN c.status NOT IN ({kept}) THEN l.raw END AS raw, l.term"
         f" FROM ({classify_sql(source)}) AS c JOIN {source} AS l USING (idx)"
     )
 
 
-def _classify(con: duckdb.DuckDBPyConnection, lines: pa.Table) -> None:
-    """The temp table `classified`: every line of the batch with its status (_classified_sql).
+def _slices(pieces: list[Piece], max_lines: int) -> Iterator[list[Piece]]:
+    """The batch's pieces in groups of at most `max_lines` lines (a piece split at a newline)."""
+    group: list[Piece] = []
+    n = 0
+    for piece in pieces:
+        while piece.lines > max_lines - n:
+            take = max_lines - n
+            if take == 0:  # the group is full
+                yield group
+                group, n = [], 0
+                continue
+            a = np.frombuffer(piece.data, np.uint8)
+            cut = int(np.flatnonzero(a == 10)[take - 1]) + 1  # after the take-th newline
+            head = Piece(
+                piece.file_idx, piece.start_offset, piece.start_offset + cut, piece.first_line,
+                piece.data[:cut],
+            )  # fmt: skip
+            yield [*group, head]
+            group, n = [], 0
+            piece = Piece(
+                piece.file_idx, piece.start_offset + cut, piece.end_offset,
+                piece.first_line + take, piece.data[cut:],
+            )  # fmt: skip
+        if piece.data:
+            group.append(piece)
+            n += piece.lines
+    if group:
+        yield group
 
-    If DuckDB fails on the batch's data, the batch is split in halves, recursively, until the
+
+def _classify(con: duckdb.DuckDBPyConnection, lines: pa.Table, first_idx: int) -> None:
+    """Append `lines` (a slice of the batch, numbered from `first_idx` in the batch) to the temp
+    table `classified`: each line with its status (_classified_sql).
+
+    If DuckDB fails on the slice's data, the slice is split in halves, recursively, until the
     lines it cannot classify are alone: each becomes an `unprocessable` line, the others are
     classified as usual (the halves that pass are exactly what the whole would have given).
     """
     con.register("batch_lines", lines)
-    whole = _classified_sql("batch_lines")
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE classified AS {whole}")
+        con.execute(f"INSERT INTO classified {_classified_sql('batch_lines', first_idx)}")
         return
     except DATA_ERRORS as exc:
         first_error = exc
@@ -210,8 +255,7 @@ def _classify(con: duckdb.DuckDBPyConnection, lines: pa.Table) -> None:
         len(lines),
         str(first_error).splitlines()[0],
     )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE classified AS {whole} LIMIT 0")
-    part = _classified_sql("batch_part")
+    part = _classified_sql("batch_part", first_idx)
     unprocessable = 0
     todo = [(0, len(lines))]
     while todo:
@@ -229,13 +273,13 @@ def _classify(con: duckdb.DuckDBPyConnection, lines: pa.Table) -> None:
                 raise first_error from exc
             log.warning(
                 "line %d of the batch is unprocessable (%s): quarantined",
-                lo,
+                first_idx + lo,
                 str(exc).splitlines()[0],
             )
         con.execute(
             "INSERT INTO classified (idx, status, file_idx, line_no, raw, term)"
-            " SELECT idx, $status, file_idx, line_no, raw, term FROM batch_part",
-            {"status": UNPROCESSABLE},
+            " SELECT idx + $first, $status, file_idx, line_no, raw, term FROM batch_part",
+            {"status": UNPROCESSABLE, "first": first_idx},
         )
 
 

@@ -228,7 +228,8 @@ def classify_sql(source: str) -> str:
 
     Output: idx, status ('event', 'blank', 'nul_padding' or a reason) and, meaningful where
     status = 'event', the envelope fields. The stages holding a JSON parse or the status are
-    MATERIALIZED: DuckDB would otherwise inline them and evaluate them once per reference.
+    MATERIALIZED: DuckDB would otherwise inline them and evaluate them once per reference. Lines
+    settled by the line checks (blank, padding, not JSON, not an object...) skip the JSON stages.
     """
     required = [n for n in ENVELOPE_FIELDS if Envelope.model_fields[n].is_required()]
     plain = envelope_text_fields()
@@ -311,7 +312,7 @@ WITH decoded AS MATERIALIZED (
            CASE WHEN octet_length(raw) - term <= {MAX_LINE_BYTES} THEN try(decode(raw)) END AS txt
     FROM {source}
 ),
-shaped AS (
+shaped AS MATERIALIZED (
     SELECT idx, txt,
         CASE
             WHEN nul_only THEN '{LineStatus.NUL_PADDING}'
@@ -328,6 +329,9 @@ parsed AS MATERIALIZED (
              AS has_extra,
         txt
     FROM shaped
+    -- Only lines that passed the line checks go through the JSON stages (the others, e.g. a
+    -- batch of millions of lines `1`, would carry every stage's columns as NULLs).
+    WHERE early IS NULL
 ),
 env AS MATERIALIZED (
     SELECT idx, early, e.{payload_field} AS payload, has_extra,
@@ -365,6 +369,8 @@ SELECT idx, status,
     CASE WHEN status = '{LineStatus.EVENT}' AND has_extra THEN {_envelope_extra("txt", known)}
     END AS envelope_extra
 FROM classified
+UNION ALL BY NAME
+SELECT idx, early AS status FROM shaped WHERE early IS NOT NULL
 """
 
 
