@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from piper_dagster.contract.models import LineStatus, Reason
-from piper_dagster.ingest.counters import LineCounters, PhaseClock
+from piper_dagster.ingest.counters import UNPROCESSABLE, LineCounters, PhaseClock
 from piper_dagster.ingest.framing import Batch, lines_table
 from piper_dagster.ingest.validate import NOT_REJECTED, classify_sql
 from piper_dagster.spool.fingerprint import fingerprints
@@ -34,10 +34,6 @@ from piper_dagster.warehouse import transaction
 
 log = logging.getLogger("piper.ingest")
 
-# Piper's own quarantine reason (not the contract's, §5): DuckDB could not classify the line
-# alone (e.g. out of memory at ingest.memory_limit). Its bytes are kept: `piper quarantine
-# replay --reason unprocessable` retries it.
-UNPROCESSABLE = "unprocessable"
 # Errors that a line's data can cause in the classification query. A batch failing with one is
 # split until the line is isolated; anything else (disk, I/O, a bug in the SQL) stops the batch.
 DATA_ERRORS: tuple[type[duckdb.Error], ...] = (
