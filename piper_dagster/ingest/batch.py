@@ -143,18 +143,24 @@ def write_batch(
         # Before the transaction: a failed statement would abort it, and the net in _classify
         # needs to retry after a failure. In slices of at most MAX_SLICE_LINES lines: the Arrow
         # table of a batch of tiny lines would otherwise be many times batch_bytes.
+        # `classified` keeps the valid lines (with their envelope), `batch_rejected` the rejected
+        # ones (narrow: their bytes and place): a batch of millions of bad lines carries no
+        # envelope columns.
         con.register("batch_lines", lines_table(Batch(files=batch.files)))  # no lines: columns
         con.execute(f"CREATE OR REPLACE TEMP TABLE classified AS {_classified_sql('batch_lines')}")
+        con.execute(load_sql("ingest/batch_rejected"), {"kept": sorted(NOT_REJECTED)})
+        statuses: Counter[str] = Counter()
         first_idx = 0
         for pieces in _slices(batch.pieces, MAX_SLICE_LINES):
             lines = lines_table(Batch(files=batch.files, pieces=pieces))
             clock.lap("split")
             _classify(con, lines, first_idx)
+            statuses.update(_sort_slice(con))
             first_idx += len(lines)
             del lines
             clock.lap("validate")
         with transaction(con):
-            valid = _count(con, counted)
+            valid = _count(statuses, counted)
             counted.lines += len(batch.long_lines)
             counted.nul_padding_lines += sum(
                 1 for ll in batch.long_lines if ll.kind == LineStatus.NUL_PADDING
@@ -233,8 +239,8 @@ def _slices(pieces: list[Piece], max_lines: int) -> Iterator[list[Piece]]:
 
 
 def _classify(con: duckdb.DuckDBPyConnection, lines: pa.Table, first_idx: int) -> None:
-    """Append `lines` (a slice of the batch, numbered from `first_idx` in the batch) to the temp
-    table `classified`: each line with its status (_classified_sql).
+    """Classify `lines` (a slice of the batch, numbered from `first_idx` in the batch) into the
+    temp table `classified_slice`: each line with its status (_classified_sql).
 
     If DuckDB fails on the slice's data, the slice is split in halves, recursively, until the
     lines it cannot classify are alone: each becomes an `unprocessable` line, the others are
@@ -242,7 +248,8 @@ def _classify(con: duckdb.DuckDBPyConnection, lines: pa.Table, first_idx: int) -
     """
     con.register("batch_lines", lines)
     try:
-        con.execute(f"INSERT INTO classified {_classified_sql('batch_lines', first_idx)}")
+        sql = _classified_sql("batch_lines", first_idx)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE classified_slice AS {sql}")
         return
     except DATA_ERRORS as exc:
         first_error = exc
@@ -251,6 +258,7 @@ def _classify(con: duckdb.DuckDBPyConnection, lines: pa.Table, first_idx: int) -
         len(lines),
         str(first_error).splitlines()[0],
     )
+    con.execute("CREATE OR REPLACE TEMP TABLE classified_slice AS FROM classified LIMIT 0")
     part = _classified_sql("batch_part", first_idx)
     unprocessable = 0
     todo = [(0, len(lines))]
@@ -258,7 +266,7 @@ def _classify(con: duckdb.DuckDBPyConnection, lines: pa.Table, first_idx: int) -
         lo, n = todo.pop()
         con.register("batch_part", lines.slice(lo, n))
         try:
-            con.execute(f"INSERT INTO classified {part}")
+            con.execute(f"INSERT INTO classified_slice {part}")
             continue
         except DATA_ERRORS as exc:
             if n > 1:
@@ -273,20 +281,36 @@ def _classify(con: duckdb.DuckDBPyConnection, lines: pa.Table, first_idx: int) -
                 str(exc).splitlines()[0],
             )
         con.execute(
-            "INSERT INTO classified (idx, status, file_idx, line_no, raw, term)"
+            "INSERT INTO classified_slice (idx, status, file_idx, line_no, raw, term)"
             " SELECT idx + $first, $status, file_idx, line_no, raw, term FROM batch_part",
             {"status": UNPROCESSABLE, "first": first_idx},
         )
 
 
-def _count(con: duckdb.DuckDBPyConnection, counted: LineCounters) -> int:
-    """Count the classified lines (SQL aggregates); returns the number of valid ones (events or
-    duplicates once deduplicated)."""
-    counts = dict(con.execute("SELECT status, count(*) FROM classified GROUP BY ALL").fetchall())
-    counted.lines = sum(counts.values())
-    counted.blank_lines = counts.get(LineStatus.BLANK, 0)
-    counted.nul_padding_lines = counts.get(LineStatus.NUL_PADDING, 0)
-    return counts.get(LineStatus.EVENT, 0)
+def _sort_slice(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Move the classified slice's valid lines to `classified`, its rejected ones to
+    `batch_rejected`; its line count by status (an SQL aggregate)."""
+    con.execute(
+        "INSERT INTO classified FROM classified_slice WHERE status = $event",
+        {"event": LineStatus.EVENT},
+    )
+    con.execute(
+        "INSERT INTO batch_rejected SELECT idx, status, file_idx, line_no, raw, term"
+        " FROM classified_slice WHERE NOT list_contains($kept, status)",
+        {"kept": sorted(NOT_REJECTED)},
+    )
+    counts = con.execute("SELECT status, count(*) FROM classified_slice GROUP BY ALL").fetchall()
+    con.execute("DROP TABLE classified_slice")
+    return dict(counts)
+
+
+def _count(statuses: Counter[str], counted: LineCounters) -> int:
+    """Count the classified lines; returns the number of valid ones (events or duplicates once
+    deduplicated)."""
+    counted.lines = sum(statuses.values())
+    counted.blank_lines = statuses[LineStatus.BLANK]
+    counted.nul_padding_lines = statuses[LineStatus.NUL_PADDING]
+    return statuses[LineStatus.EVENT]
 
 
 def _quarantine(
@@ -301,7 +325,7 @@ def _quarantine(
     _register_udfs(con)
     con.execute(
         load_sql("ingest/batch_quarantine"),
-        {"kept": sorted(NOT_REJECTED), "prefix_bytes": QUARANTINE_PREFIX_BYTES},
+        {"prefix_bytes": QUARANTINE_PREFIX_BYTES},
     )
     rows = con.execute(
         "SELECT reason, known, count(*) FROM batch_quarantine GROUP BY ALL"

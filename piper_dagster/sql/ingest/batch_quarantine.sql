@@ -3,16 +3,15 @@
 -- occurrence = the k-th line with these bytes in the file since its latest read from line 1
 -- (two identical bad lines are two lines; a line shifted by a rewrite is the same line), and
 -- `known`: that identity is quarantined already (a re-read line, relabelled, not inserted).
--- Inputs: classified (rejected lines carry raw and term), batch_long_lines (the line_too_long
+-- Inputs: batch_rejected (batch_rejected.sql), batch_long_lines (the line_too_long
 -- lines the reader streamed: file_idx, line_no, prefix, length), batch_files, quarantine; the
 -- UDF piper_backslashreplace (only for the prefixes that are not valid UTF-8).
--- Parameters: $kept (the statuses that are not rejections), $prefix_bytes (raw_line's bytes).
+-- Parameter: $prefix_bytes (raw_line's bytes).
 CREATE OR REPLACE TEMP TABLE batch_quarantine AS
 WITH rejected AS (
     SELECT status AS reason, file_idx, line_no AS source_line,
            raw[1:octet_length(raw) - term] AS body
-    FROM classified
-    WHERE NOT list_contains($kept, status)
+    FROM batch_rejected
 ),
 lines AS (
     SELECT reason, file_idx, source_line, body[1:$prefix_bytes] AS prefix,
