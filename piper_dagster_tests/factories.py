@@ -177,14 +177,23 @@ def warehouse_snapshot(data_root: Path) -> dict[str, object]:
     }
 
 
+# The quarantine's columns before the occurrence key (tests writing rows as an old piper did).
+QUARANTINE_COLUMNS_V1 = (
+    "(reason, source_file, source_line, spool_date, raw_line, raw_bytes, raw_length, raw_md5,"
+    " quarantined_at, ingest_run_id)"
+)
+
+
 def quarantined_by_an_old_contract(
     settings: Settings, lines: list[bytes], reason: str, day: str = "2026-03-03"
 ) -> None:
     """Quarantine rows as an older contract (e.g. one without an event type) left them."""
     with connect(settings.warehouse_path) as con:
         for i, line in enumerate(lines, 1):
+            # The columns of that time (the next connection's schema upgrade numbers the rows).
             con.execute(
-                "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?, ?, ?, now(), 'old-run')",
+                f"INSERT INTO quarantine {QUARANTINE_COLUMNS_V1}"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, now(), 'old-run')",
                 [
                     reason,
                     f"lt007/bob/{day}_old.jsonl",

@@ -21,7 +21,11 @@ from piper_dagster.ingest.run import ingest
 from piper_dagster.quarantine import replay
 from piper_dagster.settings import Settings
 from piper_dagster.warehouse import connect
-from piper_dagster_tests.factories import ev, quarantined_by_an_old_contract
+from piper_dagster_tests.factories import (
+    QUARANTINE_COLUMNS_V1,
+    ev,
+    quarantined_by_an_old_contract,
+)
 
 runner = CliRunner()
 START = date(2026, 3, 2)
@@ -152,7 +156,8 @@ def test_one_transaction_per_spool_date_and_a_dry_run_sees_duplicates_across_dat
             for i, line in enumerate(day_lines, 1):
                 body = line.rstrip(b"\n")
                 con.execute(
-                    "INSERT INTO quarantine VALUES ('unknown_event_type', ?, ?, ?, ?, ?, ?, ?,"
+                    f"INSERT INTO quarantine {QUARANTINE_COLUMNS_V1}"
+                    " VALUES ('unknown_event_type', ?, ?, ?, ?, ?, ?, ?,"
                     " now(), 'old-run')",
                     [
                         f"lt007/bob/{day}_old.jsonl",

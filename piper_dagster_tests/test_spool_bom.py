@@ -15,7 +15,12 @@ from piper_dagster.ingest.run import ingest
 from piper_dagster.quarantine import replay
 from piper_dagster.settings import Settings
 from piper_dagster.warehouse import connect
-from piper_dagster_tests.factories import SETTLED_MTIME, ev, write_spool_file
+from piper_dagster_tests.factories import (
+    QUARANTINE_COLUMNS_V1,
+    SETTLED_MTIME,
+    ev,
+    write_spool_file,
+)
 
 F = "ws001/alice/2026-03-04_win.jsonl"
 
@@ -94,7 +99,7 @@ def test_replay_drops_the_bom_of_a_first_line_quarantined_before_the_rule(
         # BOM is in the middle of the file (still invalid).
         for line_no, line in ((1, UTF8_BOM + ev(7).rstrip()), (2, UTF8_BOM + ev(8).rstrip())):
             con.execute(
-                "INSERT INTO quarantine VALUES"
+                f"INSERT INTO quarantine {QUARANTINE_COLUMNS_V1} VALUES"
                 " ('invalid_json', ?, ?, DATE '2026-03-04', ?, ?, ?, ?, now(), 'old-run')",
                 [F, line_no, line.decode(), line, len(line), hashlib.md5(line).hexdigest()],
             )

@@ -10,10 +10,12 @@ from piper_dagster.cli.options import DATE, parse_day
 from piper_dagster.cli.reports import refresh_waiting
 from piper_dagster.cli.root import clear_errors
 from piper_dagster.contract import Reason
+from piper_dagster.ingest.counters import UNPROCESSABLE
 from piper_dagster.settings import ConfigError, load_settings
 
 quarantine_app = typer.Typer(help="Quarantined lines (contract §5).", no_args_is_help=True)
-REASONS = [r.value for r in Reason]
+# The contract's reasons, and piper's own (a line DuckDB could not classify).
+REASONS = [*(r.value for r in Reason), UNPROCESSABLE]
 
 
 @quarantine_app.command("replay")
@@ -37,14 +39,11 @@ def quarantine_replay(
     ] = True,
 ) -> None:
     """Re-validate quarantined lines with the current contract; ingest those that pass, once."""
-    from piper_dagster.contract import Reason
     from piper_dagster.quarantine import replay
     from piper_dagster.refresh_ledger import contiguous_ranges
 
-    if reason and reason not in {r.value for r in Reason}:
-        raise ConfigError(
-            f"unknown reason {reason!r}; choose from {', '.join(r.value for r in Reason)}"
-        )
+    if reason and reason not in REASONS:
+        raise ConfigError(f"unknown reason {reason!r}; choose from {', '.join(REASONS)}")
     settings = load_settings()
     result = replay(
         settings,

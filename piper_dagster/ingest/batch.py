@@ -3,79 +3,59 @@
 A crash at any point loses nothing and counts nothing twice: the batch's events, its
 quarantined lines, its files' new offsets, the refresh ledger's dirty dates and its
 ingest_batches row all commit together, or none of them does.
+
+Memory is bounded by the batch, whatever its lines: they are classified and quarantined
+column-wise in DuckDB (no Python object per line), and a line that DuckDB still cannot classify
+(out of memory, or another error of its data) is isolated by splitting the batch and quarantined
+as `unprocessable` instead of stopping the files behind it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import logging
 import os
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from piper_dagster.contract.models import LineStatus, Reason
-from piper_dagster.ingest.counters import LineCounters, PhaseClock
+from piper_dagster.ingest.counters import UNPROCESSABLE, LineCounters, PhaseClock
 from piper_dagster.ingest.framing import Batch, lines_table, vanished
 from piper_dagster.ingest.validate import NOT_REJECTED, classify_sql
-from piper_dagster.spool.reader import QUARANTINE_PREFIX_BYTES
+from piper_dagster.spool.reader import QUARANTINE_PREFIX_BYTES, Piece
 from piper_dagster.sql import load_sql
 from piper_dagster.warehouse import transaction
 
+log = logging.getLogger("piper.ingest")
 
-def _escaped(raw: bytes) -> str:
-    """The first 4 KiB of a line as valid UTF-8, undecodable bytes written as \\xNN."""
-    return raw[:QUARANTINE_PREFIX_BYTES].decode("utf-8", "backslashreplace")
+# Errors that a line's data can cause in the classification query. A batch failing with one is
+# split until the line is isolated; anything else (disk, I/O, a bug in the SQL) stops the batch.
+DATA_ERRORS: tuple[type[duckdb.Error], ...] = (
+    duckdb.OutOfMemoryException,
+    duckdb.InvalidInputException,
+    duckdb.ConversionException,
+    duckdb.OutOfRangeException,
+)
+# More unprocessable lines than this in one batch is not a poison line but a failure of piper
+# (a systematic error would otherwise cost one query per line): the batch stops with it.
+MAX_UNPROCESSABLE = 100
 
+# Lines classified at once (a slice of the batch): bounds the Arrow table and DuckDB's work
+# whatever the lines' length (a batch of lines `1` holds batch_bytes / 2 lines).
+MAX_SLICE_LINES = 1 << 20
 
-def _quarantine_rows(
-    batch: Batch, lines: pa.Table | None, rejected: list[tuple[int, str]]
-) -> list[dict[str, Any]]:
-    rows = []
-    for idx, reason in rejected:
-        assert lines is not None
-        body = lines["raw"][idx].as_py()[: -lines["term"][idx].as_py()]
-        too_long = reason == Reason.LINE_TOO_LONG
-        rows.append(
-            {
-                "reason": reason,
-                "file_idx": lines["file_idx"][idx].as_py(),
-                "source_line": lines["line_no"][idx].as_py(),
-                "raw_line": _escaped(body),
-                "raw_bytes": None if too_long else body,
-                "raw_length": len(body),
-                "raw_md5": hashlib.md5(body).hexdigest(),
-            }
-        )
-    for ll in batch.long_lines:
-        if ll.kind == Reason.LINE_TOO_LONG:
-            rows.append(
-                {
-                    "reason": str(ll.kind),  # a plain str, like the validator's reasons
-                    "file_idx": ll.file_idx,
-                    "source_line": ll.line_no,
-                    "raw_line": _escaped(ll.prefix),
-                    "raw_bytes": None,
-                    "raw_length": ll.length,
-                    "raw_md5": hashlib.md5(ll.prefix).hexdigest(),
-                }
-            )
-    return rows
-
-
-_QUARANTINE_SCHEMA = pa.schema(
+_LONG_LINES_SCHEMA = pa.schema(
     [
-        ("reason", pa.string()),
         ("file_idx", pa.int32()),
-        ("source_line", pa.int64()),
-        ("raw_line", pa.string()),
-        ("raw_bytes", pa.large_binary()),
-        ("raw_length", pa.int64()),
-        ("raw_md5", pa.string()),
+        ("line_no", pa.int64()),
+        ("prefix", pa.large_binary()),
+        ("length", pa.int64()),
     ]
 )
 
@@ -98,6 +78,36 @@ _FILES_SCHEMA = pa.schema(
         ("generation", pa.int64()),
     ]
 )
+
+
+def _backslashreplace(raw: pa.Array) -> pa.Array:
+    """The quarantine's raw_line of lines that are not valid UTF-8: undecodable bytes as \\xNN.
+
+    Called by DuckDB (an Arrow UDF) only for the rows whose prefix does not decode."""
+    return pa.array(
+        [None if b is None else b.decode("utf-8", "backslashreplace") for b in raw.to_pylist()],
+        pa.string(),
+    )
+
+
+def _register_udfs(con: duckdb.DuckDBPyConnection) -> None:
+    known = con.execute(
+        "SELECT 1 FROM duckdb_functions() WHERE function_name = 'piper_backslashreplace'"
+    ).fetchone()
+    if known is None:
+        con.create_function(
+            "piper_backslashreplace", _backslashreplace, ["BLOB"], "VARCHAR", type="arrow"
+        )
+
+
+def _long_lines_table(batch: Batch) -> pa.Table:
+    """The batch's streamed line_too_long lines (NUL padding is only counted)."""
+    rows = [
+        {"file_idx": ll.file_idx, "line_no": ll.line_no, "prefix": ll.prefix, "length": ll.length}
+        for ll in batch.long_lines
+        if ll.kind == Reason.LINE_TOO_LONG
+    ]
+    return pa.Table.from_pylist(rows, _LONG_LINES_SCHEMA)
 
 
 def _files_table(batch: Batch, raw_root: Path) -> pa.Table:
@@ -147,27 +157,48 @@ def write_batch(
     """Validate and write one batch, with its files' offsets, in one transaction."""
     counted = LineCounters()
     clock = PhaseClock(phase_seconds)
-    lines = lines_table(batch) if batch.pieces else None
     files = _files_table(batch, raw_root)
+    long_lines = _long_lines_table(batch)
+    # Files read from their first line in this batch: a new read of the file (first, rewritten,
+    # re-read), from which the occurrences of its quarantined lines are counted anew.
+    restarted = sorted(
+        {p.file_idx for p in batch.pieces if p.first_line == 1}
+        | {ll.file_idx for ll in batch.long_lines if ll.line_no == 1}
+    )
     clock.lap("split")
     try:
+        con.register("batch_files", files)
+        con.register("batch_long_lines", long_lines)
+        # Before the transaction: a failed statement would abort it, and the net in _classify
+        # needs to retry after a failure. In slices of at most MAX_SLICE_LINES lines: the Arrow
+        # table of a batch of tiny lines would otherwise be many times batch_bytes.
+        # `classified` keeps the valid lines (with their envelope), `batch_rejected` the rejected
+        # ones (narrow: their bytes and place): a batch of millions of bad lines carries no
+        # envelope columns.
+        con.register("batch_lines", lines_table(Batch(files=batch.files)))  # no lines: columns
+        con.execute(f"CREATE OR REPLACE TEMP TABLE classified AS {_classified_sql('batch_lines')}")
+        con.execute(load_sql("ingest/batch_rejected"), {"kept": sorted(NOT_REJECTED)})
+        statuses: Counter[str] = Counter()
+        first_idx = 0
+        for pieces in _slices(batch.pieces, MAX_SLICE_LINES):
+            lines = lines_table(Batch(files=batch.files, pieces=pieces))
+            clock.lap("split")
+            _classify(con, lines, first_idx)
+            statuses.update(_sort_slice(con))
+            first_idx += len(lines)
+            del lines
+            clock.lap("validate")
         with transaction(con):
-            con.register("batch_files", files)
-            valid, rejected = (0, []) if lines is None else _classify(con, lines, counted, clock)
+            valid = _count(statuses, counted)
             counted.lines += len(batch.long_lines)
-            if valid:
-                _insert_events(con, counted, skew_seconds, run_id)
-                counted.duplicates = valid - counted.events
-            qrows = _quarantine_rows(batch, lines, rejected)
             counted.nul_padding_lines += sum(
                 1 for ll in batch.long_lines if ll.kind == LineStatus.NUL_PADDING
             )
+            if valid:
+                _insert_events(con, counted, skew_seconds, run_id)
+                counted.duplicates = valid - counted.events
+            _quarantine(con, counted, run_id, restarted)
             clock.lap("write")
-            if qrows:
-                con.register("batch_quarantine", pa.Table.from_pylist(qrows, _QUARANTINE_SCHEMA))
-                con.execute(load_sql("ingest/insert_quarantine"), {"run_id": run_id})
-                con.execute(load_sql("ingest/pending_quarantine"))
-                counted.invalid_by_reason.update(r["reason"] for r in qrows)
             con.execute(load_sql("ingest/upsert_spool_files"))
             for a in batch.anomalies:
                 con.execute(
@@ -188,33 +219,155 @@ def write_batch(
             )
         clock.lap("commit")
     finally:
-        for name in ("batch_files", "batch_lines", "batch_quarantine"):
+        for name in ("batch_files", "batch_lines", "batch_part", "batch_long_lines"):
             with contextlib.suppress(Exception):
                 con.unregister(name)
     return counted
 
 
-def _classify(
-    con: duckdb.DuckDBPyConnection, lines: pa.Table, counted: LineCounters, clock: PhaseClock
-) -> tuple[int, list[tuple[int, str]]]:
-    """Classify the batch's lines and count them: the valid ones, and (idx, reason) of the
-    rejected ones (valid lines become events or duplicates once deduplicated)."""
-    con.register("batch_lines", lines)
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE classified AS "
-        f"SELECT c.*, l.file_idx, l.line_no FROM ({classify_sql('batch_lines')}) c "
-        "JOIN batch_lines l USING (idx)"
+def _classified_sql(source: str, first_idx: int = 0) -> str:
+    """The classification of `source`'s lines with their file and line number, numbered from
+    `first_idx`; the bytes of the rejected ones ride along for the quarantine (the others' are
+    not needed again)."""
+    kept = ", ".join(f"'{s}'" for s in sorted(NOT_REJECTED))
+    return (
+        f"SELECT c.* REPLACE (c.idx + {int(first_idx)} AS idx), l.file_idx, l.line_no,"
+        f" CASE WHEN c.status NOT IN ({kept}) THEN l.raw END AS raw, l.term"
+        f" FROM ({classify_sql(source)}) AS c JOIN {source} AS l USING (idx)"
     )
-    clock.lap("validate")
-    counts = dict(con.execute("SELECT status, count(*) FROM classified GROUP BY ALL").fetchall())
-    rejected = con.execute(
-        "SELECT idx, status FROM classified WHERE NOT list_contains(?, status) ORDER BY idx",
-        [sorted(NOT_REJECTED)],
+
+
+def _slices(pieces: list[Piece], max_lines: int) -> Iterator[list[Piece]]:
+    """The batch's pieces in groups of at most `max_lines` lines (a piece split at a newline)."""
+    group: list[Piece] = []
+    n = 0
+    for piece in pieces:
+        while piece.lines > max_lines - n:
+            take = max_lines - n
+            if take == 0:  # the group is full
+                yield group
+                group, n = [], 0
+                continue
+            a = np.frombuffer(piece.data, np.uint8)
+            cut = int(np.flatnonzero(a == 10)[take - 1]) + 1  # after the take-th newline
+            head = Piece(
+                piece.file_idx, piece.start_offset, piece.start_offset + cut, piece.first_line,
+                piece.data[:cut],
+            )  # fmt: skip
+            yield [*group, head]
+            group, n = [], 0
+            piece = Piece(
+                piece.file_idx, piece.start_offset + cut, piece.end_offset,
+                piece.first_line + take, piece.data[cut:],
+            )  # fmt: skip
+        if piece.data:
+            group.append(piece)
+            n += piece.lines
+    if group:
+        yield group
+
+
+def _classify(con: duckdb.DuckDBPyConnection, lines: pa.Table, first_idx: int) -> None:
+    """Classify `lines` (a slice of the batch, numbered from `first_idx` in the batch) into the
+    temp table `classified_slice`: each line with its status (_classified_sql).
+
+    If DuckDB fails on the slice's data, the slice is split in halves, recursively, until the
+    lines it cannot classify are alone: each becomes an `unprocessable` line, the others are
+    classified as usual (the halves that pass are exactly what the whole would have given).
+    """
+    con.register("batch_lines", lines)
+    try:
+        sql = _classified_sql("batch_lines", first_idx)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE classified_slice AS {sql}")
+        return
+    except DATA_ERRORS as exc:
+        first_error = exc
+    log.warning(
+        "a batch of %d lines failed validation (%s): splitting it to isolate the line(s)",
+        len(lines),
+        str(first_error).splitlines()[0],
+    )
+    con.execute("CREATE OR REPLACE TEMP TABLE classified_slice AS FROM classified LIMIT 0")
+    part = _classified_sql("batch_part", first_idx)
+    unprocessable = 0
+    todo = [(0, len(lines))]
+    while todo:
+        lo, n = todo.pop()
+        con.register("batch_part", lines.slice(lo, n))
+        try:
+            con.execute(f"INSERT INTO classified_slice {part}")
+            continue
+        except DATA_ERRORS as exc:
+            if n > 1:
+                todo += [(lo + n // 2, n - n // 2), (lo, n // 2)]  # the first half first
+                continue
+            unprocessable += 1
+            if unprocessable > MAX_UNPROCESSABLE:
+                raise first_error from exc
+            log.warning(
+                "line %d of the batch is unprocessable (%s): quarantined",
+                first_idx + lo,
+                str(exc).splitlines()[0],
+            )
+        con.execute(
+            "INSERT INTO classified_slice (idx, status, file_idx, line_no, raw, term)"
+            " SELECT idx + $first, $status, file_idx, line_no, raw, term FROM batch_part",
+            {"status": UNPROCESSABLE, "first": first_idx},
+        )
+
+
+def _sort_slice(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Move the classified slice's valid lines to `classified`, its rejected ones to
+    `batch_rejected`; its line count by status (an SQL aggregate)."""
+    con.execute(
+        "INSERT INTO classified FROM classified_slice WHERE status = $event",
+        {"event": LineStatus.EVENT},
+    )
+    con.execute(
+        "INSERT INTO batch_rejected SELECT idx, status, file_idx, line_no, raw, term"
+        " FROM classified_slice WHERE NOT list_contains($kept, status)",
+        {"kept": sorted(NOT_REJECTED)},
+    )
+    counts = con.execute("SELECT status, count(*) FROM classified_slice GROUP BY ALL").fetchall()
+    con.execute("DROP TABLE classified_slice")
+    return dict(counts)
+
+
+def _count(statuses: Counter[str], counted: LineCounters) -> int:
+    """Count the classified lines; returns the number of valid ones (events or duplicates once
+    deduplicated)."""
+    counted.lines = sum(statuses.values())
+    counted.blank_lines = statuses[LineStatus.BLANK]
+    counted.nul_padding_lines = statuses[LineStatus.NUL_PADDING]
+    return statuses[LineStatus.EVENT]
+
+
+def _quarantine(
+    con: duckdb.DuckDBPyConnection, counted: LineCounters, run_id: str, restarted: list[int]
+) -> None:
+    """Quarantine the batch's rejected lines, column-wise, each line once across re-reads.
+
+    A line already quarantined by an earlier read of its file (same bytes, same occurrence) is
+    relabelled to its line number now and counted as a duplicate, not as invalid again."""
+    if restarted:
+        con.execute(load_sql("ingest/quarantine_restart"), {"restarted": restarted})
+    _register_udfs(con)
+    con.execute(
+        load_sql("ingest/batch_quarantine"),
+        {"prefix_bytes": QUARANTINE_PREFIX_BYTES},
+    )
+    rows = con.execute(
+        "SELECT reason, known, count(*) FROM batch_quarantine GROUP BY ALL"
     ).fetchall()
-    counted.lines = sum(counts.values())
-    counted.blank_lines = counts.get(LineStatus.BLANK, 0)
-    counted.nul_padding_lines = counts.get(LineStatus.NUL_PADDING, 0)
-    return counts.get(LineStatus.EVENT, 0), rejected
+    if not rows:
+        return
+    for reason, known, n in rows:
+        if known:
+            counted.duplicates += n
+        else:
+            counted.invalid_by_reason[reason] += n
+    con.execute(load_sql("ingest/insert_quarantine"), {"run_id": run_id})
+    con.execute(load_sql("ingest/pending_quarantine"))
 
 
 def _insert_events(

@@ -12,12 +12,19 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+# Piper's own quarantine reason (not the contract's, §5): DuckDB could not classify the line
+# alone (e.g. out of memory at ingest.memory_limit). Its bytes are kept: `piper quarantine
+# replay --reason unprocessable` retries it (design.md, "Poison lines").
+UNPROCESSABLE = "unprocessable"
+
 
 @dataclass
 class LineCounters:
     lines: int = 0
     events: int = 0  # new in silver_events
-    duplicates: int = 0  # valid, but their event_id was already there
+    # valid, but their event_id was already there; or invalid, but already quarantined (the
+    # same line re-read: a rewrite, a re-read; design.md "Quarantine: each line once")
+    duplicates: int = 0
     skewed: int = 0  # events with a skewed clock (§6): dated by their spool date instead
     blank_lines: int = 0
     nul_padding_lines: int = 0

@@ -194,13 +194,42 @@ def _numeric_fields() -> list[str]:
     return list(names)
 
 
+def _envelope_extra(txt: str, known: str) -> str:
+    """SQL: the unknown top-level fields of the JSON object `txt`, as a JSON object.
+
+    Linear in the line whatever its shape: the keys and the values come from one parse each
+    (json_keys, json_extract '$.*': both in document order, duplicates included) and are zipped;
+    one lookup per key (a JSON pointer each) would re-parse the line once per key, which a line
+    of thousands of unknown fields turns into an out-of-memory. A repeated key keeps its first
+    value, like every other field (DuckDB's reader): sorted by (key, position), a pair is kept
+    when its key differs from its predecessor's; the kept pairs go back to document order.
+    """
+    pairs = (
+        f"list_transform(list_zip(keys, json_extract({txt}, '$.*'), range(1, len(keys) + 1)),"
+        " x -> {'k': x[1], 'i': x[3], 'v': x[2]})"
+    )
+    by_key = f"list_sort(list_filter({pairs}, x -> x.k NOT IN ({known})))"
+    first = (
+        "list_filter(list_zip(s, list_prepend(NULL, s[:-2])),"
+        " x -> x[2] IS NULL OR x[1].k <> x[2].k)"
+    )
+    in_order = f"list_sort(list_transform({first}, x -> {{'i': x[1].i, 'k': x[1].k, 'v': x[1].v}}))"
+    entries = f"list_transform({in_order}, x -> {{'key': x.k, 'value': x.v}})"
+    # Lambdas bind `keys` and `s` once (a sub-expression named twice would be computed twice).
+    return (
+        f"list_transform([json_keys({txt})], keys -> list_transform([{by_key}],"
+        f" s -> to_json(map_from_entries({entries})))[1])[1]"
+    )
+
+
 @cache
 def classify_sql(source: str) -> str:
     """The SELECT that classifies every line of `source` (columns idx, raw, term, nul_only).
 
     Output: idx, status ('event', 'blank', 'nul_padding' or a reason) and, meaningful where
     status = 'event', the envelope fields. The stages holding a JSON parse or the status are
-    MATERIALIZED: DuckDB would otherwise inline them and evaluate them once per reference.
+    MATERIALIZED: DuckDB would otherwise inline them and evaluate them once per reference. Lines
+    settled by the line checks (blank, padding, not JSON, not an object...) skip the JSON stages.
     """
     required = [n for n in ENVELOPE_FIELDS if Envelope.model_fields[n].is_required()]
     plain = envelope_text_fields()
@@ -267,8 +296,6 @@ def classify_sql(source: str) -> str:
     envelope_checks = _in_contract_order(
         envelope_arms, step_of(Reason.MISSING_FIELD), step_of(Reason.INVALID_TIMESTAMP)
     )
-    # A JSON pointer reaches any key, whatever characters it holds (RFC 6901 escapes).
-    pointer = "'/' || replace(replace(k, '~', '~0'), '/', '~1')"
     unquoted = ",\n        ".join(
         f"CASE WHEN starts_with(e.{n}, '\"') THEN {_unquote('e.' + n)} END AS s_{n}"
         for n in text_fields
@@ -285,7 +312,7 @@ WITH decoded AS MATERIALIZED (
            CASE WHEN octet_length(raw) - term <= {MAX_LINE_BYTES} THEN try(decode(raw)) END AS txt
     FROM {source}
 ),
-shaped AS (
+shaped AS MATERIALIZED (
     SELECT idx, txt,
         CASE
             WHEN nul_only THEN '{LineStatus.NUL_PADDING}'
@@ -297,16 +324,18 @@ parsed AS MATERIALIZED (
     SELECT idx, early,
         CASE WHEN early IS NULL
              THEN json_transform(txt, {_struct(list(ENVELOPE_FIELDS))}) END AS e,
-        CASE WHEN early IS NULL
-             -- distinct: a repeated key keeps its first value, like every other field
-             THEN list_distinct(list_filter(json_keys(txt), k -> k NOT IN ({known}))) END
-             AS extra_keys,
+        -- One pass over the keys: does the line carry unknown envelope fields (§3 keeps them)?
+        CASE WHEN early IS NULL THEN NOT list_has_all([{known}], json_keys(txt)) END
+             AS has_extra,
         txt
     FROM shaped
+    -- Only lines that passed the line checks go through the JSON stages (the others, e.g. a
+    -- batch of millions of lines `1`, would carry every stage's columns as NULLs).
+    WHERE early IS NULL
 ),
 env AS MATERIALIZED (
-    SELECT idx, early, e.{payload_field} AS payload, extra_keys,
-        CASE WHEN len(extra_keys) > 0 THEN txt END AS txt,
+    SELECT idx, early, e.{payload_field} AS payload, has_extra,
+        CASE WHEN has_extra THEN txt END AS txt,
         {_any([f"e.{n} IS NULL" for n in required])} AS env_missing,
         {env_wrong} AS env_wrong,
         {unquoted},
@@ -315,7 +344,7 @@ env AS MATERIALIZED (
     FROM parsed
 ),
 fields AS MATERIALIZED (
-    SELECT idx, early, payload, extra_keys, txt, env_missing, env_wrong, p,
+    SELECT idx, early, payload, has_extra, txt, env_missing, env_wrong, p,
         {s_columns},
         {_model_id(et)} AS model,
         CASE WHEN regexp_full_match(s_{ts}, {_q(TS_PATTERN)}) AND s_{ts}[1:4] != '0000'
@@ -324,7 +353,7 @@ fields AS MATERIALIZED (
     FROM env
 ),
 classified AS MATERIALIZED (
-    SELECT idx, payload, extra_keys, txt, ts,
+    SELECT idx, payload, has_extra, txt, ts,
         {s_columns},
         CASE
             WHEN early IS NOT NULL THEN early
@@ -337,10 +366,11 @@ classified AS MATERIALIZED (
 )
 SELECT idx, status,
     {outputs},
-    CASE WHEN status = '{LineStatus.EVENT}' AND len(extra_keys) > 0 THEN to_json(map_from_entries(
-        list_transform(extra_keys, k -> {{'key': k, 'value': json_extract(txt, {pointer})}})
-    )) END AS envelope_extra
+    CASE WHEN status = '{LineStatus.EVENT}' AND has_extra THEN {_envelope_extra("txt", known)}
+    END AS envelope_extra
 FROM classified
+UNION ALL BY NAME
+SELECT idx, early AS status FROM shaped WHERE early IS NOT NULL
 """
 
 

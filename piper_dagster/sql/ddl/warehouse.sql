@@ -30,10 +30,32 @@ CREATE TABLE IF NOT EXISTS quarantine (
     raw_line        VARCHAR NOT NULL,   -- first 4 KiB, valid UTF-8, undecodable bytes escaped \xNN
     raw_bytes       BLOB,               -- the whole line for replay (NULL for line_too_long)
     raw_length      BIGINT NOT NULL,    -- bytes, after NUL removal
-    raw_md5         VARCHAR NOT NULL,   -- identity with (source_file, source_line): no line twice
+    raw_md5         VARCHAR NOT NULL,   -- identity with (source_file, occurrence): no line twice
     quarantined_at  TIMESTAMPTZ NOT NULL,
-    ingest_run_id   VARCHAR
+    ingest_run_id   VARCHAR,
+    -- The k-th line with these bytes in its file: a line shifted by a rewrite is the same line,
+    -- two identical bad lines are two (design.md, "Quarantine: each line once").
+    occurrence      BIGINT,
+    -- Met by the file's latest read from line 1: counted by the occurrences of the lines after it.
+    in_last_read    BOOLEAN DEFAULT true
 );
+-- Warehouses made before the occurrence key: add the columns, number the lines they hold (in
+-- line order; a no-op once every row has its occurrence).
+ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS occurrence BIGINT;
+ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS in_last_read BOOLEAN DEFAULT true;
+UPDATE quarantine SET occurrence = b.occurrence, in_last_read = coalesce(in_last_read, true)
+FROM (
+    SELECT
+        n.rowid AS rid,
+        coalesce((
+            SELECT max(x.occurrence) FROM quarantine AS x
+            WHERE x.source_file = n.source_file AND x.raw_md5 = n.raw_md5
+        ), 0) + row_number() OVER (PARTITION BY n.source_file, n.raw_md5 ORDER BY n.source_line)
+            AS occurrence
+    FROM quarantine AS n
+    WHERE n.occurrence IS NULL
+) AS b
+WHERE quarantine.rowid = b.rid;
 
 -- Per-file read state: what was consumed, and how to notice a rewrite (contract §1).
 CREATE TABLE IF NOT EXISTS spool_files (
