@@ -59,6 +59,22 @@ def test_a_line_duckdb_cannot_classify_is_quarantined_and_the_rest_is_read(
     assert events == [("evt-2",), ("evt-3",), ("evt-4",)]
 
 
+def test_a_batch_is_bounded_by_its_lines_as_well_as_its_bytes(
+    piper_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """200 KB of lines `1` is far below batch_bytes, but 100,000 rows: several batches, so that
+    ten million of them never become one batch of ten million rows."""
+    from piper_dagster.ingest.framing import LINE_COST_BYTES
+
+    monkeypatch.setenv("PIPER_INGEST__BATCH_BYTES", str(1 << 20))
+    settings = load_settings()
+    lines = 100_000
+    write_spool_file(settings.raw_root, F, b"1\n" * lines + ev(1))
+    r = ingest(settings)
+    assert (r.lines, r.events, r.invalid) == (lines + 1, 1, lines)
+    assert r.batches >= lines * LINE_COST_BYTES // (1 << 20)  # 6 at 64 bytes a line
+
+
 # The ingest of a spool of `PIPERTEST_LINES` lines `1` in its own process: its peak RSS (MiB).
 _INGEST_ONES = """
 import json, os

@@ -40,6 +40,12 @@ class Progress:
     fingerprint: Fingerprint
 
 
+# What a line costs a batch beyond its bytes: its rows in the Arrow table (idx, offsets, term,
+# file and line number) and in DuckDB's classified / rejected tables. Without it a file of ten
+# million two-byte lines would be one 20 MB batch of ten million rows (issue #13: 8.5 GB).
+LINE_COST_BYTES = 64
+
+
 @dataclass
 class Batch:
     files: list[SpoolFile]
@@ -48,10 +54,12 @@ class Batch:
     progress: dict[int, Progress] = field(default_factory=dict)  # by file_idx
     anomalies: list[dict[str, str]] = field(default_factory=list)
     nbytes: int = 0
+    weight: int = 0  # what it costs to hold: nbytes + LINE_COST_BYTES a line
     # The run's anomalies (its metadata), which this batch's are also added to.
     run_anomalies: list[dict[str, str]] = field(default_factory=list)
 
     def add(self, item: Piece | LongLine, generation: int, fp: Fingerprint) -> None:
+        self.weight += _weight(item)
         if isinstance(item, Piece):
             self.pieces.append(item)
             self.nbytes += len(item.data)
@@ -93,7 +101,9 @@ def unreadable(file: SpoolFile, exc: OSError) -> dict[str, str]:
 def iter_batches(
     plans: list[FilePlan], raw_root: Path, batch_bytes: int, anomalies: list[dict[str, str]]
 ) -> Iterator[Batch]:
-    """Group the new lines of the planned files into batches of about `batch_bytes`."""
+    """Group the new lines of the planned files into batches of about `batch_bytes` (their
+    bytes plus LINE_COST_BYTES a line: ten million lines `1` are not one batch)."""
+    max_lines = max(1, batch_bytes // LINE_COST_BYTES)
     files = [p.file for p in plans]
     batch = Batch(files, run_anomalies=anomalies)
     for idx, plan in enumerate(plans):
@@ -116,8 +126,11 @@ def iter_batches(
             )
             fp = hasher.fingerprint()  # the state's, if nothing new is complete
             # Lazily: a batch may be handed out while this file is half read.
-            for item in read_new_lines(f, idx, offset, lines, plan.file.size, batch_bytes, hasher):
-                if batch.nbytes and batch.nbytes + _size(item) > batch_bytes:
+            items = read_new_lines(
+                f, idx, offset, lines, plan.file.size, batch_bytes, hasher, max_lines
+            )
+            for item in items:
+                if batch.weight and batch.weight + _weight(item) > batch_bytes:
                     yield batch
                     batch = Batch(files, run_anomalies=anomalies)
                 batch.add(item, generation, hasher.fingerprint())
@@ -126,7 +139,7 @@ def iter_batches(
         if last is not None:
             offset, lines, fp = last.offset, last.lines, last.fingerprint
         batch.progress[idx] = Progress(offset, lines, generation, plan.file.size, fp)
-        if batch.nbytes >= batch_bytes:
+        if batch.weight >= batch_bytes:
             yield batch
             batch = Batch(files, run_anomalies=anomalies)
     if batch.progress or batch.anomalies:
@@ -135,6 +148,10 @@ def iter_batches(
 
 def _size(item: Piece | LongLine) -> int:
     return len(item.data) if isinstance(item, Piece) else item.length
+
+
+def _weight(item: Piece | LongLine) -> int:
+    return _size(item) + LINE_COST_BYTES * (item.lines if isinstance(item, Piece) else 1)
 
 
 def lines_table(batch: Batch) -> pa.Table:

@@ -100,8 +100,10 @@ def read_new_lines(
     limit: int,
     chunk: int,
     hasher: ConsumedHasher,
+    max_lines: int,
 ) -> Iterator[Piece | LongLine]:
-    """Pieces of complete lines in [offset, limit) of the open file, each at most `chunk` bytes.
+    """Pieces of complete lines in [offset, limit) of the open file, each at most `chunk` bytes
+    and `max_lines` lines (a batch's memory grows with its lines as well as its bytes).
 
     `hasher` holds the hash of [0, offset); at each yield it holds [0, item.end_offset)."""
     if hasher.offset != offset:
@@ -131,8 +133,13 @@ def read_new_lines(
             f.seek(offset)
             continue
         data = buf if cut + 1 == len(buf) else buf[: cut + 1]
+        n = data.count(b"\n")
+        while n > max_lines:  # many short lines: fewer of them, cut where about max_lines end
+            cut = data.rfind(b"\n", 0, len(data) * max_lines // n)
+            data = data[: cut + 1] if cut >= 0 else data[: data.find(b"\n") + 1]
+            n = data.count(b"\n")
         hasher.update(data)
-        piece = Piece(file_idx, offset, offset + cut + 1, lines_read + 1, data)
+        piece = Piece(file_idx, offset, offset + len(data), lines_read + 1, data)
         yield piece
         offset, lines_read = piece.end_offset, lines_read + piece.lines
         f.seek(offset)
