@@ -16,19 +16,17 @@ import contextlib
 import logging
 import os
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 
 from piper_dagster.contract.models import LineStatus, Reason
 from piper_dagster.ingest.counters import UNPROCESSABLE, LineCounters, PhaseClock
 from piper_dagster.ingest.framing import Batch, lines_table, vanished
 from piper_dagster.ingest.validate import NOT_REJECTED, classify_sql
-from piper_dagster.spool.reader import QUARANTINE_PREFIX_BYTES, Piece
+from piper_dagster.spool.reader import QUARANTINE_PREFIX_BYTES
 from piper_dagster.sql import load_sql
 from piper_dagster.warehouse import transaction
 
@@ -45,10 +43,6 @@ DATA_ERRORS: tuple[type[duckdb.Error], ...] = (
 # More unprocessable lines than this in one batch is not a poison line but a failure of piper
 # (a systematic error would otherwise cost one query per line): the batch stops with it.
 MAX_UNPROCESSABLE = 100
-
-# Lines classified at once (a slice of the batch): bounds the Arrow table and DuckDB's work
-# whatever the lines' length (a batch of lines `1` holds batch_bytes / 2 lines).
-MAX_SLICE_LINES = 1 << 20
 
 _LONG_LINES_SCHEMA = pa.schema(
     [
@@ -170,24 +164,18 @@ def write_batch(
         con.register("batch_files", files)
         con.register("batch_long_lines", long_lines)
         # Before the transaction: a failed statement would abort it, and the net in _classify
-        # needs to retry after a failure. In slices of at most MAX_SLICE_LINES lines: the Arrow
-        # table of a batch of tiny lines would otherwise be many times batch_bytes.
-        # `classified` keeps the valid lines (with their envelope), `batch_rejected` the rejected
-        # ones (narrow: their bytes and place): a batch of millions of bad lines carries no
-        # envelope columns.
+        # needs to retry after a failure. `classified` keeps the valid lines (with their
+        # envelope), `batch_rejected` the rejected ones (narrow: their bytes and place): a batch
+        # of many bad lines carries no envelope columns.
         con.register("batch_lines", lines_table(Batch(files=batch.files)))  # no lines: columns
         con.execute(f"CREATE OR REPLACE TEMP TABLE classified AS {_classified_sql('batch_lines')}")
         con.execute(load_sql("ingest/batch_rejected"), {"kept": sorted(NOT_REJECTED)})
-        statuses: Counter[str] = Counter()
-        first_idx = 0
-        for pieces in _slices(batch.pieces, MAX_SLICE_LINES):
-            lines = lines_table(Batch(files=batch.files, pieces=pieces))
-            clock.lap("split")
-            _classify(con, lines, first_idx)
-            statuses.update(_sort_slice(con))
-            first_idx += len(lines)
-            del lines
-            clock.lap("validate")
+        lines = lines_table(batch)
+        clock.lap("split")
+        _classify(con, lines)
+        statuses = Counter(_sort_lines(con))
+        del lines
+        clock.lap("validate")
         with transaction(con):
             valid = _count(statuses, counted)
             counted.lines += len(batch.long_lines)
@@ -225,60 +213,29 @@ def write_batch(
     return counted
 
 
-def _classified_sql(source: str, first_idx: int = 0) -> str:
-    """The classification of `source`'s lines with their file and line number, numbered from
-    `first_idx`; the bytes of the rejected ones ride along for the quarantine (the others' are
-    not needed again)."""
+def _classified_sql(source: str) -> str:
+    """The classification of `source`'s lines with their file and line number; the bytes of the
+    rejected ones ride along for the quarantine (the others' are not needed again)."""
     kept = ", ".join(f"'{s}'" for s in sorted(NOT_REJECTED))
     return (
-        f"SELECT c.* REPLACE (c.idx + {int(first_idx)} AS idx), l.file_idx, l.line_no,"
+        f"SELECT c.*, l.file_idx, l.line_no,"
         f" CASE WHEN c.status NOT IN ({kept}) THEN l.raw END AS raw, l.term"
         f" FROM ({classify_sql(source)}) AS c JOIN {source} AS l USING (idx)"
     )
 
 
-def _slices(pieces: list[Piece], max_lines: int) -> Iterator[list[Piece]]:
-    """The batch's pieces in groups of at most `max_lines` lines (a piece split at a newline)."""
-    group: list[Piece] = []
-    n = 0
-    for piece in pieces:
-        while piece.lines > max_lines - n:
-            take = max_lines - n
-            if take == 0:  # the group is full
-                yield group
-                group, n = [], 0
-                continue
-            a = np.frombuffer(piece.data, np.uint8)
-            cut = int(np.flatnonzero(a == 10)[take - 1]) + 1  # after the take-th newline
-            head = Piece(
-                piece.file_idx, piece.start_offset, piece.start_offset + cut, piece.first_line,
-                piece.data[:cut],
-            )  # fmt: skip
-            yield [*group, head]
-            group, n = [], 0
-            piece = Piece(
-                piece.file_idx, piece.start_offset + cut, piece.end_offset,
-                piece.first_line + take, piece.data[cut:],
-            )  # fmt: skip
-        if piece.data:
-            group.append(piece)
-            n += piece.lines
-    if group:
-        yield group
+def _classify(con: duckdb.DuckDBPyConnection, lines: pa.Table) -> None:
+    """Classify the batch's `lines` into the temp table `batch_classified`: each line with its
+    status (_classified_sql).
 
-
-def _classify(con: duckdb.DuckDBPyConnection, lines: pa.Table, first_idx: int) -> None:
-    """Classify `lines` (a slice of the batch, numbered from `first_idx` in the batch) into the
-    temp table `classified_slice`: each line with its status (_classified_sql).
-
-    If DuckDB fails on the slice's data, the slice is split in halves, recursively, until the
+    If DuckDB fails on the lines' data, they are split in halves, recursively, until the
     lines it cannot classify are alone: each becomes an `unprocessable` line, the others are
     classified as usual (the halves that pass are exactly what the whole would have given).
     """
     con.register("batch_lines", lines)
     try:
-        sql = _classified_sql("batch_lines", first_idx)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE classified_slice AS {sql}")
+        sql = _classified_sql("batch_lines")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE batch_classified AS {sql}")
         return
     except DATA_ERRORS as exc:
         first_error = exc
@@ -287,15 +244,15 @@ def _classify(con: duckdb.DuckDBPyConnection, lines: pa.Table, first_idx: int) -
         len(lines),
         str(first_error).splitlines()[0],
     )
-    con.execute("CREATE OR REPLACE TEMP TABLE classified_slice AS FROM classified LIMIT 0")
-    part = _classified_sql("batch_part", first_idx)
+    con.execute("CREATE OR REPLACE TEMP TABLE batch_classified AS FROM classified LIMIT 0")
+    part = _classified_sql("batch_part")
     unprocessable = 0
     todo = [(0, len(lines))]
     while todo:
         lo, n = todo.pop()
         con.register("batch_part", lines.slice(lo, n))
         try:
-            con.execute(f"INSERT INTO classified_slice {part}")
+            con.execute(f"INSERT INTO batch_classified {part}")
             continue
         except DATA_ERRORS as exc:
             if n > 1:
@@ -306,30 +263,30 @@ def _classify(con: duckdb.DuckDBPyConnection, lines: pa.Table, first_idx: int) -
                 raise first_error from exc
             log.warning(
                 "line %d of the batch is unprocessable (%s): quarantined",
-                first_idx + lo,
+                lo,
                 str(exc).splitlines()[0],
             )
         con.execute(
-            "INSERT INTO classified_slice (idx, status, file_idx, line_no, raw, term)"
-            " SELECT idx + $first, $status, file_idx, line_no, raw, term FROM batch_part",
-            {"status": UNPROCESSABLE, "first": first_idx},
+            "INSERT INTO batch_classified (idx, status, file_idx, line_no, raw, term)"
+            " SELECT idx, $status, file_idx, line_no, raw, term FROM batch_part",
+            {"status": UNPROCESSABLE},
         )
 
 
-def _sort_slice(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Move the classified slice's valid lines to `classified`, its rejected ones to
-    `batch_rejected`; its line count by status (an SQL aggregate)."""
+def _sort_lines(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Move the classified lines' valid ones to `classified`, the rejected ones to
+    `batch_rejected`; the line count by status (an SQL aggregate)."""
     con.execute(
-        "INSERT INTO classified FROM classified_slice WHERE status = $event",
+        "INSERT INTO classified FROM batch_classified WHERE status = $event",
         {"event": LineStatus.EVENT},
     )
     con.execute(
         "INSERT INTO batch_rejected SELECT idx, status, file_idx, line_no, raw, term"
-        " FROM classified_slice WHERE NOT list_contains($kept, status)",
+        " FROM batch_classified WHERE NOT list_contains($kept, status)",
         {"kept": sorted(NOT_REJECTED)},
     )
-    counts = con.execute("SELECT status, count(*) FROM classified_slice GROUP BY ALL").fetchall()
-    con.execute("DROP TABLE classified_slice")
+    counts = con.execute("SELECT status, count(*) FROM batch_classified GROUP BY ALL").fetchall()
+    con.execute("DROP TABLE batch_classified")
     return dict(counts)
 
 

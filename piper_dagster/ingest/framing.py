@@ -40,10 +40,11 @@ class Progress:
     fingerprint: Fingerprint
 
 
-# What a line costs a batch beyond its bytes: its rows in the Arrow table (idx, offsets, term,
-# file and line number) and in DuckDB's classified / rejected tables. Without it a file of ten
-# million two-byte lines would be one 20 MB batch of ten million rows (issue #13: 8.5 GB).
-LINE_COST_BYTES = 64
+# What a line costs a batch beyond its bytes: its rows in the Arrow table and in DuckDB's
+# validation stages. Without it a file of ten million two-byte lines was one 20 MB batch of ten
+# million rows (issue #13: 8.5 GB). Measured (docs/benchmarks.md): at 64, 500,000 lines `1` peak
+# at 685 MiB; at 256, 375 MiB, and a clean ingest (about 300 bytes a line) is not slower.
+LINE_COST_BYTES = 256
 
 
 @dataclass
