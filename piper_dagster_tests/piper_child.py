@@ -5,6 +5,7 @@ Usage: python -m piper_dagster_tests.piper_child <piper arguments...>
                               `duckdb` pool slot, not the DuckDB lock)
   PIPERTEST_PAUSE=after:N    the spool step pauses right after its N-th batch committed
   PIPERTEST_PAUSE=export:N   the export pauses right after its N-th file was moved into place
+  PIPERTEST_PAUSE=query      the spool step runs a DuckDB query that lasts until interrupted
   PIPERTEST_PAUSED=<file>    written (with the pid) when the pause begins
 The pause lasts until the process is killed or signalled.
 """
@@ -15,6 +16,8 @@ import os
 import time
 from pathlib import Path
 from typing import Any
+
+import duckdb
 
 from piper_dagster import cli
 from piper_dagster.defs import spool
@@ -34,6 +37,9 @@ def main() -> None:
     def ingest(*args: Any, **kwargs: Any) -> Any:
         if probe == "before":
             _pause()
+        if probe == "query":  # a signal then lands inside DuckDB, not between Python lines
+            Path(os.environ["PIPERTEST_PAUSED"]).write_text(str(os.getpid()))
+            duckdb.connect().execute("SELECT count(*) FROM range(1000000000000000)").fetchall()
         if probe.startswith("after:"):
             n = int(probe.split(":")[1])
 

@@ -207,6 +207,22 @@ def test_kill_9_mid_ingest_then_ingest_finishes_by_itself_with_the_exact_result(
         assert run.tags["piper/command"] == "ingest" and "piper/pid" in run.tags
 
 
+def test_a_sigterm_inside_a_duckdb_query_is_an_interrupt_not_a_failed_run(
+    env: dict[str, str],
+) -> None:
+    """DuckDB turns the signal into its own error inside the step: still exit 130, and the
+    command does not go on to refresh silver and gold as after a failed run."""
+    busy = Piper(env, "ingest", pause="query")
+    with killed_at_exit(busy):
+        busy.wait_for("paused")
+        time.sleep(0.5)  # inside the query
+        rc, seconds = busy.stop_with(signal.SIGTERM)
+    assert rc == 130 and seconds < 5, busy.text()
+    assert "interrupted" in busy.text() and "Traceback" not in busy.text()
+    with instance(env) as inst:
+        assert [r.job_name for r in inst.get_runs()] == ["ingest_spool"]
+
+
 def test_signals_end_a_waiting_ingest_within_5_s_and_a_wait_is_bounded(
     env: dict[str, str],
 ) -> None:

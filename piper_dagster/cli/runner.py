@@ -18,7 +18,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -241,8 +241,13 @@ def run_url(run_id: str) -> str:
     return f"{DAGSTER_URL}/runs/{run_id}"
 
 
+# A signal that lands inside a step (inside a DuckDB query: DuckDB's own interrupt) fails the
+# step with one of these, not the run with UNEXPECTED_TERMINATION.
+_INTERRUPT_ERRORS = {"DagsterExecutionInterruptedError", "InterruptException", "KeyboardInterrupt"}
+
+
 def _was_interrupted(result: Any) -> bool:
-    """A signal inside a step ends the step with DagsterExecutionInterruptedError."""
+    """Whether a signal ended the run (between steps, or inside one)."""
     if result is None:
         return True
     for event in result.all_events:
@@ -250,30 +255,36 @@ def _was_interrupted(result: Any) -> bool:
             reason = getattr(event.event_specific_data, "failure_reason", None)
             if reason is not None and reason.value == "UNEXPECTED_TERMINATION":
                 return True
-    return False
+    return any(error.cls_name in _INTERRUPT_ERRORS for error in _step_errors(result))
 
 
 def _error_names(cls: type[BaseException]) -> set[str]:
     return {cls.__name__}.union(*(_error_names(c) for c in cls.__subclasses__()))
 
 
-def _operator_error(result: Any) -> str | None:
-    """The one-line message of a step that failed on a WarehouseError (damaged warehouse, full
-    disk, a wait given up): Dagster keeps only its text, in the step failure's error chain."""
-    names = _error_names(WarehouseError)
+def _step_errors(result: Any) -> Iterator[Any]:
+    """Every error of the run's failed steps, causes and contexts included (Dagster keeps their
+    class names and texts)."""
     for event in result.all_events:
         if not event.is_step_failure:
             continue
         todo = [event.step_failure_data.error]
         while todo:
             error = todo.pop(0)
-            if error is None:
-                continue
-            if error.cls_name in names:
-                text = error.message.strip().splitlines()[0]
-                head, sep, rest = text.partition(": ")
-                return rest if sep and head.rsplit(".", 1)[-1] == error.cls_name else text
-            todo += [error.cause, error.context]
+            if error is not None:
+                yield error
+                todo += [error.cause, error.context]
+
+
+def _operator_error(result: Any) -> str | None:
+    """The one-line message of a step that failed on a WarehouseError (damaged warehouse, full
+    disk, a wait given up): Dagster keeps only its text, in the step failure's error chain."""
+    names = _error_names(WarehouseError)
+    for error in _step_errors(result):
+        if error.cls_name in names:
+            text = error.message.strip().splitlines()[0]
+            head, sep, rest = text.partition(": ")
+            return rest if sep and head.rsplit(".", 1)[-1] == error.cls_name else text
     return None
 
 
