@@ -170,7 +170,7 @@ def test_kill_9_mid_ingest_then_ingest_finishes_by_itself_with_the_exact_result(
     print(f"uninterrupted piper ingest: {time.monotonic() - began:.1f} s")
     expected = warehouse_snapshot(tmp_path / "clean")
 
-    victim = Piper(env, "ingest", pause="after:4")
+    victim = Piper(env, "ingest", pause="after:8")
     with killed_at_exit(victim):
         victim.wait_for("paused")
         victim.proc.send_signal(signal.SIGKILL)

@@ -181,15 +181,21 @@ def _publish(staged_root: Path, out_dir: Path, dates: list[date]) -> int:
     return written
 
 
+_UNITS = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
+SORT_MEMORY_FLOOR = 64 << 20  # below it, half a limit is too little for one 1 MiB line's row
+
+
 @contextmanager
 def _sort_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Half the connection's memory limit around a large sort: DuckDB's sort of a day of
-    millions of quarantined lines overshoots its limit by about as much again (10 M lines: 729
-    MiB at 512 MiB, 425 MiB at 256 MiB, measured). The sort is what makes the file the same
-    whatever crash came before it."""
+    """Half the connection's memory limit (not under SORT_MEMORY_FLOOR) around a large sort:
+    DuckDB's sort of a day of millions of quarantined lines overshoots its limit by about as much
+    again (10 M lines: 729 MiB at 512 MiB, 425 MiB at 256 MiB, measured). The sort is what makes
+    the file the same whatever crash came before it."""
     (limit,) = con.execute("SELECT current_setting('memory_limit')").fetchone()  # type: ignore[misc]
     number, unit = str(limit).split()
-    con.execute(f"SET memory_limit = '{float(number) / 2:.1f} {unit}'")
+    total = float(number) * _UNITS[unit]
+    sort = max(total / 2, min(total, SORT_MEMORY_FLOOR))
+    con.execute(f"SET memory_limit = '{sort / (1 << 20):.1f} MiB'")
     try:
         yield
     finally:
