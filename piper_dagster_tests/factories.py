@@ -118,6 +118,17 @@ def spool_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.Sk
     return defs().resolve_sensor_def(SPOOL_SENSOR)(context)
 
 
+def run_requested(instance: dg.DagsterInstance, request: dg.RunRequest) -> bool:
+    """Execute a spool run the sensor requested, as the daemon would (same tags); succeeded?"""
+    result = dg.materialize(
+        [defs().get_assets_def("spool_events")],
+        instance=instance,
+        tags=request.tags,
+        raise_on_error=False,
+    )
+    return result.success
+
+
 def touched_event_dates_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     """One tick of the code location's refresh sensor."""
     return defs().resolve_sensor_def(REFRESH_SENSOR)(context)

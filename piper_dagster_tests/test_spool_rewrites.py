@@ -21,7 +21,7 @@ from piper_dagster.contract import MAX_LINE_BYTES
 from piper_dagster.contract.models import UTF8_BOM
 from piper_dagster.ingest.batch import write_batch
 from piper_dagster.ingest.framing import iter_batches
-from piper_dagster.ingest.run import ingest
+from piper_dagster.ingest.run import IngestProgress, ingest
 from piper_dagster.settings import Settings
 from piper_dagster.spool.checkpoint import load_states
 from piper_dagster.spool.planner import plan_spool
@@ -167,6 +167,17 @@ def test_an_old_warehouse_is_upgraded_and_its_states_verified_the_old_way_once(
     assert _state(piper_env, G) == (len(rewritten), _xxh3(rewritten), 1)
 
 
+def _after_the_plan(action: Callable[[], object]) -> Callable[[IngestProgress], None]:
+    """An ingest's on_batch hook doing `action` once the plan is made, before the first byte is
+    read (the ingest reports its progress at 0 batches then)."""
+
+    def hook(progress: IngestProgress) -> None:
+        if progress.batches == 0:
+            action()
+
+    return hook
+
+
 def _read_then(settings: Settings, between: Callable[[], object]) -> None:
     """One ingest batch by hand: plan, read, `between()`, then commit."""
     raw = settings.require_raw_root()
@@ -236,13 +247,8 @@ def test_a_file_deleted_between_the_plan_and_its_read_is_skipped_and_reported(
     write_spool_file(raw, F, _events(1000, 1010))
     write_spool_file(raw, G, _events(2000, 2010))
 
-    def cleanup(progress: object) -> None:
-        # Called once the plan is made, before the first byte is read.
-        if getattr(progress, "batches", None) == 0:
-            (raw / F).unlink()
-
     with caplog.at_level(logging.WARNING, logger="piper.ingest"):
-        r = ingest(piper_env, on_batch=cleanup)
+        r = ingest(piper_env, on_batch=_after_the_plan((raw / F).unlink))
     assert r.plan_summary.startswith("2 files new")
     assert [(a["source_file"], a["kind"]) for a in r.anomalies] == [(F, "vanished")]
     assert r.events == 10
@@ -263,12 +269,11 @@ def test_a_file_that_cannot_be_opened_after_the_plan_is_skipped_and_reported(
     write_spool_file(raw, F, _events(1000, 1010))
     write_spool_file(raw, G, _events(2000, 2010))
 
-    def swap(progress: object) -> None:
-        if getattr(progress, "batches", None) == 0:
-            (raw / F).unlink()
-            (raw / F).mkdir()
+    def swap() -> None:
+        (raw / F).unlink()
+        (raw / F).mkdir()
 
-    r = ingest(piper_env, on_batch=swap)
+    r = ingest(piper_env, on_batch=_after_the_plan(swap))
     assert [(a["source_file"], a["kind"]) for a in r.anomalies] == [(F, "unreadable")]
     assert r.events == 10
     assert _anomalies(piper_env) == [(F, "unreadable")]
@@ -281,11 +286,7 @@ def test_the_only_planned_file_deleted_before_its_read_is_still_reported(
     raw = piper_env.raw_root
     write_spool_file(raw, F, _events(1000, 1010))
 
-    def cleanup(progress: object) -> None:
-        if getattr(progress, "batches", None) == 0:
-            (raw / F).unlink()
-
-    r = ingest(piper_env, on_batch=cleanup)
+    r = ingest(piper_env, on_batch=_after_the_plan((raw / F).unlink))
     assert (r.events, [a["kind"] for a in r.anomalies]) == (0, ["vanished"])
     assert _anomalies(piper_env) == [(F, "vanished")]
     assert _state(piper_env) is None
@@ -332,11 +333,10 @@ def test_a_file_truncated_between_the_plan_and_its_read_is_reported_shrunk(
     ingest(piper_env)
     write_spool_file(raw, F, ev(5000), append=True, mtime=SETTLED_MTIME + 10)
 
-    def truncate(progress: object) -> None:
-        if getattr(progress, "batches", None) == 0:  # planned as grown, not read yet
-            write_spool_file(raw, F, _events(1000, 1010) + ev(5001), mtime=SETTLED_MTIME + 20)
+    def truncate() -> None:  # planned as grown, not read yet
+        write_spool_file(raw, F, _events(1000, 1010) + ev(5001), mtime=SETTLED_MTIME + 20)
 
-    r = ingest(piper_env, on_batch=truncate)
+    r = ingest(piper_env, on_batch=_after_the_plan(truncate))
     assert "1 grown" in r.plan_summary
     assert [(a["kind"], a["detail"]) for a in r.anomalies] == [
         ("shrunk", f"size {len(_events(1000, 1010) + ev(5001))} < {len(data)} bytes read")

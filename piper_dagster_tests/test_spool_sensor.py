@@ -10,7 +10,14 @@ import pytest
 
 from piper_dagster.defs.keys import SPOOL_STATE_TAG as STATE_TAG
 from piper_dagster.settings import Settings, load_settings
-from piper_dagster_tests.factories import SETTLED_MTIME, defs, ev, spool_sensor, write_spool_file
+from piper_dagster_tests.factories import (
+    SETTLED_MTIME,
+    defs,
+    ev,
+    run_requested,
+    spool_sensor,
+    write_spool_file,
+)
 
 
 def _tick(instance: dg.DagsterInstance) -> list[dg.RunRequest]:
@@ -24,17 +31,6 @@ def _ranges(requests: list[dg.RunRequest]) -> list[tuple[str, str]]:
         (r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
         for r in requests
     ]
-
-
-def _run(instance: dg.DagsterInstance, request: dg.RunRequest) -> bool:
-    """Execute a requested run as the daemon would (same tags)."""
-    result = dg.materialize(
-        [defs().get_assets_def("spool_events")],
-        instance=instance,
-        tags=request.tags,
-        raise_on_error=False,
-    )
-    return result.success
 
 
 def test_new_grown_and_settling_files_trigger_once_per_state(
@@ -51,7 +47,7 @@ def test_new_grown_and_settling_files_trigger_once_per_state(
         assert _ranges(first) == [("2026-03-03", "2026-03-04"), ("2026-03-06", "2026-03-06")]
         # Not run yet: the same state gives the same run keys (Dagster runs a key once).
         assert [r.run_key for r in _tick(instance)] == [r.run_key for r in first]
-        assert all(_run(instance, r) for r in first)
+        assert all(run_requested(instance, r) for r in first)
         assert _tick(instance) == []  # read: nothing to do
 
         # A file of a day already ingested grows; the unsettled one settles.
@@ -62,7 +58,7 @@ def test_new_grown_and_settling_files_trigger_once_per_state(
         again = _tick(instance)
         assert _ranges(again) == [("2026-03-04", "2026-03-04"), ("2026-03-07", "2026-03-07")]
         assert {r.run_key for r in again}.isdisjoint({r.run_key for r in first})
-        assert all(_run(instance, r) for r in again)
+        assert all(run_requested(instance, r) for r in again)
         assert _tick(instance) == []
     with warehouse() as con:
         assert con.execute("SELECT count(*) FROM silver_events").fetchone() == (5,)
@@ -76,12 +72,12 @@ def test_a_state_whose_run_died_is_requested_again(
         (request,) = _tick(instance)
         # The run dies before it commits anything (here: its spool vanished for a moment).
         monkeypatch.setenv("PIPER_PATHS__RAW_ROOT", "/nonexistent/spool")
-        assert not _run(instance, request)
+        assert not run_requested(instance, request)
         monkeypatch.setenv("PIPER_PATHS__RAW_ROOT", str(piper_env.raw_root))
         (retry,) = _tick(instance)
         assert retry.tags[STATE_TAG] == request.tags[STATE_TAG]
         assert retry.run_key != request.run_key  # a new attempt of the same state
-        assert _run(instance, retry)
+        assert run_requested(instance, retry)
         assert _tick(instance) == []
     with warehouse() as con:
         assert con.execute("SELECT count(*) FROM silver_events").fetchone() == (2,)
