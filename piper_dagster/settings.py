@@ -74,7 +74,7 @@ class IngestSettings(BaseModel):
     batch_bytes: int = Field(ge=1 << 20, description="bytes read per batch (memory bound)")
     memory_limit: str = Field(
         pattern=r"^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|KiB|MiB|GiB)$",
-        description="DuckDB memory limit of the ingest (it spills beyond)",
+        description="DuckDB memory limit of every piper connection (it spills beyond)",
     )
     start_date: date = Field(description="first daily partition")
 

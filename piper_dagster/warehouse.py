@@ -174,6 +174,14 @@ def _wait_seconds() -> float:
     return float(load_settings().dagster.wait_seconds)
 
 
+def _memory_limit() -> str:
+    # Every connection is bounded, not only the ingest's: a refresh of a year of silver or a
+    # publish otherwise takes DuckDB's default (80 % of RAM) and the process passes 1 GiB.
+    from piper_dagster.settings import load_settings
+
+    return load_settings().ingest.memory_limit
+
+
 def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     """duckdb.connect, waiting while another process holds the file's lock.
 
@@ -247,6 +255,7 @@ def connect(
     con = _open(path, read_only)
     try:
         try:
+            con.execute("SET memory_limit = ?", [_memory_limit()])
             if read_only:
                 con.execute("SET TimeZone = 'UTC'")
                 _require_schema(con, path)

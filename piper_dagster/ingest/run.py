@@ -109,7 +109,6 @@ def ingest(
     result = IngestResult(run_id=run_id or f"adhoc-{uuid.uuid4()}")
     started = time.perf_counter()
     with connect(settings.warehouse_path) as con:
-        con.execute("SET memory_limit = ?", [settings.ingest.memory_limit])
         use_privacy(con, settings.privacy)
         clock = PhaseClock(result.phase_seconds)
         plan = plan_spool(

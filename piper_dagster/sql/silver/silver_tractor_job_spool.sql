@@ -2,11 +2,15 @@
 -- Typed payload fields; integers are cast from the JSON text, so a whole float (30000.0) becomes
 -- 30000 exactly (no DOUBLE detour: exact beyond 2^53). JSON null or absent optional fields: NULL.
 -- Common columns (users masked per privacy settings): silver_base(), sql/macros/silver.sql.
+-- The payload is parsed once for all its fields (`->>` per field would parse it per field).
 SELECT
-    * EXCLUDE (payload, raw_user, raw_folder),
-    payload->>'$.job_id' AS job_id,
-    payload->>'$.status' AS status,
-    CAST(payload->>'$.task_count' AS BIGINT) AS task_count,
-    payload->>'$.title' AS title,
-    CAST(payload->>'$.priority' AS DOUBLE) AS priority
-FROM silver_base($start, $end, ['tractor.job.spool'])
+    * EXCLUDE (payload, raw_user, raw_folder, p),
+    p[1] AS job_id,
+    p[2] AS status,
+    CAST(p[3] AS BIGINT) AS task_count,
+    p[4] AS title,
+    CAST(p[5] AS DOUBLE) AS priority
+FROM (
+    SELECT *, json_extract_string(payload, ['$.job_id', '$.status', '$.task_count', '$.title', '$.priority']) AS p
+    FROM silver_base($start, $end, ['tractor.job.spool'])
+)
