@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 
-def bench_options(name: str, **sizes: int) -> argparse.Namespace:
-    """The command line of a benchmark: one integer option per `sizes` keyword, in order, with
-    its default (`small_files` is `--small-files`), then `--workdir` (default /tmp/`name`)."""
+def bench_options(name: str, **sizes: int | str) -> argparse.Namespace:
+    """The command line of a benchmark: one option per `sizes` keyword, in order, of its
+    default's type (`small_files` is `--small-files`), then `--workdir` (default /tmp/`name`)."""
     parser = argparse.ArgumentParser()
     for key, default in sizes.items():
-        parser.add_argument("--" + key.replace("_", "-"), type=int, default=default)
+        parser.add_argument("--" + key.replace("_", "-"), type=type(default), default=default)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp") / name)
     return parser.parse_args()
 

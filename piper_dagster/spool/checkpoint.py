@@ -41,17 +41,17 @@ _COLUMNS = ("offset_bytes", "lines_read", "size_seen", "mtime_ns", "head_md5", "
 
 def load_states(con: duckdb.DuckDBPyConnection) -> dict[str, FileState]:
     """Every file's read state, by source_file."""
-    # By name from SELECT *: a read-only connection (the sensor's peek) may see a warehouse that
-    # no writer has upgraded yet, without consumed_hash.
-    cur = con.execute("SELECT * FROM spool_files")
-    names = [d[0] for d in cur.description]
-    states = {}
-    for row in cur.fetchall():
-        r = dict(zip(names, row, strict=True))
-        states[r["source_file"]] = FileState(
-            *(r[c] for c in _COLUMNS), r["generation"], r.get("consumed_hash")
-        )
-    return states
+    # Only the state's columns (a year of files: converting each row's TIMESTAMPTZ columns to
+    # Python took 1 s of every sensor tick). A read-only connection (the sensor's peek) may see a
+    # warehouse that no writer has upgraded yet, without consumed_hash.
+    has_hash = con.execute(
+        "SELECT count(*) FROM duckdb_columns()"
+        " WHERE table_name = 'spool_files' AND column_name = 'consumed_hash'"
+    ).fetchone()
+    columns = ", ".join(("source_file", *_COLUMNS, "generation"))
+    consumed = "consumed_hash" if has_hash and has_hash[0] else "NULL"
+    rows = con.execute(f"SELECT {columns}, {consumed} FROM spool_files").fetchall()
+    return {r[0]: FileState(*r[1:]) for r in rows}
 
 
 def verify(
