@@ -7,8 +7,9 @@ growing history.
 For each size, in its own process (peak RSS of its own), a warehouse holds `size` events of
 history over the 365 days before the tick's date D, and D's day so far (the same for every
 size: `--day-events`); then `--ticks` times, a new spool file of `--tick-events` events for D
-is ingested and silver and gold of D refreshed (with the publish), as the sensors would:
-`ingest()` then `refresh_models()` of every model for D. Size 0 is the one-day warehouse, the
+is ingested, the spool run's checks evaluated, and silver and gold of D refreshed, each with its
+publish, as the spool asset and the refresh would: `ingest()`, `run_checks()` of the spool run's
+checks for D, then `refresh_models()` of every model for D. Size 0 is the one-day warehouse, the
 baseline of the ratios.
 
 The history is built fast but as piper would hold it: one real day is generated, ingested and
@@ -105,6 +106,7 @@ def one_size(size: int, work: Path, day_events: int, tick_events: int, ticks: in
     template = tick_day - timedelta(days=DAYS)
     os.environ["PIPER_INGEST__START_DATE"] = template.isoformat()
 
+    from piper_dagster.defs.checks import SPOOL_RUN_CHECKS, run_checks
     from piper_dagster.defs.models import refresh_models
     from piper_dagster.generate.bulk import generate_bulk
     from piper_dagster.ingest.run import ingest
@@ -130,7 +132,7 @@ def one_size(size: int, work: Path, day_events: int, tick_events: int, ticks: in
     refresh_models(settings, models, tick_day, tick_day)
     built = time.perf_counter() - t
 
-    samples: dict[str, list[float]] = {"ingest": [], "refresh": [], "tick": []}
+    samples: dict[str, list[float]] = {"ingest": [], "checks": [], "refresh": [], "tick": []}
     phases: list[dict[str, float]] = []
     for i in range(ticks):
         spool = work / f"tick-{i}"
@@ -143,12 +145,16 @@ def one_size(size: int, work: Path, day_events: int, tick_events: int, ticks: in
         r = ingest(settings, **quiet)
         t_ingest = time.perf_counter() - t
         t = time.perf_counter()
+        run_checks(settings, SPOOL_RUN_CHECKS, tick_day, tick_day, run_id=None)  # with a publish
+        t_checks = time.perf_counter() - t
+        t = time.perf_counter()
         refresh_models(settings, models, tick_day, tick_day)
         t_refresh = time.perf_counter() - t
         assert r.events == tick_events, r.events
         samples["ingest"].append(t_ingest)
+        samples["checks"].append(t_checks)
         samples["refresh"].append(t_refresh)
-        samples["tick"].append(t_ingest + t_refresh)
+        samples["tick"].append(t_ingest + t_checks + t_refresh)
         phases.append({k: round(v, 3) for k, v in r.phase_seconds.items()})
     from piper_dagster.warehouse import connect
 
@@ -191,7 +197,7 @@ def main() -> None:
         r = results[-1]
         print(
             f"history {size:>10,}: tick {r['tick_s']:.2f} s (ingest {r['ingest_s']:.2f},"
-            f" refresh {r['refresh_s']:.2f}) = {r['tick_s'] / base['tick_s']:.2f}x the one-day"
+            f" checks {r['checks_s']:.2f}, refresh {r['refresh_s']:.2f}) = {r['tick_s'] / base['tick_s']:.2f}x the one-day"
             f" warehouse; peak {r['peak_rss_mib']} MiB; built in {r['build_s']:.0f} s",
             flush=True,
         )

@@ -111,6 +111,8 @@ def _replay_day(
     con.execute(load_sql("ingest/pending_events"))
     # The refresh ledger, in the replay day's transaction like the ingest batch's.
     con.execute(load_sql("refresh/dirty"), {"why": "replay", "run_id": result.run_id})
+    con.execute(load_sql("health/dirty_events"))
+    con.execute(load_sql("health/dirty_spool"))
     _count(con, result)
     con.execute(load_sql("replay/replayed"), {"run_id": result.run_id})
     con.execute(load_sql("replay/settle"))

@@ -30,11 +30,13 @@ from pathlib import Path
 
 import duckdb
 
-from piper_dagster.contract.families import family_rows
+from piper_dagster.health_daily import HEALTH_TABLES, refresh_health
 from piper_dagster.models import GOLD_MODELS, SILVER_MODELS, ensure_tables
 from piper_dagster.settings import Settings
 from piper_dagster.sql import load_sql
 from piper_dagster.warehouse import connect, use_privacy
+
+HEALTH = {t.name: t for t in HEALTH_TABLES}
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,17 @@ class ServedTable:
 
 def _health(name: str, time_column: str, description: str) -> ServedTable:
     return ServedTable(name, time_column, description, load_sql(f"serving/{name}"))
+
+
+def _daily(name: str, description: str, *order: str) -> ServedTable:
+    """A health table kept in the warehouse (piper_dagster/health_daily.py): its last days."""
+    key = HEALTH[name].key
+    return ServedTable(
+        name,
+        key,
+        description,
+        f"SELECT * FROM {name} WHERE {key} >= $first ORDER BY {', '.join((key, *order))}",
+    )
 
 
 SERVED_TABLES: tuple[ServedTable, ...] = (
@@ -64,12 +77,13 @@ SERVED_TABLES: tuple[ServedTable, ...] = (
         " WHERE evaluated_at >= (SELECT max(evaluated_at) FROM pipeline_check_results)"
         " - to_days($days) ORDER BY evaluated_at",
     ),
-    _health("health_ingest_daily", "event_date", "Ingest volume per event date and source family"),
+    _daily(
+        "health_ingest_daily", "Ingest volume per event date and source family", "source_family"
+    ),
     _health("health_quarantine_daily", "spool_date", "Quarantined lines per spool date and reason"),
-    _health("health_skewed_hosts_daily", "event_date", "Hosts sending clock-skewed events"),
-    _health(
+    _daily("health_skewed_hosts_daily", "Hosts sending clock-skewed events", "host"),
+    _daily(
         "health_spool_daily",
-        "spool_date",
         "Lines read and quarantined, events and skewed events per spool date (the checks' measures)",
     ),
     _health(
@@ -183,12 +197,12 @@ def publish_from(con: duckdb.DuckDBPyConnection, settings: Settings) -> Publicat
     use_privacy(con, settings.privacy)
     # A model never refreshed still has a (empty) file, so every view binds from day one.
     ensure_tables(con, (*SILVER_MODELS, *GOLD_MODELS))
+    refresh_health(con)  # the health tables' dates that changed since the last publish
     newest = con.execute("SELECT max(event_date) FROM silver_events").fetchone()
     newest_day: date = newest[0] if newest and newest[0] else settings.ingest.start_date
     days = settings.serving.health_days
     params = {
         "first": newest_day - timedelta(days=days - 1),
-        "families": family_rows(),
         "days": days,
         "version": "",
         "published_at": datetime.now(UTC),

@@ -188,6 +188,7 @@ def write_batch(
             _quarantine(con, counted, run_id, restarted)
             clock.lap("write")
             con.execute(load_sql("ingest/upsert_spool_files"))
+            con.execute(load_sql("health/dirty_spool"))
             for a in batch.anomalies:
                 con.execute(
                     "INSERT INTO spool_anomalies VALUES ($f, $k, $d, now(), $r)",
@@ -342,3 +343,4 @@ def _insert_events(
     con.execute(load_sql("ingest/pending_events"))
     # The refresh ledger: these dates' silver and gold are stale from this commit on.
     con.execute(load_sql("refresh/dirty"), {"why": "ingest", "run_id": run_id})
+    con.execute(load_sql("health/dirty_events"))

@@ -160,3 +160,13 @@ CREATE TABLE IF NOT EXISTS refresh_pending (
     run_id              VARCHAR,            -- the ingest or replay run that dirtied it
     silver_rebuilt_at   TIMESTAMPTZ         -- set by the silver refresh; gold then deletes the row
 );
+
+-- Dates whose pipeline-health aggregates (health_ingest_daily, health_skewed_hosts_daily by
+-- event date; health_spool_daily by spool date) are stale: marked in the transaction that changed
+-- their rows (an ingest batch, a replay), cleared by the publish that re-aggregated them. A
+-- publish then aggregates the dates that changed, not the last `serving.health_days` days.
+CREATE TABLE IF NOT EXISTS health_pending (
+    kind            VARCHAR NOT NULL,   -- 'event_date' | 'spool_date'
+    day             DATE NOT NULL,
+    PRIMARY KEY (kind, day)
+);

@@ -2,8 +2,9 @@
 -- clock-skewed events, emitting hosts, the newest event (freshness) and when the day last grew.
 -- As the freshness check, the newest event leaves clock-skewed events out: a host whose clock
 -- runs ahead would make a stale family look fresh.
--- Parameters: $first (the first event date published), $families (list of {event_type, family},
--- piper_dagster/checks/families.py: the checks' families).
+-- Inputs: silver_events, the temp table health_days(day) (the event dates to aggregate).
+-- Parameter: $families (list of {event_type, family}, piper_dagster/contract/families.py: the
+-- checks' families).
 WITH families AS (
     SELECT f.event_type, f.family FROM (SELECT unnest($families) AS f)
 )
@@ -17,6 +18,5 @@ SELECT
     max(e.ingested_at) AS last_ingested_at
 FROM silver_events AS e
 JOIN families AS fam USING (event_type)
-WHERE e.event_date >= $first
+WHERE e.event_date IN (SELECT day FROM health_days)
 GROUP BY ALL
-ORDER BY e.event_date, source_family

@@ -1,23 +1,24 @@
 -- Per spool date (a spool partition): lines read, quarantined lines, events and clock-skewed
 -- events: the measures of the invalid-rate and clock-skew checks (sql/checks/), which the
 -- pipeline-health dashboard colors with the checks' thresholds.
--- Parameters: $first (the first date published).
+-- Inputs: spool_files, quarantine, silver_events, the temp table health_days(day) (the spool
+-- dates to aggregate).
 WITH lines AS (
     SELECT spool_date, count(*) AS files, sum(lines_read) AS lines_read
     FROM spool_files
-    WHERE spool_date >= $first
+    WHERE spool_date IN (SELECT day FROM health_days)
     GROUP BY 1
 ),
 invalid AS (
     SELECT spool_date, count(*) AS invalid_lines
     FROM quarantine
-    WHERE spool_date >= $first
+    WHERE spool_date IN (SELECT day FROM health_days)
     GROUP BY 1
 ),
 events AS (
     SELECT spool_date, count(*) AS events, count(*) FILTER (WHERE clock_skewed) AS skewed_events
     FROM silver_events
-    WHERE spool_date >= $first
+    WHERE spool_date IN (SELECT day FROM health_days)
     GROUP BY 1
 )
 SELECT
@@ -30,4 +31,3 @@ SELECT
 FROM lines AS l
 FULL JOIN invalid AS i USING (spool_date)
 FULL JOIN events AS e USING (spool_date)
-ORDER BY spool_date
