@@ -25,7 +25,7 @@ import duckdb
 
 from piper_dagster.dagster_home import WORKSPACE_YAML
 from piper_dagster.definitions import build_definitions
-from piper_dagster.defs.keys import REFRESH_SENSOR, SPOOL_SENSOR
+from piper_dagster.defs.keys import INGEST_SPOOL_JOB, REFRESH_SENSOR, SPOOL_SENSOR
 from piper_dagster.settings import Settings, load_settings
 from piper_dagster.warehouse import connect
 
@@ -119,13 +119,10 @@ def spool_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.Sk
 
 
 def run_requested(instance: dg.DagsterInstance, request: dg.RunRequest) -> bool:
-    """Execute a spool run the sensor requested, as the daemon would (same tags); succeeded?"""
-    result = dg.materialize(
-        [defs().get_assets_def("spool_events")],
-        instance=instance,
-        tags=request.tags,
-        raise_on_error=False,
-    )
+    """Execute a run the spool sensor requested, as the daemon would (its job, same tags);
+    succeeded?"""
+    job = defs().resolve_job_def(request.job_name or INGEST_SPOOL_JOB)
+    result = job.execute_in_process(instance=instance, tags=request.tags, raise_on_error=False)
     return result.success
 
 
