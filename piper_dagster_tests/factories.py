@@ -242,8 +242,9 @@ def wait_for(what: str, probe: Callable[[], Any], timeout: float = 240) -> Any:
 class DagsterDev:
     """`dagster dev` (webserver + daemon) as a subprocess in its own process group."""
 
-    def __init__(self, tmp_path: Path, env: dict[str, str]) -> None:
+    def __init__(self, tmp_path: Path, env: dict[str, str], root: Path = REPO_ROOT) -> None:
         self.env = env
+        self.root = root  # the checkout whose code location it serves (a benchmark's baseline)
         self.port = free_port()
         self.log_path = tmp_path / "dagster_dev.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -257,13 +258,13 @@ class DagsterDev:
                     "dagster",
                     "dev",
                     "-w",
-                    str(WORKSPACE_YAML),
+                    str(self.root / WORKSPACE_YAML.relative_to(REPO_ROOT)),
                     "-h",
                     "127.0.0.1",
                     "-p",
                     str(self.port),
                 ],
-                cwd=REPO_ROOT,
+                cwd=self.root,
                 env={**os.environ, **self.env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
