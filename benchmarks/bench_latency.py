@@ -74,8 +74,11 @@ def gold_recorded(instance: dg.DagsterInstance, day: date) -> float | None:
     return result.records[0].timestamp if result.records else None
 
 
-def breakdown(instance: dg.DagsterInstance, day: date, settled: float) -> dict[str, object]:
-    """The runs of spool/event date `day`: sensor wait, launch, execution, wait between runs."""
+def breakdown(
+    instance: dg.DagsterInstance, day: date, settled: float, recorded: float
+) -> dict[str, object]:
+    """The runs of spool/event date `day`: sensor wait, launch, execution (up to `recorded`, gold
+    recorded, for a run still finishing), wait between runs."""
     records = sorted(
         instance.get_run_records(filters=dg.RunsFilter(tags={RANGE_START_TAG: str(day)})),
         key=lambda r: r.create_timestamp,
@@ -84,7 +87,7 @@ def breakdown(instance: dg.DagsterInstance, day: date, settled: float) -> dict[s
     previous_end: float | None = None
     for r in records:
         created = r.create_timestamp.timestamp()
-        start, end = r.start_time or created, r.end_time or created
+        start, end = r.start_time or created, min(r.end_time or recorded, recorded)
         launch += start - created
         execution += end - start
         if previous_end is not None:
@@ -119,7 +122,7 @@ def sample(
     return {
         "day": str(day),
         "x": recorded - written - settle,
-        **breakdown(instance, day, written + settle),
+        **breakdown(instance, day, written + settle, recorded),
     }
 
 
