@@ -43,7 +43,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     ingest_and_refresh_job = dg.define_asset_job(
         INGEST_AND_REFRESH_JOB,
         selection=spool | dg.AssetSelection.groups(SILVER_GROUP, GOLD_GROUP),
-        description="piper backfill / demo: the spool partitions, then silver and gold, in one run.",
+        description=(
+            "The spool sensor, piper backfill / demo: the spool partitions, then silver and gold"
+            " of the same dates, in one run."
+        ),
     )
     # Bound to the assets and checks (not top-level): a test or a script that materializes one
     # asset of these definitions gets the resource with it. The sensors are given it directly.
@@ -55,7 +58,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         asset_checks=[freshness_bound],
         jobs=[refresh_models_job, freshness_job, ingest_spool_job, ingest_and_refresh_job],
         schedules=[freshness_schedule],
-        sensors=[build_spool_sensor(settings, piper), refresh_sensor],
+        sensors=[
+            build_spool_sensor(settings, piper, [ingest_and_refresh_job, ingest_spool_job]),
+            refresh_sensor,
+        ],
         executor=dg.in_process_executor,  # steps share one DuckDB file: no subprocess per step
     )
 

@@ -25,7 +25,7 @@ import duckdb
 
 from piper_dagster.dagster_home import WORKSPACE_YAML
 from piper_dagster.definitions import build_definitions
-from piper_dagster.defs.keys import REFRESH_SENSOR, SPOOL_SENSOR
+from piper_dagster.defs.keys import INGEST_SPOOL_JOB, REFRESH_SENSOR, SPOOL_SENSOR
 from piper_dagster.settings import Settings, load_settings
 from piper_dagster.warehouse import connect
 
@@ -119,13 +119,10 @@ def spool_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.Sk
 
 
 def run_requested(instance: dg.DagsterInstance, request: dg.RunRequest) -> bool:
-    """Execute a spool run the sensor requested, as the daemon would (same tags); succeeded?"""
-    result = dg.materialize(
-        [defs().get_assets_def("spool_events")],
-        instance=instance,
-        tags=request.tags,
-        raise_on_error=False,
-    )
+    """Execute a run the spool sensor requested, as the daemon would (its job, same tags);
+    succeeded?"""
+    job = defs().resolve_job_def(request.job_name or INGEST_SPOOL_JOB)
+    result = job.execute_in_process(instance=instance, tags=request.tags, raise_on_error=False)
     return result.success
 
 
@@ -245,8 +242,9 @@ def wait_for(what: str, probe: Callable[[], Any], timeout: float = 240) -> Any:
 class DagsterDev:
     """`dagster dev` (webserver + daemon) as a subprocess in its own process group."""
 
-    def __init__(self, tmp_path: Path, env: dict[str, str]) -> None:
+    def __init__(self, tmp_path: Path, env: dict[str, str], root: Path = REPO_ROOT) -> None:
         self.env = env
+        self.root = root  # the checkout whose code location it serves (a benchmark's baseline)
         self.port = free_port()
         self.log_path = tmp_path / "dagster_dev.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -260,13 +258,13 @@ class DagsterDev:
                     "dagster",
                     "dev",
                     "-w",
-                    str(WORKSPACE_YAML),
+                    str(self.root / WORKSPACE_YAML.relative_to(REPO_ROOT)),
                     "-h",
                     "127.0.0.1",
                     "-p",
                     str(self.port),
                 ],
-                cwd=REPO_ROOT,
+                cwd=self.root,
                 env={**os.environ, **self.env},
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import date
 
 import dagster as dg
 import pytest
 
+from piper_dagster.defs.keys import INGEST_AND_REFRESH_JOB, INGEST_SPOOL_JOB, SPOOL_EVENTS
 from piper_dagster.defs.keys import SPOOL_STATE_TAG as STATE_TAG
+from piper_dagster.models import GOLD_MODELS, SILVER_MODELS
 from piper_dagster.settings import Settings, load_settings
 from piper_dagster_tests.factories import (
     SETTLED_MTIME,
+    blocked_spool,
     defs,
     ev,
     run_requested,
     spool_sensor,
+    touched_event_dates_sensor,
     write_spool_file,
 )
 
@@ -96,3 +101,80 @@ def test_a_missing_spool_skips_with_the_reason(
 def test_sensors_run_by_default() -> None:
     for sensor in defs().sensors or []:
         assert sensor.default_status == dg.DefaultSensorStatus.RUNNING, sensor.name
+
+
+def _materialized(instance: dg.DagsterInstance, asset: str) -> set[str]:
+    return set(instance.get_materialized_partitions(dg.AssetKey(asset)))
+
+
+def _refresh_ranges(instance: dg.DagsterInstance) -> list[tuple[str, str]]:
+    context = dg.build_sensor_context(instance=instance, definitions=defs())
+    return _ranges(list(touched_event_dates_sensor(context).run_requests or []))
+
+
+def test_one_requested_run_takes_the_spool_dates_to_gold(piper_env: Settings, warehouse) -> None:
+    # Spool date 2026-03-04, with one event of the day before (a session across midnight).
+    write_spool_file(
+        piper_env.raw_root,
+        "ws001/a/2026-03-04_x.jsonl",
+        ev(1) + ev(2) + ev(3, "2026-03-03T23:30:00Z"),
+    )
+    with dg.DagsterInstance.get() as instance:
+        (request,) = _tick(instance)
+        assert request.job_name == INGEST_AND_REFRESH_JOB
+        assert run_requested(instance, request)
+        for asset in (SPOOL_EVENTS, *(m.name for m in (*SILVER_MODELS, *GOLD_MODELS))):
+            assert "2026-03-04" in _materialized(instance, asset), asset
+        # Its own date's ledger entries were cleared by the same run; the day before (events
+        # of another date) waits for the refresh sensor, which asks for that day only.
+        assert _refresh_ranges(instance) == [("2026-03-03", "2026-03-03")]
+    with warehouse() as con:
+        assert con.execute(
+            "SELECT event_date::VARCHAR, sum(tool_invocations) FROM gold_tool_reliability_daily"
+            " GROUP BY 1"
+        ).fetchall() == [("2026-03-04", 2)]
+        assert con.execute(
+            "SELECT DISTINCT event_date::VARCHAR FROM refresh_pending"
+        ).fetchall() == [("2026-03-03",)]
+
+
+def test_a_blocking_failure_holds_gold_back_in_the_same_run(piper_env: Settings, warehouse) -> None:
+    day = date(2026, 3, 2)
+    blocked_spool(piper_env.raw_root, day)
+    with dg.DagsterInstance.get() as instance:
+        (request,) = _tick(instance)
+        assert request.job_name == INGEST_AND_REFRESH_JOB
+        assert not run_requested(instance, request)  # the blocking invalid rate failed the step
+        assert str(day) in _materialized(instance, SPOOL_EVENTS)  # its data is committed
+        for model in (*SILVER_MODELS, *GOLD_MODELS):
+            assert _materialized(instance, model.name) == set(), model.name
+        # Nothing new to read: no retry of the same state; the ledger holds the dates back.
+        assert _tick(instance) == []
+        assert _refresh_ranges(instance) == []
+    with warehouse() as con:
+        assert con.execute("SELECT count(*) FROM gold_data_quality_daily").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM refresh_pending").fetchone()[0] > 0
+
+
+def test_a_range_with_a_held_back_date_gets_the_spool_run_only(
+    piper_env: Settings, warehouse
+) -> None:
+    blocked_spool(piper_env.raw_root, date(2026, 3, 2))
+    # The blocked spool date also holds an event of the 3rd: the 3rd is held back.
+    write_spool_file(
+        piper_env.raw_root, "ws009/a/2026-03-02_x.jsonl", ev(1, "2026-03-03T01:00:00Z")
+    )
+    with dg.DagsterInstance.get() as instance:
+        (request,) = _tick(instance)
+        assert not run_requested(instance, request)
+        # Spool date 2026-03-03 arrives, clean: silver and gold of the 3rd must wait for the
+        # operator, not be built by this spool run.
+        write_spool_file(
+            piper_env.raw_root, "ws001/a/2026-03-03_x.jsonl", ev(2, "2026-03-03T12:00:00Z")
+        )
+        (request,) = _tick(instance)
+        assert request.job_name == INGEST_SPOOL_JOB
+        assert run_requested(instance, request)
+        assert _materialized(instance, "gold_data_quality_daily") == set()
+    with warehouse() as con:
+        assert con.execute("SELECT count(*) FROM gold_data_quality_daily").fetchone() == (0,)

@@ -1,5 +1,14 @@
 """The spool sensor: requests spool runs for the spool dates with settled bytes to read.
 
+A spool run is the ingest_and_refresh job: it reads the spool dates, then refreshes silver and
+gold of the same dates, so that the common case (today's file, today's events) reaches gold in
+one run, without waiting for the refresh sensor's tick and a second run launch. Events of other
+dates wait in the refresh ledger for the refresh sensor, as before; gold's step clears only the
+ledger entries it rebuilt. A blocking check that fails fails the spool step, and Dagster skips
+silver and gold in that run. A range where the ledger already holds an event date back (events
+from a spool date blocked earlier, outside the range) gets the ingest_spool job only: silver and
+gold of held-back dates wait for an operator, never for a spool run.
+
 It replaces piper 1.0's `run_ingest.sh` cron. A tick stat()s the spool and compares it with
 the files' read state in the warehouse (opened read-only for a moment; a tick that finds a run
 writing it simply waits for the next one): a date is requested when one of its settled files
@@ -20,13 +29,19 @@ import hashlib
 
 import dagster as dg
 import duckdb
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from piper_dagster.defs.keys import SPOOL_EVENTS, SPOOL_SENSOR, SPOOL_STATE_TAG
+from piper_dagster.defs.keys import (
+    INGEST_AND_REFRESH_JOB,
+    INGEST_SPOOL_JOB,
+    SPOOL_SENSOR,
+    SPOOL_STATE_TAG,
+)
 from piper_dagster.defs.late_data import next_attempt
 from piper_dagster.defs.partitions import partition_bounds, range_tags
 from piper_dagster.defs.resources import PiperResource
 from piper_dagster.defs.runs import committed_partitions, reap_dead_runs
-from piper_dagster.refresh_ledger import contiguous_ranges
+from piper_dagster.refresh_ledger import Backlog, contiguous_ranges, read_backlog
 from piper_dagster.settings import ConfigError, Settings
 from piper_dagster.spool.checkpoint import FileState, load_states
 from piper_dagster.spool.planner import FilePlan, plan_spool
@@ -60,6 +75,7 @@ def spool_tick(
         context.log.warning(f"run {run_id} had died with its process: marked failed")
     states: dict[str, FileState] = {}
     pending: list[tuple[str, object]] = []
+    backlog = Backlog()
     if settings.warehouse_path.exists():
         con = piper.peek(settings)
         if con is None:
@@ -69,6 +85,7 @@ def spool_tick(
             pending = con.execute(
                 "SELECT target, partition_date FROM export_pending ORDER BY 1, 2"
             ).fetchall()
+            backlog = read_backlog(con)
         except duckdb.CatalogException:
             pass  # created but not initialised yet: nothing read so far
         finally:
@@ -79,6 +96,7 @@ def spool_tick(
     for line in issue_lines(plan.issues, limit=5):
         context.log.warning(line)
     by_date = plan.to_read_by_date(*partition_bounds(settings))
+    held_back = {d.event_date for d in backlog.held_back}
     requests = []
     for first, last in contiguous_ranges(set(by_date)):
         plans = [p for d in sorted(by_date) if first <= d <= last for p in by_date[d]]
@@ -87,9 +105,11 @@ def spool_tick(
             context.instance, SPOOL_STATE_TAG, state, settings.dagster.retry_after_seconds
         )
         if attempt is not None:
+            held = any(first <= d <= last for d in held_back)
             requests.append(
                 dg.RunRequest(
                     run_key=f"spool {state} #{attempt}",
+                    job_name=INGEST_SPOOL_JOB if held else INGEST_AND_REFRESH_JOB,
                     tags={**range_tags(first, last), SPOOL_STATE_TAG: state},
                 )
             )
@@ -105,6 +125,7 @@ def spool_tick(
             requests.append(
                 dg.RunRequest(
                     run_key=f"spool {state} #{attempt}",
+                    job_name=INGEST_SPOOL_JOB,  # nothing new to read: nothing to refresh
                     tags={**range_tags(newest, newest), SPOOL_STATE_TAG: state},
                 )
             )
@@ -116,12 +137,17 @@ def spool_tick(
     return dg.SensorResult(run_requests=requests)
 
 
-def build_spool_sensor(settings: Settings, piper: PiperResource) -> dg.SensorDefinition:
-    """The spool sensor, ticking every `dagster.sensor_interval_seconds`."""
+def build_spool_sensor(
+    settings: Settings,
+    piper: PiperResource,
+    jobs: list[UnresolvedAssetJobDefinition],
+) -> dg.SensorDefinition:
+    """The spool sensor, ticking every `dagster.sensor_interval_seconds`, requesting `jobs`
+    (ingest_and_refresh, and ingest_spool for held-back ranges and export-only runs)."""
 
     @dg.sensor(
         name=SPOOL_SENSOR,
-        target=dg.AssetSelection.assets(SPOOL_EVENTS),
+        jobs=jobs,
         default_status=dg.DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=settings.dagster.sensor_interval_seconds,
         description="Ingests the spool dates whose settled files are new, grown or changed.",
