@@ -60,16 +60,16 @@ def scratch(work: Path, source: Path, spread_days: int | None) -> None:
     settings = load_settings()
     with connect(settings.warehouse_path) as con:
         con.execute(f"ATTACH '{source}' AS src (READ_ONLY)")
+        columns = [r[0] for r in con.execute("DESCRIBE src.silver_events").fetchall()]
+        skip = "EXCLUDE (ingest_seq)" if "ingest_seq" in columns else ""  # an older warehouse
         date = (
             f"DATE '2026-01-01' + CAST(hash(event_id) % {spread_days} AS INTEGER)"
             if spread_days
             else "event_date"
         )
         con.execute(
-            "INSERT INTO silver_events SELECT * EXCLUDE (ingest_seq) REPLACE"
-            f" ({date} AS event_date), 1 FROM src.silver_events ORDER BY event_date"
-            if spread_days
-            else "INSERT INTO silver_events SELECT * EXCLUDE (ingest_seq), 1 FROM src.silver_events"
+            f"INSERT INTO silver_events SELECT * {skip} REPLACE ({date} AS event_date), 1"
+            " FROM src.silver_events ORDER BY event_date"
         )
         con.execute("DETACH src")
         con.execute("UPDATE silver_events_seq SET last_seq = 1")
