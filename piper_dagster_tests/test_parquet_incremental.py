@@ -19,6 +19,7 @@ from piper_dagster.ingest.export import EVENTS, mark_pending, to_compact
 from piper_dagster.ingest.run import ingest
 from piper_dagster.models import SILVER_MODELS
 from piper_dagster.settings import Settings, load_settings
+from piper_dagster.sql import load_sql
 from piper_dagster.warehouse import connect
 from piper_dagster_tests.factories import ev, piper_paused, run_piper, write_spool_file
 
@@ -65,6 +66,15 @@ def _state(settings: Settings) -> tuple[int, int | None, int]:
     finally:
         con.close()
     return done, doing, pending
+
+
+def _waiting(settings: Settings) -> list[tuple]:
+    """What the spool sensor sees waiting for an export (it requests a run when any)."""
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return con.execute(load_sql("ingest/export_waiting")).fetchall()
+    finally:
+        con.close()
 
 
 def _spool(raw: Path) -> None:
@@ -187,12 +197,14 @@ def test_a_kill_9_during_the_incremental_export_is_finished_exactly_by_the_next_
     assert doing is not None and done < doing  # the range recorded before its files
     copy, table = _copy_and_table(piper_env)
     assert 0 < len(copy) < len(table)
+    assert ("silver_events", None) in _waiting(piper_env)  # the sensor asks for a run
 
     again = run_piper(env, "ingest")
     assert again.returncode == 0, again.stderr[-3000:]
     assert "exported what an earlier run left pending" in again.stdout
     _assert_exact(piper_env)
     assert _state(piper_env) == (doing, None, 0)
+    assert _waiting(piper_env) == []
     # One file per date and event type, as an uninterrupted export writes.
     names = {p.name for p in piper_env.silver_events_dir.rglob("*.parquet")}
     assert names == {f"part-{doing}-0.parquet"}
