@@ -63,7 +63,7 @@ from piper_dagster.ingest.export import write_date_partitions
 warehouse, db, parquet, batches = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 con = duckdb.connect(db)
 con.execute(f"ATTACH '{warehouse}' AS w (READ_ONLY)")
-con.execute("CREATE TEMP TABLE ev AS SELECT row_number() OVER () - 1 AS rn, * FROM w.silver_events")
+con.execute("CREATE TEMP TABLE ev AS SELECT row_number() OVER () - 1 AS rn, * EXCLUDE (ingest_seq) FROM w.silver_events")
 con.execute("CREATE TABLE silver_events AS SELECT * EXCLUDE rn FROM ev LIMIT 0")
 con.execute("CREATE TABLE batched AS SELECT * EXCLUDE rn FROM ev LIMIT 0")
 rows = con.execute("SELECT count(*) FROM ev").fetchone()[0]
@@ -86,7 +86,7 @@ t, c = time.perf_counter(), cpu()
 dates = [r[0] for r in con.execute("SELECT DISTINCT event_date FROM ev ORDER BY 1").fetchall()]
 write_date_partitions(
     con,
-    "SELECT * EXCLUDE rn FROM ev WHERE event_date IN (SELECT partition_date FROM pending_dates)",
+    "SELECT * EXCLUDE rn FROM ev WHERE event_date >= $date_first AND event_date <= $date_last",
     Path(parquet),
     dates,
     ("event_date", "event_type"),

@@ -77,6 +77,10 @@ class IngestSettings(BaseModel):
         description="DuckDB memory limit of every piper connection (it spills beyond)",
     )
     start_date: date = Field(description="first daily partition")
+    parquet_compact_min_files: int = Field(
+        ge=2,
+        description="an event type of a date with this many Parquet files is compacted to one",
+    )
 
 
 class PrivacySettings(BaseModel):

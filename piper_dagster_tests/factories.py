@@ -155,7 +155,8 @@ def warehouse_snapshot(data_root: Path) -> dict[str, object]:
     con = duckdb.connect(str(data_root / "warehouse" / "telemetry.duckdb"), read_only=True)
     try:
         events = con.execute(
-            "SELECT * EXCLUDE (ingested_at, ingest_run_id) FROM silver_events ORDER BY event_id"
+            "SELECT * EXCLUDE (ingested_at, ingest_run_id, ingest_seq) FROM silver_events"
+            " ORDER BY event_id"
         ).fetchall()
         quarantine = con.execute(
             "SELECT * EXCLUDE (quarantined_at, ingest_run_id) FROM quarantine"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -262,13 +262,19 @@ def test_bad_settings_give_one_clear_message(
 
 
 def test_parquet_export_covers_many_dates_in_bounded_copies(piper_env: Settings, warehouse) -> None:
-    from piper_dagster.ingest.export import DATES_PER_COPY
+    import duckdb
 
-    days = 2 * DATES_PER_COPY + 3  # more dates than one COPY takes
-    data = b"".join(ev(i, f"2026-02-{i + 1:02d}T12:00:00Z") for i in range(days))
-    # A long session: a file opened on Feb 1st, written until the 20th (no event is skewed).
-    mtime = datetime(2026, 2, 20, tzinfo=UTC).timestamp()
-    write_spool_file(piper_env.raw_root, "ws001/alice/2026-02-01_s.jsonl", data, mtime=mtime)
+    from piper_dagster.ingest.export import max_open_files
+
+    # More dates than one COPY takes (one partition per date and event type here).
+    days = max_open_files(duckdb.connect()) + 3
+    start = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    data = b"".join(
+        ev(i, (start + timedelta(days=i)).strftime("%Y-%m-%dT%H:%M:%SZ")) for i in range(days)
+    )
+    # A long session: a file opened on Jan 1st, written until after the last event (no skew).
+    mtime = (start + timedelta(days=days)).timestamp()
+    write_spool_file(piper_env.raw_root, "ws001/alice/2026-01-01_s.jsonl", data, mtime=mtime)
     result = ingest(piper_env)
     assert (result.events, result.skewed) == (days, 0)
     exported = sorted(p.name for p in piper_env.silver_events_dir.iterdir())

@@ -12,7 +12,13 @@ from piper_dagster.catalog import column_descriptions
 from piper_dagster.defs.keys import POOL, SPOOL_EVENTS
 from piper_dagster.defs.partitions import daily_partitions, partition_dates
 from piper_dagster.defs.resources import PiperResource
-from piper_dagster.ingest.export import export_pending, export_target, mark_pending
+from piper_dagster.ingest.export import (
+    EVENTS,
+    export_pending,
+    export_target,
+    mark_pending,
+    to_compact,
+)
 from piper_dagster.models import (
     GOLD_MODELS,
     SILVER_MODELS,
@@ -130,6 +136,11 @@ def refresh_models(
                 "window_end_exclusive": end.isoformat(),
                 "parquet_files": files,
             }
+        if any(m.layer == "silver" for m in models):
+            # Compaction of silver_events' Parquet, off the ingest's path: the dates with too
+            # many small files are marked (their own commit) and rewritten by the export below;
+            # a crash leaves the mark to the next run's export.
+            mark_pending(con, EVENTS, to_compact(settings, first, last))
         export_pending(con, settings)  # whatever an earlier run left (a crash, a full disk)
         if any(m.layer == "gold" for m in models):
             # Grafana reads the serving layer, never the warehouse: replace it now that gold

@@ -46,6 +46,7 @@ from piper_dagster.settings import ConfigError, Settings
 from piper_dagster.spool.checkpoint import FileState, load_states
 from piper_dagster.spool.planner import FilePlan, plan_spool
 from piper_dagster.spool.report import issue_lines
+from piper_dagster.sql import load_sql
 
 
 def _fingerprint(plans: list[FilePlan]) -> str:
@@ -82,9 +83,7 @@ def spool_tick(
             return dg.SkipReason("a run is writing the warehouse; next tick")
         try:
             states = load_states(con)
-            pending = con.execute(
-                "SELECT target, partition_date FROM export_pending ORDER BY 1, 2"
-            ).fetchall()
+            pending = con.execute(load_sql("ingest/export_waiting")).fetchall()
             backlog = read_backlog(con)
         except duckdb.CatalogException:
             pass  # created but not initialised yet: nothing read so far

@@ -18,7 +18,28 @@ CREATE TABLE IF NOT EXISTS silver_events (
     source_file     VARCHAR NOT NULL,   -- path relative to raw_root
     source_line     BIGINT NOT NULL,    -- 1-based line number in source_file
     ingested_at     TIMESTAMPTZ NOT NULL,
-    ingest_run_id   VARCHAR
+    ingest_run_id   VARCHAR,
+    -- The commit that inserted the row (silver_events_seq.last_seq then): the Parquet copy is
+    -- written incrementally by ranges of it (ingest/export.py). Never in the Parquet copy.
+    ingest_seq      BIGINT DEFAULT 0
+);
+-- Warehouses made before ingest_seq: their rows get 0, before every new commit's (they were
+-- exported whole-day by the older piper, so the watermark 0 already covers them).
+ALTER TABLE silver_events ADD COLUMN IF NOT EXISTS ingest_seq BIGINT DEFAULT 0;
+
+-- The last ingest_seq given out: bumped in the transaction of each batch (or replay day) that
+-- inserts events, so it is exact (a rolled-back batch gives nothing out; a DuckDB SEQUENCE may
+-- skip values and reports its next value, not its last, after a reopen).
+CREATE TABLE IF NOT EXISTS silver_events_seq (last_seq BIGINT NOT NULL);
+INSERT INTO silver_events_seq SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM silver_events_seq);
+
+-- Incremental Parquet copies: rows with ingest_seq <= exported_seq are in the copy; a range
+-- (exported_seq, exporting_seq] is recorded (its own commit) before its files are written, so
+-- a rerun after a crash rewrites exactly that range under the same file names.
+CREATE TABLE IF NOT EXISTS export_state (
+    target          VARCHAR PRIMARY KEY,    -- 'silver_events'
+    exported_seq    BIGINT NOT NULL,
+    exporting_seq   BIGINT                  -- the range in progress, NULL when none
 );
 
 -- Every rejected line with its reason (contract §5); nothing invalid is dropped silently.
@@ -90,6 +111,8 @@ CREATE TABLE IF NOT EXISTS spool_anomalies (
 
 -- Partitions whose Parquet / quarantine files must be rewritten from the tables. Committed with
 -- the data, cleared after the export: a crash in between only means exporting again.
+-- silver_events' dates here are compactions (or repairs): the date's files rewritten as one per
+-- event type from the rows the watermark covers; new events reach Parquet by export_state.
 CREATE TABLE IF NOT EXISTS export_pending (
     target          VARCHAR NOT NULL,   -- 'silver_events' | 'quarantine'
     partition_date  DATE NOT NULL,
