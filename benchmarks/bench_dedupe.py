@@ -40,7 +40,7 @@ FROM (SELECT i, md5(i::VARCHAR) AS h FROM range($n) AS t(i));
 """
 
 PROBE = """
-import duckdb, json, resource, statistics, sys, time
+import duckdb, json, statistics, sys, time
 from piper_dagster.warehouse import prepare
 path, n, size, reps, limit = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 sql = open(sys.argv[6]).read()
@@ -57,8 +57,9 @@ con.execute(
 )
 con.execute("CREATE TEMP TABLE batch_files AS SELECT 0 AS file_idx, DATE '2026-06-01' AS spool_date,"
             " TIMESTAMPTZ '2026-06-02' AS mtime")
-def peak():
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+def peak():  # VmHWM: ru_maxrss would start at the parent's RSS (kept across fork and exec)
+    status = open("/proc/self/status").read()
+    return round(int(status.split("VmHWM:")[1].split()[0]) / 1024)
 setup = peak()
 seconds, new = [], None
 for _ in range(reps + 1):  # the first (cold cache) sets the peak RSS; the others are timed
