@@ -109,6 +109,7 @@ def _replay_day(
     con.execute(load_sql("ingest/new_events"), {"skew_seconds": skew})
     con.execute(load_sql("ingest/next_seq"))
     con.execute(load_sql("ingest/insert_events"), {"run_id": result.run_id})
+    con.execute(load_sql("ingest/insert_event_ids"))
     con.execute(load_sql("ingest/pending_events"))
     # The refresh ledger, in the replay day's transaction like the ingest batch's.
     con.execute(load_sql("refresh/dirty"), {"why": "replay", "run_id": result.run_id})

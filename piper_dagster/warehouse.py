@@ -27,7 +27,22 @@ def prepare(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")  # logs, not a terminal
     con.execute(load_sql("ddl/warehouse"))
+    upgrade(con)
     return con
+
+
+def upgrade(con: duckdb.DuckDBPyConnection) -> None:
+    """Bring a warehouse made by older code up to the schema's invariants (after the DDL).
+
+    The dedupe index (event_ids) of a warehouse made before it is built from silver_events, in
+    one transaction: a crash leaves it empty, and the next connection builds it again. Checked
+    with two one-row reads, so an up-to-date warehouse pays nothing."""
+    indexed = con.execute("SELECT 1 FROM event_ids LIMIT 1").fetchone() is not None
+    if indexed or con.execute("SELECT 1 FROM silver_events LIMIT 1").fetchone() is None:
+        return
+    log.info("building the dedupe index (event_ids) of the warehouse's events, once")
+    with transaction(con):
+        con.execute(load_sql("ddl/build_event_ids"))
 
 
 SAY_EVERY_SECONDS = 30.0

@@ -341,6 +341,7 @@ def _insert_events(
     }
     con.execute(load_sql("ingest/next_seq"))
     con.execute(load_sql("ingest/insert_events"), {"run_id": run_id})
+    con.execute(load_sql("ingest/insert_event_ids"))  # the dedupe index, in this transaction
     con.execute(load_sql("ingest/pending_events"))
     # The refresh ledger: these dates' silver and gold are stale from this commit on.
     con.execute(load_sql("refresh/dirty"), {"why": "ingest", "run_id": run_id})

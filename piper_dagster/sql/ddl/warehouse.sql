@@ -42,6 +42,14 @@ CREATE TABLE IF NOT EXISTS export_state (
     exporting_seq   BIGINT                  -- the range in progress, NULL when none
 );
 
+-- The dedupe index: md5_number(event_id) of every row of silver_events, written in the same
+-- transaction (ingest/insert_event_ids.sql). The cross-batch probe (ingest/new_events.sql) joins
+-- the batch's hashes against these 16-byte numbers instead of every event_id string ever
+-- ingested (design.md, "Dedupe"). Warehouses made before it: built once by warehouse.upgrade.
+CREATE TABLE IF NOT EXISTS event_ids (
+    id_hash         UHUGEINT NOT NULL   -- md5_number(event_id): 128 bits, stable across versions
+);
+
 -- Every rejected line with its reason (contract §5); nothing invalid is dropped silently.
 CREATE TABLE IF NOT EXISTS quarantine (
     reason          VARCHAR NOT NULL,
