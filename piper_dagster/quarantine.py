@@ -20,6 +20,7 @@ from datetime import date
 from typing import Any
 
 from piper_dagster.contract.models import UTF8_BOM, LineStatus
+from piper_dagster.ingest.batch import insert_new_events
 from piper_dagster.ingest.export import export_pending
 from piper_dagster.ingest.validate import NOT_REJECTED, classify_sql
 from piper_dagster.settings import ConfigError, Settings
@@ -107,13 +108,7 @@ def _replay_day(
     )
     skew = settings.ingest.skew_tolerance_seconds
     con.execute(load_sql("ingest/new_events"), {"skew_seconds": skew})
-    con.execute(load_sql("ingest/next_seq"))
-    con.execute(load_sql("ingest/insert_events"), {"run_id": result.run_id})
-    con.execute(load_sql("ingest/insert_event_ids"))
-    con.execute(load_sql("ingest/pending_events"))
-    # The refresh ledger, in the replay day's transaction like the ingest batch's.
-    con.execute(load_sql("refresh/dirty"), {"why": "replay", "run_id": result.run_id})
-    con.execute(load_sql("health/dirty_events"))
+    insert_new_events(con, result.run_id, "replay")  # as the ingest batch does
     con.execute(load_sql("health/dirty_spool"))
     _count(con, result)
     con.execute(load_sql("replay/replayed"), {"run_id": result.run_id})

@@ -339,10 +339,17 @@ def _insert_events(
     counted.event_dates = {
         r[0] for r in con.execute("SELECT DISTINCT event_date FROM new_events").fetchall()
     }
+    insert_new_events(con, run_id, "ingest")
+
+
+def insert_new_events(con: duckdb.DuckDBPyConnection, run_id: str, why: str) -> None:
+    """Insert `new_events` (the ingest's or a replay's) into silver_events with everything that
+    must commit with them, in the caller's transaction: their ingest sequence (the incremental
+    Parquet export's watermark), the dedupe index, and the marks of what they make stale (the
+    refresh ledger, the health tables). `why`: 'ingest' or 'replay'."""
     con.execute(load_sql("ingest/next_seq"))
     con.execute(load_sql("ingest/insert_events"), {"run_id": run_id})
-    con.execute(load_sql("ingest/insert_event_ids"))  # the dedupe index, in this transaction
+    con.execute(load_sql("ingest/insert_event_ids"))
     con.execute(load_sql("ingest/pending_events"))
-    # The refresh ledger: these dates' silver and gold are stale from this commit on.
-    con.execute(load_sql("refresh/dirty"), {"why": "ingest", "run_id": run_id})
+    con.execute(load_sql("refresh/dirty"), {"why": why, "run_id": run_id})
     con.execute(load_sql("health/dirty_events"))
