@@ -148,3 +148,26 @@ def test_two_processes_write_the_same_instance_at_once(piper_env: Settings, tmp_
     with stock_instance(Path(os.environ["DAGSTER_HOME"]), tmp_path) as stock:
         assert {r.status for r in stock.get_runs()} == {dg.DagsterRunStatus.SUCCESS}
         assert len(stock.get_materialized_partitions(dg.AssetKey("toy_down"))) == 59 + 61
+
+
+def test_every_process_that_creates_runs_gets_one_planned_event_per_asset(
+    tmp_path: Path,
+) -> None:
+    from piper_dagster.cli.root import PLANNED_EVENTS_ENV
+    from piper_dagster_tests.factories import REPO_ROOT
+
+    ((key, value),) = PLANNED_EVENTS_ENV.items()
+    compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
+    assert compose["x-piper"]["environment"][key] == value
+    assert f"{key}={value}" in (REPO_ROOT / "Dockerfile").read_text()
+    assert f"export {key}={value}" in (REPO_ROOT / "README.md").read_text()
+    # piper's CLI sets it at start, for its own runs and the `dagster dev` of `piper demo`.
+    env = {k: v for k, v in os.environ.items() if k != key}
+    code = (
+        "import os, sys\nfrom piper_dagster.cli import app\n"
+        "sys.argv = ['piper', 'spool', '--help']\n"  # the root callback runs, then the help
+        "try:\n    app()\nexcept SystemExit:\n    pass\n"
+        f"print(os.environ.get({key!r}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip().splitlines()[-1] == value, out.stderr[-2000:]
