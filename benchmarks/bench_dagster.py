@@ -1,6 +1,7 @@
 """Dagster's bookkeeping (issue #14): Dagster's stock SQLite instance against piper's, same run.
 
     uv run python benchmarks/bench_dagster.py             # --events 300 --days 365
+    DAGSTER_PG_HOST=... python benchmarks/bench_dagster.py --days 2   # per event on Postgres too
 
 - per event: `--events` asset materializations through DagsterInstance.handle_new_event, each
   instance in its own process, stock then piper then stock then piper (the best of two);
@@ -35,7 +36,10 @@ CONFIGS = ("stock", "piper")
 
 
 def instance_yaml(config: str) -> str:
-    """piper's dagster.yaml, or (stock) the same without piper's event log storage."""
+    """piper's dagster.yaml, or (stock) the same without piper's event log storage, or
+    (postgres) deploy/dagster.postgres.yaml."""
+    if config == "postgres":
+        return (REPO / "piper_dagster" / "deploy" / "dagster.postgres.yaml").read_text()
     text = (REPO / "piper_dagster" / "deploy" / "dagster.yaml").read_text()
     if config == "piper":
         return text
@@ -94,7 +98,9 @@ def per_event_child(n: int) -> None:
 
 def per_event(n: int) -> dict[str, dict[str, float]]:
     best: dict[str, dict[str, float]] = {}
-    for config in CONFIGS * 2:
+    # With DAGSTER_PG_HOST (and the other DAGSTER_PG_*) set: also the production instance.
+    configs = (*CONFIGS, "postgres") if os.environ.get("DAGSTER_PG_HOST") else CONFIGS
+    for config in configs * 2:
         env = {**config_env(config, dict(os.environ)), "DAGSTER_HOME": str(new_home(config))}
         out = subprocess.run(
             [sys.executable, __file__, "_per_event", str(n)],
