@@ -25,5 +25,6 @@ ENV PATH=/opt/piper/.venv/bin:$PATH \
     PIPER_PATHS__RAW_ROOT=/var/spool/piper \
     PIPER_PATHS__DATA_ROOT=/var/lib/piper \
     PIPER_DAGSTER__STORAGE=postgres \
+    DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=true \
     DAGSTER_HOME=/opt/dagster/home
 RUN mkdir -p "$DAGSTER_HOME" && cp piper_dagster/deploy/dagster.postgres.yaml "$DAGSTER_HOME/dagster.yaml"

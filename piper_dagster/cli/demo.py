@@ -13,7 +13,7 @@ import typer
 
 from piper_dagster.cli.options import MODEL_NAMES, partition_bounds
 from piper_dagster.cli.reports import refresh_waiting, report_models, report_run
-from piper_dagster.cli.root import clear_errors
+from piper_dagster.cli.root import PLANNED_EVENTS_ENV, clear_errors
 from piper_dagster.cli.runs import run_assets
 from piper_dagster.generate.options import DAMAGE_KINDS
 from piper_dagster.models import GOLD_MODELS
@@ -84,7 +84,9 @@ def demo(
     _print_grafana(settings, spool, data)
     if ui:
         typer.echo(f"\nDagster UI on http://127.0.0.1:{port} (Ctrl-C to stop)")
-        env = {**os.environ}
+        # The root callback set PLANNED_EVENTS_ENV: stated again, as runs launched from the UI
+        # are created in these processes.
+        env = {**os.environ, **PLANNED_EVENTS_ENV}
         from piper_dagster.dagster_home import WORKSPACE_YAML
 
         cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(WORKSPACE_YAML), "-p", str(port)]
