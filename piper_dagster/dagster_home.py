@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 from piper_dagster.settings import PACKAGE_ROOT, Settings
+
+# How deploy/dagster.yaml names the home of piper's event log storage (defs/storage.py).
+HOME_BY_VARIABLE = "dagster_home:\n      env: DAGSTER_HOME"
 
 # The Dagster UI as an operator's browser reaches it (docker-compose publishes it there; the
 # dashboards take it as a variable, so that another host name is one edit away).
@@ -24,7 +28,14 @@ def ensure_dagster_home(settings: Settings) -> Path:
     the configured storage (the file is piper's: rewritten when it differs)."""
     home = Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home).absolute()
     home.mkdir(parents=True, exist_ok=True)
-    wanted = INSTANCE_YAML[settings.dagster.storage].read_text()
+    # The shipped file names the event log's home by the DAGSTER_HOME variable; the copy names
+    # this home itself, so that a process opening the instance by its path (a script, a test,
+    # `InstanceRef.from_dir`) without DAGSTER_HOME set finds its storage as well.
+    wanted = (
+        INSTANCE_YAML[settings.dagster.storage]
+        .read_text()
+        .replace(HOME_BY_VARIABLE, f"dagster_home: {json.dumps(str(home))}")
+    )
     target = home / "dagster.yaml"
     if not target.exists() or target.read_text() != wanted:
         target.write_text(wanted)

@@ -10,10 +10,12 @@ import textwrap
 from pathlib import Path
 
 import dagster as dg
+import pytest
 import yaml
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
+from piper_dagster.dagster_home import HOME_BY_VARIABLE, INSTANCE_YAML
 from piper_dagster.defs.storage import RUN_SHARD_ENGINES, PiperSqliteEventLogStorage
 from piper_dagster.settings import Settings
 
@@ -171,3 +173,17 @@ def test_every_process_that_creates_runs_gets_one_planned_event_per_asset(
     )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.stdout.strip().splitlines()[-1] == value, out.stderr[-2000:]
+
+
+def test_the_instance_opens_by_its_path_without_dagster_home(
+    piper_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A script or a test opening the instance by its directory, DAGSTER_HOME unset, finds piper's
+    storage where the home's own dagster.yaml says (the shipped file names the variable)."""
+    home = Path(os.environ["DAGSTER_HOME"])
+    assert HOME_BY_VARIABLE in INSTANCE_YAML["sqlite"].read_text()
+    monkeypatch.delenv("DAGSTER_HOME")
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+        storage = instance.event_log_storage
+        assert isinstance(storage, PiperSqliteEventLogStorage)
+        assert Path(storage._base_dir) == home / "history" / "runs"
