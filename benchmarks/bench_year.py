@@ -52,8 +52,12 @@ def measured(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
 
 
 def piper_env(work: Path, home: Path, first: date) -> dict[str, str]:
+    """The environment of piper's run, as piper's commands and deployment set it."""
+    from piper_dagster.cli.root import PLANNED_EVENTS_ENV
+
     return {
         **os.environ,
+        **PLANNED_EVENTS_ENV,
         "PIPER_PATHS__RAW_ROOT": str(work / "spool"),
         "PIPER_PATHS__DATA_ROOT": str(work / "data"),
         "PIPER_INGEST__SETTLE_SECONDS": "0",
