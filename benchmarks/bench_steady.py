@@ -76,7 +76,7 @@ def copy_history(settings, template: date) -> None:  # type: ignore[no-untyped-d
         ).fetchone()[0]:  # the dedupe index, when the warehouse has one
             con.execute(
                 "INSERT INTO event_ids SELECT md5_number(event_id) FROM silver_events"
-                " WHERE event_date > DATE ?",
+                " WHERE event_date > ?",
                 [template],
             )
         con.execute(
