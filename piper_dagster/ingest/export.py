@@ -439,11 +439,11 @@ def export_pending(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
     remove dead exports' staging; a short summary, '' if nothing was pending."""
     remove_leftovers(settings)
     done = []
-    files, rows = export_new_events(con, settings)
-    if files or rows:
-        done.append(f"{files} Parquet files for {rows} new events")
-    rows_ = con.execute("SELECT DISTINCT target FROM export_pending ORDER BY 1").fetchall()
-    targets = [r[0] for r in rows_]
+    new_files, new_rows = export_new_events(con, settings)
+    if new_files or new_rows:
+        done.append(f"{new_files} Parquet files for {new_rows} new events")
+    rows = con.execute("SELECT DISTINCT target FROM export_pending ORDER BY 1").fetchall()
+    targets = [r[0] for r in rows]
     for target in targets:
         ndates = len(_pending(con, target))
         files = export_target(con, settings, target)
