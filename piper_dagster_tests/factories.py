@@ -150,6 +150,18 @@ def mixed_spool(raw: Path) -> None:
         write_spool_file(raw, f"ws{f % 7:03d}/u{f % 5}/2026-03-0{day}_s{f}.jsonl", b"".join(lines))
 
 
+def mixed_spool_env(raw: Path) -> dict[str, str]:
+    """mixed_spool() under `raw`, and the environment of a piper process reading it in 1 MiB
+    batches with nothing waiting to settle (the data root and DAGSTER_HOME are the caller's)."""
+    mixed_spool(raw)
+    return {
+        **os.environ,
+        "PIPER_PATHS__RAW_ROOT": str(raw),
+        "PIPER_INGEST__SETTLE_SECONDS": "0",
+        "PIPER_INGEST__BATCH_BYTES": str(1 << 20),
+    }
+
+
 def warehouse_snapshot(data_root: Path) -> dict[str, object]:
     """Everything a (re)run must reproduce: the tables, the Parquet and the quarantine files."""
     con = duckdb.connect(str(data_root / "warehouse" / "telemetry.duckdb"), read_only=True)

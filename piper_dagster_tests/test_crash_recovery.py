@@ -22,7 +22,7 @@ from piper_dagster_tests.factories import (
     REPO_ROOT,
     SETTLED_MTIME,
     ev,
-    mixed_spool,
+    mixed_spool_env,
     warehouse_snapshot,
     write_spool_file,
 )
@@ -41,14 +41,7 @@ def _child(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
 
 
 def test_kill_9_at_several_points_then_rerun_is_exact(tmp_path: Path) -> None:
-    raw = tmp_path / "spool"
-    mixed_spool(raw)
-    base = {
-        **os.environ,
-        "PIPER_PATHS__RAW_ROOT": str(raw),
-        "PIPER_INGEST__SETTLE_SECONDS": "0",
-        "PIPER_INGEST__BATCH_BYTES": str(1 << 20),
-    }
+    base = mixed_spool_env(tmp_path / "spool")
 
     # The uninterrupted run.
     clean_env = {**base, "PIPER_PATHS__DATA_ROOT": str(tmp_path / "clean")}

@@ -20,7 +20,7 @@ from piper_dagster_tests.factories import (
     REPO_ROOT,
     SETTLED_MTIME,
     ev,
-    mixed_spool,
+    mixed_spool_env,
     piper_paused,
     quarantined_by_an_old_contract,
     run_piper,
@@ -113,14 +113,7 @@ def test_a_replayed_event_enters_the_index_and_a_later_copy_is_a_duplicate(
 
 @pytest.mark.slow
 def test_kill_9_mid_ingest_then_rerun_keeps_the_index_exact(tmp_path: Path) -> None:
-    raw = tmp_path / "spool"
-    mixed_spool(raw)
-    base = {
-        **os.environ,
-        "PIPER_PATHS__RAW_ROOT": str(raw),
-        "PIPER_INGEST__SETTLE_SECONDS": "0",
-        "PIPER_INGEST__BATCH_BYTES": str(1 << 20),
-    }
+    base = mixed_spool_env(tmp_path / "spool")
     clean = {**base, "PIPER_PATHS__DATA_ROOT": str(tmp_path / "clean")}
     assert run_piper({**clean, "DAGSTER_HOME": str(tmp_path / "h1")}, "ingest").returncode == 0
     expected = warehouse_snapshot(tmp_path / "clean")
