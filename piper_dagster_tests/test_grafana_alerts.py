@@ -321,6 +321,7 @@ def test_contact_point_and_policy_from_the_environment() -> None:
     compose = _yaml(REPO_ROOT / "docker-compose.yml")
     value = compose["services"]["grafana"]["environment"][ALERT_WEBHOOK_ENV]
     assert re.fullmatch(rf"\$\{{{ALERT_WEBHOOK_ENV}:-http://[^}}]+\}}", value), value
+    assert f"# {ALERT_WEBHOOK_ENV}=" in (REPO_ROOT / ".env.example").read_text()
 
 
 # --- the queries, on a published serving layer ----------------------------------------------------
