@@ -33,7 +33,9 @@ from piper_dagster.grafana.alerting import (
     CONTACT_POINT,
     EXPR_UID,
     UID_MAX,
+    alert_rules_provisioning,
     fires,
+    gold_rules,
     level_evaluators,
     uid,
 )
@@ -43,10 +45,10 @@ from piper_dagster.grafana.deployment import (
     GOLD_FOLDER,
     PIPELINE_FOLDER,
 )
-from piper_dagster.grafana.generate import rendered, stale, write
+from piper_dagster.grafana.generate import dashboards, rendered, stale, write
 from piper_dagster.grafana.gold import GOLD_VIEWS
 from piper_dagster.models import GOLD_MODELS
-from piper_dagster.settings import Settings
+from piper_dagster.settings import Settings, load_settings
 from piper_dagster.warehouse import connect
 from piper_dagster_tests.demo_warehouse import (
     DEMO_DAYS,
@@ -291,6 +293,31 @@ def test_gold_thresholds_are_the_catalogs_and_fire_at_its_levels() -> None:
                 assert fires(evaluator, value) == (level == severity), (name, severity, value)
 
 
+@pytest.mark.parametrize("good", ["up", "down"])
+@pytest.mark.parametrize(("warn", "fail"), [(5.0, None), (None, 5.0), (5.0, 5.0)])
+def test_evaluators_of_a_single_threshold_fire_at_its_level(
+    good: str, warn: float | None, fail: float | None
+) -> None:
+    """Thresholds the catalog allows but does not use today: WARN or FAIL alone, or equal."""
+    entry = MetricEntry(
+        name="m", model="gold_render_health_daily", column="m", unit="jobs", description="d",
+        good=good, aggregate="sum", warn=warn, fail=fail,
+    )  # fmt: skip
+    evaluators = level_evaluators(entry.warn, entry.fail, entry.good)
+    assert set(evaluators) == {s for s, t in (("warn", warn), ("fail", fail)) if t is not None}
+    for value in (0.0, 4.9, math.nextafter(5.0, 0), 5.0, math.nextafter(5.0, 9), 5.1, 9.0):
+        for severity, evaluator in evaluators.items():
+            assert fires(evaluator, value) == (entry.level(value) == severity), (severity, value)
+
+
+def test_a_threshold_without_its_stat_is_refused() -> None:
+    entry = CATALOG["render_job_count"].model_copy(update={"good": "down", "warn": 9.0})
+    boards = dashboards(load_settings().checks)
+    board = boards[f"{GOLD_FOLDER}/{entry.model}.json"]
+    with pytest.raises(ValueError, match="headline"):
+        gold_rules([entry], {entry.model: board}, "")
+
+
 def test_check_rules_fire_at_their_status() -> None:
     levels = {Status.SKIP: 0.0, Status.PASS: 0.0, Status.WARN: 1.0, Status.FAIL: 2.0}
     for _, rule in RULES:
@@ -303,6 +330,29 @@ def test_check_rules_fire_at_their_status() -> None:
         sql = _query(rule)["model"]["rawSql"]
         assert f"check_name = '{rule['labels']['check']}'" in sql
         assert "CASE status WHEN 'FAIL' THEN 2 WHEN 'WARN' THEN 1 ELSE 0 END" in sql
+
+
+def test_windows_and_runbook_links_follow_the_settings() -> None:
+    """A blocking check reads the whole served history (its FAIL holds gold back until a new
+    outcome passes), the others a day; with checks.runbook_url the links are web addresses."""
+    settings = load_settings()
+    for _, rule in RULES:
+        if "check" in rule["labels"]:
+            window = _query(rule)["relativeTimeRange"]["from"]
+            blocking = rule["labels"]["check"] in BLOCKING_CHECKS
+            assert window == (settings.serving.health_days * 86400 if blocking else 86400)
+    assert BLOCKING_CHECKS
+    url = "https://git.studio.example/piper/-/blob/main/docs/runbook.md"
+    changed = settings.model_copy(
+        update={"checks": settings.checks.model_copy(update={"runbook_url": url})}
+    )
+    boards = dashboards(changed.checks)
+    gold = {m.name: boards[f"{GOLD_FOLDER}/{m.name}.json"] for m in GOLD_MODELS}
+    pipeline = boards[f"{PIPELINE_FOLDER}/pipeline_health.json"]
+    doc = alert_rules_provisioning(load_catalog(), gold, pipeline, changed)
+    links = [r["annotations"]["runbook_url"] for g in doc["groups"] for r in g["rules"]]
+    committed = [r["annotations"]["runbook_url"] for _, r in RULES]
+    assert links == [c.replace("docs/runbook.md", url) for c in committed]
 
 
 def test_contact_point_and_policy_from_the_environment() -> None:

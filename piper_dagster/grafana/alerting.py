@@ -217,10 +217,10 @@ def _rule(
     }
 
 
-def _panel(board: dict[str, Any], match: Any) -> dict[str, Any]:
+def _panel(board: dict[str, Any], match: Any, what: str) -> dict[str, Any]:
     found = [p for p in board["panels"] if match(p)]
     if len(found) != 1:
-        raise ValueError(f"dashboard {board['uid']}: {len(found)} panels match, expected one")
+        raise ValueError(f"dashboard {board['uid']}: {len(found)} panels are {what}, expected one")
     return found[0]
 
 
@@ -255,10 +255,10 @@ def gold_rules(
             )
 
         try:
-            panel = _panel(board, is_stat)
-        except ValueError:
+            panel = _panel(board, is_stat, f"the stat of {entry.column}")
+        except ValueError as exc:
             raise ValueError(
-                f"{entry.name} has thresholds but no stat panel: make it a headline metric"
+                f"{exc}: a metric with thresholds needs one (headline: true)"
             ) from None
         (target,) = panel["targets"]
         for severity in SEVERITIES:
@@ -327,7 +327,10 @@ def check_rules(board: dict[str, Any], settings: Settings) -> list[dict[str, Any
     """A WARN and a FAIL rule per pipeline check, on the outcomes the checks published."""
     rules = []
     for name, info in CHECKS.items():
-        panel = _panel(board, lambda p, title=CHECK_PANELS[name]: p["title"] == title)
+        if name not in CHECK_PANELS:
+            raise ValueError(f"check {name}: name its pipeline-health panel in CHECK_PANELS")
+        title = CHECK_PANELS[name]
+        panel = _panel(board, lambda p, title=title: p["title"] == title, f"titled {title!r}")
         where = "{{ $labels.scope }}"
         if name in PARTITION_CHECKS:
             where += ", spool partition {{ $labels.partition_date }}"
