@@ -335,6 +335,10 @@ def check_rules(board: dict[str, Any], settings: Settings) -> list[dict[str, Any
         if name in PARTITION_CHECKS:
             where += ", spool partition {{ $labels.partition_date }}"
         window = check_window_seconds(name, settings)
+        days = window // 86400
+        within = f"evaluated in the last {days} day{'s' if days > 1 else ''}"
+        if name in BLOCKING_CHECKS:
+            within += "; it holds gold back, so it is read until a new outcome passes"
         for severity in SEVERITIES:
             status = severity.upper()
             rules.append(
@@ -346,7 +350,7 @@ def check_rules(board: dict[str, Any], settings: Settings) -> list[dict[str, Any
                     summary=f"{name} is {status} for {where}",
                     description=(
                         f"{info.description} The latest outcome published by the checks"
-                        f" (pipeline_check_results, evaluated in the last {window // 3600} h)"
+                        f" (pipeline_check_results, {within})"
                         f" is {status}; its value, thresholds and run are in the table"
                         " 'Latest check results', what it measures in the panel"
                         f" '{panel['title']}' of the dashboard '{board['title']}'."
