@@ -148,6 +148,9 @@ class ChecksSettings(BaseModel):
     refresh_backlog_warn_hours: float = Field(gt=0, description="refresh backlog: WARN age")
     refresh_backlog_fail_hours: float = Field(gt=0, description="refresh backlog: FAIL age")
     top_n: int = Field(ge=1, le=100, description="files / hosts listed in a check's detail")
+    # Free space where piper writes (`piper doctor --installation`), in GiB: WARN / FAIL below.
+    free_space_warn_gib: float = Field(ge=0, description="free space: WARN below (GiB)")
+    free_space_fail_gib: float = Field(ge=0, description="free space: FAIL below (GiB)")
     runbook_url: str = Field(
         pattern=r"^(https?://\S+)?$",
         description="the runbook's web address for the Dagster UI; empty: its repository path",
@@ -168,6 +171,8 @@ class ChecksSettings(BaseModel):
                 problems.append(f"{name}_warn > {name}_fail")
         if self.refresh_backlog_warn_hours > self.refresh_backlog_fail_hours:
             problems.append("refresh_backlog_warn_hours > refresh_backlog_fail_hours")
+        if self.free_space_warn_gib < self.free_space_fail_gib:
+            problems.append("free_space_warn_gib < free_space_fail_gib")
         if problems:
             raise ValueError("checks: WARN must come before FAIL: " + ", ".join(problems))
         return self

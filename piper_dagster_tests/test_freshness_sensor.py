@@ -13,6 +13,8 @@ import duckdb
 import pytest
 from dagster._core.loader import LoadingContextForTest
 
+from piper_dagster.checks import Status
+from piper_dagster.cli.doctor import run_installation
 from piper_dagster.defs import checks as defs_checks
 from piper_dagster.defs.partitions import range_tags
 from piper_dagster.generate.options import GenerateOptions
@@ -189,3 +191,7 @@ def test_the_daemon_reports_freshness_without_a_run(
         took = [round(t.end_timestamp - t.timestamp, 2) for t in done]
         print(f"freshness sensor tick: {took} s")  # docs/design.md, Freshness without runs
         assert max(took) < 30
+    # `piper doctor --installation` against the live daemon: its heartbeats and the sensors.
+    rows = {r.item: r for r in run_installation().rows}
+    assert rows["daemon_heartbeat"].status == Status.PASS, rows["daemon_heartbeat"]
+    assert rows["sensors"].status == Status.PASS and "3 of 3 running" in rows["sensors"].value
