@@ -23,10 +23,15 @@ INSTANCE_YAML = {
 WORKSPACE_YAML = PACKAGE_ROOT / "deploy" / "workspace.yaml"
 
 
+def dagster_home_path(settings: Settings) -> Path:
+    """DAGSTER_HOME from the environment, else <data_root>/dagster (nothing created)."""
+    return Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home).absolute()
+
+
 def ensure_dagster_home(settings: Settings) -> Path:
     """DAGSTER_HOME from the environment, else <data_root>/dagster, with the dagster.yaml of
     the configured storage (the file is piper's: rewritten when it differs)."""
-    home = Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home).absolute()
+    home = dagster_home_path(settings)
     home.mkdir(parents=True, exist_ok=True)
     # The shipped file names the event log's home by the DAGSTER_HOME variable; the copy names
     # this home itself, so that a process opening the instance by its path (a script, a test,

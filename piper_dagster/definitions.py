@@ -25,13 +25,14 @@ from piper_dagster.settings import Settings, load_settings
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
-    """Every definition of the code location, for these settings (partitions, cron, intervals)."""
+    """Every definition of the code location, for these settings (partitions, intervals)."""
     # Run workers build the definitions too: their pool waits sleep instead of spinning.
     install_wait_fix()
     piper = PiperResource()
-    freshness_check, freshness_job, freshness_schedule = build_freshness(settings)
+    freshness_check, freshness_sensor = build_freshness(settings, piper)
     refresh_models_job, refresh_sensor = build_refresh(settings, piper)
-    # The freshness check runs on its schedule, not with every ingest (as before the named jobs).
+    # The freshness check is evaluated by its sensor, not with every ingest (it would never see
+    # that nothing arrives).
     spool = dg.AssetSelection.assets(SPOOL_EVENTS) - dg.AssetSelection.checks(freshness_check)
     # The jobs piper's commands run (named, so that the Runs page tells them apart; the run's
     # tags say which command and which dates). refresh_models (silver and gold) is the third.
@@ -56,9 +57,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=assets,
         asset_checks=[freshness_bound],
-        jobs=[refresh_models_job, freshness_job, ingest_spool_job, ingest_and_refresh_job],
-        schedules=[freshness_schedule],
+        jobs=[refresh_models_job, ingest_spool_job, ingest_and_refresh_job],
         sensors=[
+            freshness_sensor,
             build_spool_sensor(settings, piper, [ingest_and_refresh_job, ingest_spool_job]),
             refresh_sensor,
         ],

@@ -10,11 +10,10 @@ from collections.abc import Iterable
 from datetime import date
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from dotenv import dotenv_values
 from pydantic import (
-    AfterValidator,
     BaseModel,
     Field,
     SecretStr,
@@ -50,7 +49,8 @@ class ConfigError(Exception):
 
 
 def _valid_cron(value: str) -> str:
-    # croniter is the parser Dagster vendors for its schedules; like Dagster, only the five-field
+    # Unused since the freshness schedule became a sensor (issue #15); kept for cron settings to
+    # come (a prune schedule). croniter is the parser Dagster vendors for its schedules; like Dagster, only the five-field
     # form is accepted. Not Dagster itself: the settings are core, and dagster takes ~1.5 s to import.
     from croniter import CroniterBadDateError, croniter
 
@@ -128,8 +128,8 @@ class ChecksSettings(BaseModel):
     freshness_farm_fail_hours: float = Field(gt=0, description="farm poller: FAIL age")
     freshness_storage_warn_hours: float = Field(gt=0, description="storage auditor: WARN age")
     freshness_storage_fail_hours: float = Field(gt=0, description="storage auditor: FAIL age")
-    freshness_cron: Annotated[str, AfterValidator(_valid_cron)] = Field(
-        description="when the freshness schedule runs (cron)"
+    freshness_interval_minutes: int = Field(
+        ge=1, le=1440, description="how often the freshness sensor evaluates freshness (no run)"
     )
     # Volume: a partition's events / the median of the same weekday of the previous weeks.
     volume_baseline_weeks: int = Field(ge=1, le=52, description="same-weekday days in the baseline")
@@ -148,6 +148,9 @@ class ChecksSettings(BaseModel):
     refresh_backlog_warn_hours: float = Field(gt=0, description="refresh backlog: WARN age")
     refresh_backlog_fail_hours: float = Field(gt=0, description="refresh backlog: FAIL age")
     top_n: int = Field(ge=1, le=100, description="files / hosts listed in a check's detail")
+    # Free space where piper writes (`piper doctor --installation`), in GiB: WARN / FAIL below.
+    free_space_warn_gib: float = Field(ge=0, description="free space: WARN below (GiB)")
+    free_space_fail_gib: float = Field(ge=0, description="free space: FAIL below (GiB)")
     runbook_url: str = Field(
         pattern=r"^(https?://\S+)?$",
         description="the runbook's web address for the Dagster UI; empty: its repository path",
@@ -168,6 +171,8 @@ class ChecksSettings(BaseModel):
                 problems.append(f"{name}_warn > {name}_fail")
         if self.refresh_backlog_warn_hours > self.refresh_backlog_fail_hours:
             problems.append("refresh_backlog_warn_hours > refresh_backlog_fail_hours")
+        if self.free_space_warn_gib < self.free_space_fail_gib:
+            problems.append("free_space_warn_gib < free_space_fail_gib")
         if problems:
             raise ValueError("checks: WARN must come before FAIL: " + ", ".join(problems))
         return self

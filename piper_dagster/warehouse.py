@@ -204,13 +204,16 @@ def _memory_limit() -> str:
     return load_settings().ingest.memory_limit
 
 
-def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+def _open(
+    path: Path, read_only: bool, wait_seconds: float | None = None
+) -> duckdb.DuckDBPyConnection:
     """duckdb.connect, waiting while another process holds the file's lock.
 
     One writer or several readers at a time (DuckDB): a reader (the CLI, a test) and a run, or
     two runs outside the `duckdb` pool, take turns instead of failing. The wait says once what
     it waits for (DuckDB names the holder's pid), then every 30 s, and ends after
-    `dagster.wait_seconds`. A killed holder's lock goes with its process: no reaping needed.
+    `dagster.wait_seconds` (or `wait_seconds`, a caller's shorter bound: a sensor tick). A killed
+    holder's lock goes with its process: no reaping needed.
     """
     started = time.monotonic()
     said_at: float | None = None
@@ -230,7 +233,13 @@ def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
                     raise known from exc
                 raise WarehouseError(f"cannot open the warehouse {path}: {message}") from exc
             if bound is None:
-                bound = LOCK_WAIT_SECONDS if LOCK_WAIT_SECONDS is not None else _wait_seconds()
+                bound = (
+                    wait_seconds
+                    if wait_seconds is not None
+                    else LOCK_WAIT_SECONDS
+                    if LOCK_WAIT_SECONDS is not None
+                    else _wait_seconds()
+                )
             now = time.monotonic()
             if now - started >= bound:
                 raise WaitTimeout(
@@ -338,14 +347,19 @@ def _require_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
 
 @contextmanager
 def connect(
-    path: Path, *, read_only: bool = False, create: bool = True
+    path: Path,
+    *,
+    read_only: bool = False,
+    create: bool = True,
+    wait_seconds: float | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the warehouse with piper's settings, creating it if needed (read-write, `create`)."""
+    """Open the warehouse with piper's settings, creating it if needed (read-write, `create`);
+    a lock held by another process is waited for up to `wait_seconds` (default: the setting)."""
     if (read_only or not create) and not path.exists():
         raise WarehouseError(f"no warehouse at {path} yet: run `piper init` and `piper ingest`")
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    con = _open(path, read_only)
+    con = _open(path, read_only, wait_seconds)
     try:
         try:
             con.execute("SET memory_limit = ?", [_memory_limit()])

@@ -25,7 +25,12 @@ import duckdb
 
 from piper_dagster.dagster_home import WORKSPACE_YAML
 from piper_dagster.definitions import build_definitions
-from piper_dagster.defs.keys import INGEST_SPOOL_JOB, REFRESH_SENSOR, SPOOL_SENSOR
+from piper_dagster.defs.keys import (
+    FRESHNESS_SENSOR,
+    INGEST_SPOOL_JOB,
+    REFRESH_SENSOR,
+    SPOOL_SENSOR,
+)
 from piper_dagster.settings import Settings, load_settings
 from piper_dagster.warehouse import connect
 
@@ -97,7 +102,9 @@ def hostile_spool(raw_root: Path) -> None:
 
 
 @cache
-def _built(start_date: date, interval: int, cron: str, runbook_url: str) -> dg.Definitions:
+def _built(
+    start_date: date, interval: int, freshness_minutes: int, runbook_url: str
+) -> dg.Definitions:
     return build_definitions(load_settings())
 
 
@@ -108,7 +115,7 @@ def defs() -> dg.Definitions:
     return _built(
         s.ingest.start_date,
         s.dagster.sensor_interval_seconds,
-        s.checks.freshness_cron,
+        s.checks.freshness_interval_minutes,
         s.checks.runbook_url,
     )
 
@@ -124,6 +131,19 @@ def run_requested(instance: dg.DagsterInstance, request: dg.RunRequest) -> bool:
     job = defs().resolve_job_def(request.job_name or INGEST_SPOOL_JOB)
     result = job.execute_in_process(instance=instance, tags=request.tags, raise_on_error=False)
     return result.success
+
+
+def freshness_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+    """One tick of the code location's freshness sensor (what the daemon reports: see
+    report_sensor_events)."""
+    return defs().resolve_sensor_def(FRESHNESS_SENSOR)(context)
+
+
+def report_sensor_events(instance: dg.DagsterInstance, result: dg.SensorResult) -> None:
+    """What the daemon does with a tick's asset events (dagster/_daemon/sensor.py: one
+    `instance.report_runless_asset_event` each): stored without a run."""
+    for event in result.asset_events:
+        instance.report_runless_asset_event(event)
 
 
 def touched_event_dates_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:

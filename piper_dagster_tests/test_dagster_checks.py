@@ -1,5 +1,5 @@
 """The checks in Dagster, on a real instance: results with the spool materialization, one
-recorded row per partition, blocking on a failed invalid rate, freshness on its own job."""
+recorded row per partition, blocking on a failed invalid rate (freshness: test_freshness_sensor.py)."""
 
 from __future__ import annotations
 
@@ -167,41 +167,6 @@ def test_a_blocked_day_holds_back_its_own_dates_only(piper_env: Settings) -> Non
             last = date.fromisoformat(request.tags["dagster/asset_partition_range_end"])
             requested |= {first + timedelta(days=i) for i in range((last - first).days + 1)}
         assert requested == touched - held and START in requested
-
-
-def test_freshness_runs_on_its_own_job(piper_env: Settings, warehouse) -> None:
-    generate_spool(piper_env.raw_root, GenerateOptions(start=START, days=1, artists=2))
-    assert [s.name for s in defs().schedules or []] == ["freshness_schedule"]
-    schedule = defs().resolve_schedule_def("freshness_schedule")
-    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
-    with dg.DagsterInstance.get() as instance:
-        dg.materialize(
-            [defs().resolve_assets_def("spool_events")],
-            instance=instance,
-            tags=range_tags(START, START),
-        )
-        job = defs().resolve_job_def("freshness_check")
-        assert job.execute_in_process(instance=instance).success
-        (check,) = _evaluations(instance, "freshness")
-        evaluation = check.event.dagster_event.event_specific_data
-        # Data of March 2026, now is later: stale, every family.
-        assert not evaluation.passed
-        assert {"value_artists", "value_farm", "value_storage"} <= set(evaluation.metadata)
-        # The refresh backlog is evaluated with it (the spool run ingested, nothing refreshed).
-        (backlog,) = _evaluations(instance, "refresh_backlog")[:1]
-        assert backlog.run_id == _evaluations(instance, "freshness")[0].run_id
-        assert "event dates wait for a refresh" in (
-            backlog.event.dagster_event.event_specific_data.metadata["hint"].value
-        )
-    with warehouse() as con:
-        assert con.execute(
-            "SELECT count(*), count(partition_date) FROM pipeline_check_results"
-            " WHERE check_name = 'freshness'"
-        ).fetchone() == (3, 0)
-    served = _served(piper_env).execute(
-        "SELECT count(*) FROM pipeline_check_results WHERE check_name = 'freshness'"
-    )
-    assert served.fetchone() == (3,)
 
 
 def test_the_runbook_is_a_link_when_it_has_a_web_address(piper_env: Settings) -> None:

@@ -107,14 +107,14 @@ def test_the_definitions_follow_the_settings(piper_env: Settings) -> None:
             "ingest": piper_env.ingest.model_copy(
                 update={"start_date": piper_env.ingest.start_date.replace(day=2)}
             ),
-            "checks": piper_env.checks.model_copy(update={"freshness_cron": "7 * * * *"}),
+            "checks": piper_env.checks.model_copy(update={"freshness_interval_minutes": 7}),
         }
     )
     got = shape(build_definitions(changed))
     assert got["assets"]["spool_events"]["partitions"]["start"].startswith(
         changed.ingest.start_date.isoformat()
     )
-    assert got["schedules"]["freshness_schedule"]["cron"] == "7 * * * *"
+    assert got["sensors"]["freshness_sensor"]["minimum_interval_seconds"] == 7 * 60
 
 
 def test_importing_any_module_reads_no_settings(tmp_path: Path) -> None:

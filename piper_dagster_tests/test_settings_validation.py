@@ -156,18 +156,21 @@ def test_an_unknown_key_or_section_in_a_config_file_is_refused(
     _one_line_exit_2(_piper(clean_env, {"PIPER_CONFIG": str(site)}), "'top_m'", "top_n?")
 
 
-def test_the_freshness_cron_must_be_a_cron_expression(
+def test_the_freshness_interval_is_whole_minutes_within_a_day(
     clean_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for bad in ("*/15 * * *", "61 * * * *", "every 15 minutes", "0 0 31 2 *", "0 0 0 0 0 0"):
-        monkeypatch.setenv("PIPER_CHECKS__FRESHNESS_CRON", bad)
-        assert "not a cron expression" in _refused("checks.freshness_cron")
-    for good in ("0 6 * * MON-FRI", "@hourly", "*/5 * * * *"):
-        monkeypatch.setenv("PIPER_CHECKS__FRESHNESS_CRON", good)
-        assert load_settings().checks.freshness_cron == good
+    for bad in ("0", "1441", "every 15 minutes", "7.5"):
+        monkeypatch.setenv("PIPER_CHECKS__FRESHNESS_INTERVAL_MINUTES", bad)
+        assert _refused("checks.freshness_interval_minutes")
+    for good in ("1", "15", "1440"):
+        monkeypatch.setenv("PIPER_CHECKS__FRESHNESS_INTERVAL_MINUTES", good)
+        assert load_settings().checks.freshness_interval_minutes == int(good)
 
-    proc = _piper(clean_env, {"PIPER_CHECKS__FRESHNESS_CRON": "*/15 * * *"})
-    _one_line_exit_2(proc, "checks.freshness_cron", "not a cron expression")
+    proc = _piper(clean_env, {"PIPER_CHECKS__FRESHNESS_INTERVAL_MINUTES": "0"})
+    _one_line_exit_2(proc, "checks.freshness_interval_minutes", "greater than or equal to 1")
+    # The schedule's cron is gone with the schedule (issue #15): the old name is refused.
+    proc = _piper(clean_env, {"PIPER_CHECKS__FRESHNESS_CRON": "*/15 * * * *"})
+    _one_line_exit_2(proc, "unknown setting PIPER_CHECKS__FRESHNESS_CRON")
 
 
 def test_the_env_example_copied_to_dotenv_is_accepted(clean_env: Path) -> None:
@@ -185,5 +188,5 @@ def test_the_env_example_copied_to_dotenv_is_accepted(clean_env: Path) -> None:
         + f"\nPIPER_CONFIG={clean_env / 'site.toml'}\n"
     )
     settings = load_settings()
-    assert settings.checks.freshness_cron == "*/15 * * * *"
+    assert settings.checks.freshness_interval_minutes == 15
     assert settings.checks.runbook_url.startswith("https://")

@@ -1,6 +1,7 @@
 """Asset checks of spool_events: volume, invalid rate, clock skew and the refresh backlog with every
 materialization (check_specs + MaterializeResult, stable in Dagster 1.13), freshness (and the
-refresh backlog again) on a schedule.
+refresh backlog again) by a sensor that reports them without a run (docs/design.md, "Freshness
+without runs").
 
 The checks are the plain functions of piper_dagster.checks; this module only turns their outcomes
 into Dagster check results and records them in pipeline_check_results (for Grafana). A range run
@@ -15,11 +16,14 @@ hide it: a quiet holiday is real, skewed events are kept and flagged by the cont
 """
 
 import json
+import time
 from datetime import UTC, date, datetime
 from typing import Any
 
 import dagster as dg
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
 
 from piper_dagster.checks import (
     BLOCKING_CHECKS,
@@ -34,12 +38,12 @@ from piper_dagster.checks import (
     record,
     worst,
 )
-from piper_dagster.defs.keys import FRESHNESS_JOB, FRESHNESS_SCHEDULE, POOL, SPOOL_EVENTS
+from piper_dagster.defs.keys import FRESHNESS_SENSOR, POOL, SPOOL_EVENTS
 from piper_dagster.defs.resources import PiperResource
 from piper_dagster.serving import publish_from
-from piper_dagster.settings import Settings
+from piper_dagster.settings import ConfigError, Settings
 from piper_dagster.sql import load_sql
-from piper_dagster.warehouse import connect
+from piper_dagster.warehouse import WaitTimeout, connect
 
 # Evaluated with every spool run: the partition checks, and the refresh backlog (whole asset;
 # also evaluated with the freshness check, so it is seen when nothing arrives).
@@ -79,14 +83,17 @@ def run_checks(
     *,
     run_id: str | None,
     now: datetime | None = None,
+    wait_seconds: float | None = None,
 ) -> list[CheckOutcome]:
-    """Evaluate `checks` for the spool partitions first..last and record them (read-write)."""
+    """Evaluate `checks` for the spool partitions first..last and record them (read-write;
+    run_id None: no run, the freshness sensor). A lock held by a run is waited for up to
+    `wait_seconds` (default `dagster.wait_seconds`), then WaitTimeout."""
     now = now or datetime.now(UTC)
-    with connect(settings.warehouse_path) as con:
+    with connect(settings.warehouse_path, wait_seconds=wait_seconds) as con:
         outcomes = evaluate(con, settings.checks, first, last, checks=checks, now=now)
         record(con, outcomes, asset=SPOOL_EVENTS, evaluated_at=now, run_id=run_id)
         # Grafana shows check outcomes and quarantine too: an ingest that only quarantined lines
-        # (no gold run follows) and the freshness schedule must reach it as well.
+        # (no gold run follows) and the freshness sensor must reach it as well.
         publish_from(con, settings)
     return outcomes
 
@@ -187,10 +194,101 @@ def held_back_event_dates(
     return [r[0] for r in rows]
 
 
+def check_evaluation(
+    name: str,
+    outcomes: list[CheckOutcome],
+    runbook_url: str,
+    target: AssetCheckEvaluationTargetMaterializationData | None = None,
+) -> dg.AssetCheckEvaluation:
+    """check_result's verdict as an evaluation event: logged by a run, or reported without one
+    (then `target`, the materialization it judged, makes it the UI's current evaluation)."""
+    result = check_result(name, outcomes, runbook_url)
+    return dg.AssetCheckEvaluation(
+        asset_key=dg.AssetKey(SPOOL_EVENTS),
+        check_name=name,
+        passed=result.passed,
+        metadata=result.metadata,
+        severity=result.severity,
+        description=result.description,
+        target_materialization_data=target,
+    )
+
+
+def latest_materialization(
+    instance: dg.DagsterInstance,
+) -> AssetCheckEvaluationTargetMaterializationData | None:
+    """spool_events' latest materialization (any partition), None before the first.
+
+    The UI's Checks tab shows an evaluation as current only if it targets the asset's latest
+    materialization; without this pointer it compares timestamps, and the execution row's are
+    whole seconds (SQLite), so an evaluation right after a run would show as outdated."""
+    records = instance.fetch_materializations(dg.AssetKey(SPOOL_EVENTS), limit=1).records
+    if not records:
+        return None
+    latest = records[0]
+    return AssetCheckEvaluationTargetMaterializationData(
+        storage_id=latest.storage_id, run_id=latest.run_id, timestamp=latest.timestamp
+    )
+
+
+# The freshness sensor waits this long at most for the warehouse's write lock: a run holding it
+# must not hold up the daemon's other sensors (they are evaluated one after the other), and a
+# tick has 60 s in all. Runs hold the lock for seconds; a longer hold skips one evaluation.
+FRESHNESS_LOCK_WAIT_SECONDS = 5.0
+
+
+def freshness_tick(
+    context: dg.SensorEvaluationContext, piper: PiperResource
+) -> dg.SensorResult | dg.SkipReason:
+    """One tick of the freshness sensor (a plain function: tests call it with a built context)."""
+    started = time.monotonic()
+    try:
+        settings = piper.settings()
+    except ConfigError as exc:
+        return dg.SkipReason(str(exc))
+    if not settings.warehouse_path.exists():
+        return dg.SkipReason(f"no warehouse at {settings.warehouse_path} yet: run `piper init`")
+    now = datetime.now(UTC)
+    try:
+        outcomes = run_checks(
+            settings,
+            (FRESHNESS, REFRESH_BACKLOG),
+            now.date(),
+            now.date(),
+            run_id=None,
+            now=now,
+            wait_seconds=FRESHNESS_LOCK_WAIT_SECONDS,
+        )
+    except WaitTimeout:
+        minutes = settings.checks.freshness_interval_minutes
+        reason = (
+            f"the warehouse is busy (a run is writing it) beyond {FRESHNESS_LOCK_WAIT_SECONDS:.0f} s:"
+            f" freshness not evaluated this tick; next tick in {minutes} min"
+        )
+        context.log.warning(reason)
+        return dg.SkipReason(reason)
+    url = settings.checks.runbook_url
+    # The refresh backlog is a check spec of spool_events (evaluated by every spool run), reported
+    # here too so that it ages visibly between runs.
+    target = latest_materialization(context.instance)
+    events = [
+        check_evaluation(name, outcomes, url, target) for name in (FRESHNESS, REFRESH_BACKLOG)
+    ]
+    verdicts = ", ".join(
+        f"{e.check_name} {worst([o.status for o in outcomes if o.check == e.check_name])}"
+        for e in events
+    )
+    said = f"{verdicts} ({time.monotonic() - started:.2f} s, no run)"
+    context.log.info(said)
+    # A tick that requests no run is "skipped" in Dagster's tick history: its message is the verdict.
+    return dg.SensorResult(asset_events=events, skip_reason=f"evaluated without a run: {said}")
+
+
 def build_freshness(
-    settings: Settings,
-) -> tuple[dg.AssetChecksDefinition, UnresolvedAssetJobDefinition, dg.ScheduleDefinition]:
-    """The freshness check of spool_events, its job and its schedule (checks.freshness_cron)."""
+    settings: Settings, piper: PiperResource
+) -> tuple[dg.AssetChecksDefinition, dg.SensorDefinition]:
+    """The freshness check of spool_events, and the sensor that evaluates it without a run
+    every `checks.freshness_interval_minutes`."""
     url = settings.checks.runbook_url
 
     @dg.asset_check(
@@ -203,39 +301,28 @@ def build_freshness(
     def freshness_check(
         context: dg.AssetCheckExecutionContext, piper: PiperResource
     ) -> dg.AssetCheckResult:
-        """Age of the newest event of each source family, evaluated on a schedule."""
+        """Age of the newest event of each source family: evaluated by the freshness sensor
+        without a run; executing it here (the UI's Execute) is a run, on demand."""
         current = piper.settings()
         today = datetime.now(UTC).date()
         outcomes = run_checks(
             current, (FRESHNESS, REFRESH_BACKLOG), today, today, run_id=context.run.run_id
         )
-        # The refresh backlog is a check of spool_events declared with the asset (evaluated by
-        # every spool run); reported here too, as an evaluation event, so it ages visibly
-        # between runs.
-        backlog = check_result(REFRESH_BACKLOG, outcomes, current.checks.runbook_url)
-        context.op_execution_context.log_event(
-            dg.AssetCheckEvaluation(
-                asset_key=dg.AssetKey(SPOOL_EVENTS),
-                check_name=REFRESH_BACKLOG,
-                passed=backlog.passed,
-                metadata=backlog.metadata,
-                severity=backlog.severity,
-                description=backlog.description,
-            )
-        )
-        return check_result(FRESHNESS, outcomes, current.checks.runbook_url)
+        url = current.checks.runbook_url
+        context.op_execution_context.log_event(check_evaluation(REFRESH_BACKLOG, outcomes, url))
+        return check_result(FRESHNESS, outcomes, url)
 
-    job = dg.define_asset_job(
-        FRESHNESS_JOB,
-        selection=dg.AssetSelection.checks(freshness_check),
-        description="The freshness check alone: staleness is seen even when nothing arrives.",
+    @dg.sensor(
+        name=FRESHNESS_SENSOR,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=settings.checks.freshness_interval_minutes * 60,
+        description=(
+            f"Evaluates the freshness and refresh backlog checks of {SPOOL_EVENTS} and reports"
+            " them without a run (checks.freshness_interval_minutes)."
+        ),
     )
-    schedule = dg.ScheduleDefinition(
-        name=FRESHNESS_SCHEDULE,
-        job=job,
-        cron_schedule=settings.checks.freshness_cron,
-        execution_timezone="UTC",
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        description=f"Runs the freshness check of {SPOOL_EVENTS} (checks.freshness_cron).",
-    )
-    return freshness_check, job, schedule
+    def freshness_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+        """Freshness and refresh backlog of spool_events, evaluated without a run."""
+        return freshness_tick(context, piper)
+
+    return freshness_check, freshness_sensor

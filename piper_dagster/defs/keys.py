@@ -15,10 +15,9 @@ POOL = "duckdb"  # every step that writes the warehouse: one at a time (dagster.
 INGEST_SPOOL_JOB = "ingest_spool"
 INGEST_AND_REFRESH_JOB = "ingest_and_refresh"
 REFRESH_MODELS_JOB = "refresh_models"
-FRESHNESS_JOB = "freshness_check"
-FRESHNESS_SCHEDULE = "freshness_schedule"
 SPOOL_SENSOR = "spool_sensor"
 REFRESH_SENSOR = "touched_event_dates_sensor"
+FRESHNESS_SENSOR = "freshness_sensor"  # evaluates freshness without a run (no job)
 
 # Run tags of piper's own (Dagster's are dagster/*).
 PID_TAG = "piper/pid"
