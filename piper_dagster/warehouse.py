@@ -197,7 +197,9 @@ def _memory_limit() -> str:
     return load_settings().ingest.memory_limit
 
 
-def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+def _open(
+    path: Path, read_only: bool, wait_seconds: float | None = None
+) -> duckdb.DuckDBPyConnection:
     """duckdb.connect, waiting while another process holds the file's lock.
 
     One writer or several readers at a time (DuckDB): a reader (the CLI, a test) and a run, or
@@ -218,6 +220,8 @@ def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
                 if known is not None:
                     raise known from exc
                 raise WarehouseError(f"cannot open the warehouse {path}: {message}") from exc
+            if bound is None:
+                bound = wait_seconds
             if bound is None:
                 bound = LOCK_WAIT_SECONDS if LOCK_WAIT_SECONDS is not None else _wait_seconds()
             now = time.monotonic()
@@ -260,14 +264,15 @@ def _require_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
 
 @contextmanager
 def connect(
-    path: Path, *, read_only: bool = False, create: bool = True
+    path: Path, *, read_only: bool = False, create: bool = True, wait_seconds: float | None = None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the warehouse with piper's settings, creating it if needed (read-write, `create`)."""
+    """Open the warehouse with piper's settings, creating it if needed (read-write, `create`).
+    A lock held by another process is waited for `wait_seconds` (None: dagster.wait_seconds)."""
     if (read_only or not create) and not path.exists():
         raise WarehouseError(f"no warehouse at {path} yet: run `piper init` and `piper ingest`")
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    con = _open(path, read_only)
+    con = _open(path, read_only, wait_seconds)
     try:
         try:
             con.execute("SET memory_limit = ?", [_memory_limit()])

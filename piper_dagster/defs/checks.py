@@ -21,6 +21,7 @@ from typing import Any
 import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
+from piper_dagster.alerts import deliver_quietly, pending
 from piper_dagster.checks import (
     BLOCKING_CHECKS,
     CHECKS,
@@ -84,10 +85,16 @@ def run_checks(
     now = now or datetime.now(UTC)
     with connect(settings.warehouse_path) as con:
         outcomes = evaluate(con, settings.checks, first, last, checks=checks, now=now)
-        record(con, outcomes, asset=SPOOL_EVENTS, evaluated_at=now, run_id=run_id)
+        record(
+            con, outcomes, asset=SPOOL_EVENTS, evaluated_at=now, run_id=run_id, settings=settings
+        )
         # Grafana shows check outcomes and quarantine too: an ingest that only quarantined lines
         # (no gold run follows) and the freshness schedule must reach it as well.
         publish_from(con, settings)
+        undelivered = pending(con)
+    if undelivered:
+        # After the commit, outside the connection; bounded, and never raising into the run.
+        deliver_quietly(settings)
     return outcomes
 
 

@@ -19,6 +19,7 @@ FRESHNESS_JOB = "freshness_check"
 FRESHNESS_SCHEDULE = "freshness_schedule"
 SPOOL_SENSOR = "spool_sensor"
 REFRESH_SENSOR = "touched_event_dates_sensor"
+RUN_FAILURE_SENSOR = "run_failure_alerts"
 
 # Run tags of piper's own (Dagster's are dagster/*).
 PID_TAG = "piper/pid"
