@@ -20,7 +20,12 @@ def _error_line(context: dg.RunFailureSensorContext) -> str:
     for event in context.get_step_failure_events():
         data = event.step_failure_data
         if data is not None and data.error is not None:
-            return f"step {event.step_key}: {data.error.message.strip()}"
+            error = data.error
+            # Dagster wraps an op's exception ("Error occurred while executing op ..."): the
+            # innermost cause is what broke.
+            while error.cause is not None:
+                error = error.cause
+            return f"step {event.step_key}: {error.message.strip()}"
     return context.failure_event.message or "the run failed"
 
 
