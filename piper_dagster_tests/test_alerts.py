@@ -433,3 +433,32 @@ def test_served_alerts_table(channels: Settings, hook: Hook) -> None:
     assert rows == [
         ("sent", c, "invalid_rate", "FAIL") for c in ("email", "slack", "teams", "webhook")
     ]
+
+
+def test_doctor_record_notifies_and_alerts_deliver_retries(
+    piper_env: Settings, hook: Hook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`piper doctor --record` is an evaluation path too; what it could not deliver,
+    `piper alerts deliver` delivers once the channel is back."""
+    from piper_dagster.checks.doctor import run_doctor
+
+    settings = _settings(monkeypatch, webhook_url=hook.url("/hook"), attempts="1")
+    with connect(settings.warehouse_path):
+        pass  # `piper init`'s empty warehouse: every source family stale
+    hook.status = 500
+    report = run_doctor(settings, last=DAY, persist=True)
+    assert report.exit_code == 2
+    assert len(hook.bodies("/hook")) == 1  # one try (attempts=1), then the circuit opens
+    assert len(_outbox(settings)) == 3
+    hook.status = 200
+    out = runner.invoke(app, ["alerts", "deliver"])
+    assert out.exit_code == 0, out.output
+    assert out.stdout.splitlines()[-1] == "3 of 3 delivered"
+    families = sorted(b["scope"] for b in hook.bodies("/hook")[1:])
+    assert families == ["artists", "farm", "storage"]
+    # No run evaluated them: the link is the asset's checks.
+    links = {b["dagster_url"] for b in hook.bodies("/hook")}
+    assert links == {"http://127.0.0.1:3000/assets/spool_events?view=checks"}
+    # Evaluated again: no state changed, nothing sent.
+    run_doctor(settings, last=DAY, persist=True)
+    assert len(hook.bodies("/hook")) == 4

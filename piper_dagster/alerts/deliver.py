@@ -38,7 +38,7 @@ from piper_dagster.warehouse import WarehouseError, connect, transaction
 log = logging.getLogger(__name__)
 
 CLAIM_SECONDS = 900  # a deliverer that died holding messages lets go after this
-RUN_FAILURE_WAIT_SECONDS = 20.0  # the run failure sensor's wait for the warehouse lock
+RUN_FAILURE_WAIT_SECONDS = 10.0  # the run failure sensor's wait for the warehouse lock
 
 _OUTBOX_SCHEMA = pa.schema(
     [
