@@ -422,6 +422,10 @@ def test_secrets_refused_in_a_settings_file(
         '[alerts]\nsmtp_host = "smtp.example"\nsmtp_from = "p@x"\nsmtp_to = ["a@x", "b@x"]\n'
     )
     assert load_settings().alerts.recipients == ["a@x", "b@x"]
+    # An SMTP host without recipients would send nothing, silently: refused.
+    config.write_text('[alerts]\nsmtp_host = "smtp.example"\n')
+    with pytest.raises(ConfigError, match=r"set alerts\.smtp_from and alerts\.smtp_to too"):
+        load_settings()
 
 
 def test_served_alerts_table(channels: Settings, hook: Hook) -> None:

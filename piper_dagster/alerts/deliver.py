@@ -179,7 +179,7 @@ def deliver(
     cfg = settings.alerts
     now = now or datetime.now(UTC)
     channels = configured(cfg)
-    with connect(settings.warehouse_path, wait_seconds=wait_seconds) as con:
+    with connect(settings.warehouse_path, create=False, wait_seconds=wait_seconds) as con:
         claimed = [
             _Claimed(mid, ch, kind, json.loads(msg), created, attempts, err)
             for mid, ch, kind, _subject, _status, msg, created, attempts, err in con.execute(
@@ -213,7 +213,7 @@ def deliver(
                 results += f.result()
     done = datetime.now(UTC)
     out: list[Delivery] = []
-    with connect(settings.warehouse_path, wait_seconds=wait_seconds) as con:
+    with connect(settings.warehouse_path, create=False, wait_seconds=wait_seconds) as con:
         with transaction(con):
             for row, reason in dropped:
                 key = {"message_id": row.message_id, "channel": row.channel}
