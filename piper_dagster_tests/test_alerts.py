@@ -5,6 +5,7 @@ outbox in a real warehouse; a failing channel is retried and never fails a check
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -292,6 +293,25 @@ def test_failing_channel_is_retried_recorded_and_delivered_later(
     assert [(c, a) for c, a, _e in _outbox(settings)] == [("slack", 6)]
     webhook = [row for row in _log(settings) if row[0] == "webhook"]
     assert [(ok, attempts) for *_, ok, attempts, _e in webhook] == [(False, 3), (True, 4)]
+
+
+def test_a_silent_server_costs_a_bounded_time(
+    piper_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host that takes the connection and never answers (a hung proxy): each try ends at
+    alerts.timeout_seconds, the round after its tries and backoff; the message waits."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # accepted by the kernel, never read, never answered
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/hook"
+        settings = _settings(monkeypatch, webhook_url=url, timeout_seconds="1", attempts="2")
+        started = time.monotonic()
+        _evaluate(settings, [_invalid_rate(Status.FAIL)], T0)
+        took = time.monotonic() - started
+    assert 2.5 <= took < 6  # 2 tries of 1 s, 0.5 s backoff, the warehouse's own work
+    ((channel, attempts, error),) = _outbox(settings)
+    assert (channel, attempts) == ("webhook", 2)
+    assert "timed out" in error
 
 
 def test_undelivered_message_is_dropped_after_give_up_hours(
