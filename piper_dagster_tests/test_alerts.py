@@ -25,10 +25,11 @@ from piper_dagster.alerts import deliver
 from piper_dagster.checks import CheckOutcome, Status, record
 from piper_dagster.cli import app
 from piper_dagster.defs.alerts import build_run_failure_sensor
+from piper_dagster.defs.partitions import range_tags
 from piper_dagster.defs.resources import PiperResource
 from piper_dagster.settings import ConfigError, Settings, load_settings
 from piper_dagster.warehouse import connect
-from piper_dagster_tests.factories import defs, free_port
+from piper_dagster_tests.factories import blocked_spool, defs, free_port
 
 DAY = date(2026, 3, 4)
 T0 = datetime(2026, 3, 5, 8, 0, tzinfo=UTC)
@@ -350,6 +351,35 @@ def test_freshness_run_notifies_once_and_a_failing_channel_does_not_fail_it(
         ).fetchall()
     assert sorted(sent) == [(f, 1) for f in families]
     assert _outbox(settings) == []
+
+
+@pytest.mark.slow
+def test_spool_ingest_notifies_a_failed_invalid_rate_once_per_spool_date(
+    piper_env: Settings, hook: Hook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ingest's own checks: a spool date past the invalid-rate FAIL threshold is one
+    message, with its partition, however often the date is ingested and evaluated again."""
+    settings = _settings(monkeypatch, webhook_url=hook.url("/hook"))
+    blocked_spool(settings.raw_root, DAY)
+    with dg.DagsterInstance.get() as instance:
+        for _ in range(2):
+            dg.materialize(
+                list(defs().assets),  # type: ignore[arg-type]
+                selection=["spool_events"],
+                instance=instance,
+                tags=range_tags(DAY, DAY),
+                raise_on_error=False,
+            )
+    invalid = [b for b in hook.bodies("/hook") if b["check"] == "invalid_rate"]
+    assert [(b["status"], b["partition"], b["scope"]) for b in invalid] == [
+        ("FAIL", "2026-03-04", "all")
+    ]
+    assert "lines rejected; mostly wrong_type" in invalid[0]["hint"]
+    assert invalid[0]["dagster_url"].startswith("http://127.0.0.1:3000/runs/")
+    with connect(settings.warehouse_path) as con:
+        assert con.execute(
+            "SELECT count(*) FROM pipeline_check_results WHERE check_name = 'invalid_rate'"
+        ).fetchone() == (2,)  # evaluated twice, said once
 
 
 # --- failed runs --------------------------------------------------------------------------
