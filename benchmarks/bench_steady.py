@@ -8,8 +8,8 @@ For each size, in its own process (peak RSS of its own), a warehouse holds `size
 history over the 365 days before the tick's date D, and D's day so far (the same for every
 size: `--day-events`); then `--ticks` times, a new spool file of `--tick-events` events for D
 is ingested, the spool run's checks evaluated, and silver and gold of D refreshed, each with its
-publish, as the spool asset and the refresh would: `ingest()`, `run_checks()` of the spool run's
-checks for D, then `refresh_models()` of every model for D. Size 0 is the one-day warehouse, the
+publish, as the run the sensor requests would: `ingest()` of D's spool partition, `run_checks()`
+of the spool run's checks for D, then `refresh_models()` of every model for D. Size 0 is the one-day warehouse, the
 baseline of the ratios.
 
 The history is built fast but as piper would hold it: one real day is generated, ingested and
@@ -142,7 +142,7 @@ def one_size(size: int, work: Path, day_events: int, tick_events: int, ticks: in
             dest.parent.mkdir(parents=True, exist_ok=True)
             p.rename(dest)
         t = time.perf_counter()
-        r = ingest(settings, **quiet)
+        r = ingest(settings, dates=(tick_day, tick_day), **quiet)  # the spool asset's call
         t_ingest = time.perf_counter() - t
         t = time.perf_counter()
         run_checks(settings, SPOOL_RUN_CHECKS, tick_day, tick_day, run_id=None)  # with a publish

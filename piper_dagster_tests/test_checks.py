@@ -192,6 +192,29 @@ def test_freshness_per_source_family(piper_env: Settings) -> None:
     assert at_noon["farm"].detail["newest_ts"] <= first_noon
 
 
+def test_freshness_of_a_family_silent_for_longer_than_its_fail_threshold_is_exact(
+    piper_env: Settings,
+) -> None:
+    """The first look covers the last days only; a family silent for longer is looked up in
+    the whole history, and its age is still exact."""
+    _spool(piper_env, days=2, artists=6)
+    with connect(piper_env.warehouse_path, read_only=True) as con:
+        newest = dict(
+            con.execute(
+                "SELECT event_type LIKE 'storage.%' AS storage, max(ts) FROM silver_events"
+                " GROUP BY 1"
+            ).fetchall()
+        )
+    # Around the window's edge (3 days), and far beyond it; storage warns after 26 h, fails
+    # after 50 h.
+    for days, expected in ((2, Status.WARN), (3, Status.FAIL), (4, Status.FAIL), (40, Status.FAIL)):
+        now = newest[True] + timedelta(days=days, seconds=7)
+        by_family = {o.scope: o for o in _run(piper_env, FRESHNESS, START, START, now=now)}
+        assert by_family["storage"].value == days * 86400 + 7
+        assert by_family["storage"].detail["newest_ts"] == newest[True]
+        assert by_family["storage"].status == expected
+
+
 def test_freshness_fails_a_family_never_heard_of(piper_env: Settings) -> None:
     # No storage auditor at all, and a farm whose only events come from a wrong clock.
     _spool(piper_env, days=1, artists=6, storage=False)

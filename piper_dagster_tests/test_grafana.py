@@ -40,6 +40,7 @@ from piper_dagster.warehouse import connect
 from piper_dagster_tests.demo_warehouse import (
     DEMO_DAYS,
     DEMO_START,
+    expand_macros,
     generate,
     insert_alerts,
     insert_check_results,
@@ -83,30 +84,6 @@ PANELS = list(_panels())
 
 
 # --- macros, as the plugin expands them -------------------------------------------------------
-
-
-def expand_macros(sql: str, start: datetime, end: datetime) -> str:
-    """`$__timeFilter(col)` -> `col >= 'from' AND col <= 'to'`, RFC 3339 seconds in UTC: what
-    grafana-plugin-sdk-go's sqlutil.DefaultMacros (the plugin's Macros()) produces. The macro's
-    argument runs to its matching parenthesis, as sqlutil's getMacroMatches finds it."""
-    fmt = "%Y-%m-%dT%H:%M:%SZ"
-    lo, hi = start.astimezone(UTC).strftime(fmt), end.astimezone(UTC).strftime(fmt)
-    out = sql
-    while (m := re.search(r"\$__timeFilter\b", out)) is not None:
-        depth, i, arg_start = 0, m.end(), None
-        while i < len(out):
-            if out[i] == "(":
-                depth += 1
-                arg_start = i + 1 if arg_start is None else arg_start
-            elif out[i] == ")":
-                depth -= 1
-                if depth == 0:
-                    break
-            i += 1
-        assert arg_start is not None, "a $__timeFilter without its column"
-        column = out[arg_start:i].strip()
-        out = out[: m.start()] + f"{column} >= '{lo}' AND {column} <= '{hi}'" + out[i + 1 :]
-    return out
 
 
 def test_expand_macros_as_sqlutil() -> None:

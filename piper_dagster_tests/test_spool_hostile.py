@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime
 
 import dagster as dg
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from piper_dagster.cli import app
@@ -21,7 +23,7 @@ from piper_dagster.ingest.run import ingest
 from piper_dagster.serving import publish
 from piper_dagster.settings import Settings, load_settings
 from piper_dagster.spool.checkpoint import load_states
-from piper_dagster.spool.discovery import spool_date_of
+from piper_dagster.spool.discovery import dated_before, spool_date_of
 from piper_dagster.spool.planner import plan_spool
 from piper_dagster_tests.factories import (
     HOSTILE_SKIPPED,
@@ -303,3 +305,45 @@ D = {d: int(_ts(d) * NS) for d in ("2019-06-01", "2026-03-04", "2026-03-05", "20
 def test_spool_date_rules(name: str, mtime: str, ctime: str, expected: str) -> None:
     got = spool_date_of(name, D[mtime], D[ctime], first=date(2026, 1, 1))
     assert got == date.fromisoformat(expected)
+
+
+DAYS = st.dates(date(2018, 1, 1), date(2100, 12, 31))
+
+
+@given(named=DAYS, written=DAYS, changed=DAYS, since=DAYS, first=st.none() | DAYS)
+def test_a_file_dated_before_a_range_by_its_name_has_its_spool_date_before_it(
+    named: date, written: date, changed: date, since: date, first: date | None
+) -> None:
+    """The dated plan's shortcut (no stat() for a file named before its range) never drops a
+    file whose spool date, from any mtime and ctime, is in the range."""
+    name = f"{named}_x.jsonl"
+    mtime, ctime = (int(_ts(d.isoformat(), 0) * NS) for d in (written, changed))
+    if dated_before(name, since, first):
+        assert spool_date_of(name, mtime, ctime, first=first) < since
+
+
+def test_a_dated_plan_finds_what_the_whole_plan_finds_in_its_range(piper_env: Settings) -> None:
+    raw = piper_env.raw_root
+    hostile_spool(raw)  # a symlink loop, names that are not UTF-8: undated, reported by both
+    os.symlink("old.jsonl", raw / "ws001" / "alice" / "2026-03-01_old.jsonl")  # dated loop
+    for name, mtime in [
+        ("ws002/carol/2026-03-01_a.jsonl", "2026-03-01"),
+        ("ws002/carol/2026-03-04_a.jsonl", "2026-03-04"),
+        ("ws002/carol/2026-03-05_a.jsonl", "2026-03-05"),
+        ("ws002/carol/2099-01-01_a.jsonl", "2026-03-04"),  # a name after its ctime: mtime's
+        ("ws002/carol/2019-06-01_a.jsonl", "2026-03-05"),  # before start_date: mtime's
+        ("ws002/carol/session.jsonl", "2026-03-04"),
+    ]:
+        write_spool_file(raw, name, ev(1), mtime=_ts(mtime))
+    everything = plan_spool(piper_env, dict)
+    day = date(2026, 3, 4)
+    # ctimes are now: the 2099 name falls back to today's date, outside both plans' ranges.
+    for last in (day, date(2026, 3, 5), date.today()):
+        dated = plan_spool(piper_env, dict, dates=(day, last))
+        assert [p.file for p in dated.files] == [
+            p.file for p in everything.files if day <= p.file.spool_date <= last
+        ]
+        # The dated loop is before the range: not stat()ed, not reported; the rest is.
+        assert {i.source_file for i in everything.issues} - {
+            i.source_file for i in dated.issues
+        } == {"ws001/alice/2026-03-01_old.jsonl"}

@@ -6,15 +6,16 @@ Plain functions over a DuckDB connection (read-only is enough): Dagster (defs/ch
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import duckdb
 
 from piper_dagster.checks.outcome import CheckOutcome, Status, grade
-from piper_dagster.contract.families import family_rows
+from piper_dagster.contract.families import FAMILIES, family_rows
 from piper_dagster.refresh_ledger import read_backlog
 from piper_dagster.settings import ChecksSettings
 from piper_dagster.sql import load_sql
@@ -128,8 +129,22 @@ def freshness(
     con: duckdb.DuckDBPyConnection, cfg: ChecksSettings, now: datetime
 ) -> list[CheckOutcome]:
     """Per source family: seconds since its newest (non-skewed) event; not about a partition."""
+    # The newest events are recent: look at the last days first (zone maps skip the year), and
+    # at the whole history only for a family not heard of in them (already past its FAIL).
+    fail_days = max(getattr(cfg, f"freshness_{f}_fail_hours") for f in FAMILIES) / 24
+    since = now.astimezone(UTC).date() - timedelta(days=math.ceil(fail_days))
+    families = family_rows()
+    rows = _rows(con, FRESHNESS, {"families": families, "now": now, "since": since})
+    silent = {r["family"] for r in rows if r["newest_ts"] is None}
+    if silent:
+        older = [f for f in families if f["family"] in silent]
+        found = {
+            r["family"]: r
+            for r in _rows(con, FRESHNESS, {"families": older, "now": now, "since": None})
+        }
+        rows = [found.get(r["family"], r) for r in rows]
     out = []
-    for row in _rows(con, FRESHNESS, {"families": family_rows(), "now": now}):
+    for row in rows:
         family = row["family"]
         warn = getattr(cfg, f"freshness_{family}_warn_hours") * 3600
         fail = getattr(cfg, f"freshness_{family}_fail_hours") * 3600

@@ -93,7 +93,8 @@ def grafana_generate(
         bool, typer.Option(help="Only report files that differ; exit 1 if any.")
     ] = False,
 ) -> None:
-    """Write grafana/dashboards/ and grafana/provisioning/ from the catalog and the serving layer."""
+    """Write grafana/dashboards/ and grafana/provisioning/ (datasource, dashboards, alert rules,
+    contact point) from the catalog, the checks and the serving layer."""
     from piper_dagster.grafana.generate import stale, write
 
     if check:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -11,23 +11,58 @@ from piper_dagster.settings import Settings, load_settings
 
 
 @clear_errors
-def init() -> None:
+def init(
+    upgrade_storage: Annotated[
+        bool,
+        typer.Option(
+            "--upgrade-storage",
+            help="Rewrite a warehouse made before piper pinned DuckDB's v1.5 storage format"
+            " (cheaper checkpoints at a year's size; holds the warehouse while it copies).",
+        ),
+    ] = False,
+) -> None:
     """Create the data directory, the warehouse schema and the Dagster instance."""
     from piper_dagster.dagster_home import ensure_dagster_home
-    from piper_dagster.warehouse import connect
+    from piper_dagster.warehouse import STORAGE_VERSION, connect, storage_version
 
     settings = load_settings()
     settings.require_raw_root()
     settings.require_data_root()
-    with connect(settings.warehouse_path):
-        pass
+    with connect(settings.warehouse_path) as con:
+        version = storage_version(con)
+    if upgrade_storage and not version.startswith(STORAGE_VERSION):
+        version = _upgrade_storage(settings)
+    elif not version.startswith(STORAGE_VERSION):
+        typer.secho(
+            f"piper: the warehouse is in DuckDB's {version} storage format: its checkpoints cost"
+            " more as it grows; `piper init --upgrade-storage` rewrites it in"
+            f" {STORAGE_VERSION} (needs its size free beside it)",
+            err=True,
+            fg=typer.colors.YELLOW,
+        )
     home = ensure_dagster_home(settings)
     # Grafana's views need files to read from its first start on, even before any data.
     publication = _publish(settings)
     typer.echo(f"spool      {settings.raw_root}")
-    typer.echo(f"warehouse  {settings.warehouse_path}")
+    typer.echo(f"warehouse  {settings.warehouse_path} (storage {version})")
     typer.echo(f"serving    {settings.serving_dir / 'current'} (version {publication.version})")
     typer.echo(f"dagster    {home}")
+
+
+def _upgrade_storage(settings: Settings) -> str:
+    from piper_dagster.warehouse import upgrade_storage
+
+    typer.echo(f"upgrading the storage of {settings.warehouse_path} (holding it while it copies)")
+    done = upgrade_storage(settings.warehouse_path)
+    if done is None:  # upgraded meanwhile by another piper
+        from piper_dagster.warehouse import STORAGE_VERSION
+
+        return STORAGE_VERSION
+    typer.echo(
+        f"upgraded {done.before} -> {done.after} in {done.seconds:.1f} s"
+        f" ({done.bytes_before / 2**20:.0f} MiB -> {done.bytes_after / 2**20:.0f} MiB)"
+    )
+    return done.after
 
 
 def _publish(settings: Settings) -> Any:

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from piper_dagster.catalog import load_catalog
+from piper_dagster.grafana.alerting import alert_rules_provisioning, notification_provisioning
 from piper_dagster.grafana.deployment import GOLD_FOLDER, PIPELINE_FOLDER
 from piper_dagster.grafana.gold import gold_dashboard
 from piper_dagster.grafana.pipeline_health import pipeline_health_dashboard
@@ -47,13 +48,23 @@ def rendered() -> dict[Path, str]:
     """Every generated file (relative to the repository root) with its content. The pipeline
     checks' thresholds are the settings' (piper_dagster/conf/settings.toml and PIPER_CHECKS__* overrides) when
     generated: the committed files carry the repository's defaults, and a changed threshold
-    needs `piper grafana generate` (`--check` reports the files out of date until then)."""
+    needs `piper grafana generate` (`--check` reports the files out of date until then). So do
+    the alert rules' runbook links (checks.runbook_url) and the blocking checks' window
+    (serving.health_days)."""
+    settings = load_settings()
+    boards = dashboards(settings.checks)
     files: dict[Path, str] = {}
-    for rel, board in dashboards(load_settings().checks).items():
+    for rel, board in boards.items():
         files[Path("grafana/dashboards") / rel] = json.dumps(board, indent=2) + "\n"
+    # The alert rules link the panels of exactly these dashboards.
+    gold = {m.name: boards[f"{GOLD_FOLDER}/{m.name}.json"] for m in GOLD_MODELS}
+    pipeline = boards[f"{PIPELINE_FOLDER}/pipeline_health.json"]
+    rules = alert_rules_provisioning(load_catalog(), gold, pipeline, settings)
     for rel, doc in (
         ("datasources/piper.yaml", datasource_provisioning()),
         ("dashboards/piper.yaml", dashboard_provisioning()),
+        ("alerting/rules.yaml", rules),
+        ("alerting/notifications.yaml", notification_provisioning()),
     ):
         body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=200)
         files[Path("grafana/provisioning") / rel] = _HEADER + body

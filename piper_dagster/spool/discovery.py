@@ -182,9 +182,24 @@ def _dirs(path: str, rel: str, survey: SpoolSurvey) -> Iterator[tuple[str, os.Di
         yield sub, entry
 
 
-def survey_spool(raw_root: Path, *, first: date | None = None) -> SpoolSurvey:
+def dated_before(name: str, day: date, first: date | None) -> bool:
+    """True if a file named `name` has a spool date before `day` whatever its times say.
+
+    A valid name date N on or after `first` is the spool date unless N is after the file's
+    ctime; then the written date, before N. So N < day puts the spool date before day either
+    way (a name before `first`, or after `day`, can fall back to any written date)."""
+    named = name_date(name)
+    return named is not None and named < day and (first is None or named >= first)
+
+
+def survey_spool(
+    raw_root: Path, *, first: date | None = None, since: date | None = None
+) -> SpoolSurvey:
     """Every `<host>/<user>/*.jsonl` file under raw_root (other names are ignored), and the
-    entries that cannot be read; `first`: ingest.start_date, for the spool dates."""
+    entries that cannot be read; `first`: ingest.start_date, for the spool dates.
+
+    `since`: only files whose spool date can be `since` or later. The others are not stat()ed:
+    a run for today's partition plans from today's files, not from a year of them."""
     survey = SpoolSurvey()
     for host_rel, host in _dirs(str(raw_root), ".", survey):
         for user_rel, user in _dirs(host.path, host_rel, survey):
@@ -215,6 +230,8 @@ def survey_spool(raw_root: Path, *, first: date | None = None) -> SpoolSurvey:
                             "a file name that is not UTF-8: not read; rename it",
                         )
                     )
+                    continue
+                if since is not None and dated_before(entry.name, since, first):
                     continue
                 s = _stat(entry, rel, survey)
                 if s is None:

@@ -156,7 +156,10 @@ def plan_spool(
 
     Settledness is judged against the clock after both (`now_ns` for tests and tools)."""
     first = settings.ingest.start_date
-    survey = survey_spool(settings.require_raw_root(), first=first)
+    # A dated plan (a run's partitions) never looks at files dated before its range: a tick's run
+    # stat()s today's files, not the year's (docs/design.md "A year at scale").
+    since = dates[0] if dates else None
+    survey = survey_spool(settings.require_raw_root(), first=first, since=since)
     now = now_ns if now_ns is not None else time.time_ns()
     return plan_ingest(
         survey.files,

@@ -1,7 +1,10 @@
 -- Freshness: age of the newest event of each source family at $now.
 -- Clock-skewed events are left out: their ts is what a wrong clock said (contract §6), and one
 -- host with a clock in the future would make a stale family look fresh.
--- Parameters: $families (list of {event_type, family}), $now (TIMESTAMPTZ).
+-- Parameters: $families (list of {event_type, family}), $now (TIMESTAMPTZ), $since (DATE or
+-- NULL): only events of event dates since it (a non-skewed event's event_date is its ts's UTC
+-- date: the newest event of a family heard of since then is among them; the caller asks again
+-- without it for the families that were not).
 WITH families AS (
     SELECT f.event_type, f.family FROM (SELECT unnest($families) AS f)
 ),
@@ -12,6 +15,7 @@ newest AS (
     -- Events after $now are not counted: `piper doctor --as-of` evaluates as of a past time. (A
     -- ts a few minutes ahead of the clock, within the skew tolerance, waits until it is due.)
     WHERE NOT e.clock_skewed AND e.ts <= $now::TIMESTAMPTZ
+        AND ($since::DATE IS NULL OR e.event_date >= $since::DATE)
     GROUP BY ALL
 )
 SELECT
