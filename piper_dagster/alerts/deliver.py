@@ -119,7 +119,7 @@ def notify_checks(
 
 def pending(con: duckdb.DuckDBPyConnection) -> int:
     """Messages (per channel) waiting in the outbox."""
-    row = con.execute("SELECT count(*) FROM alert_outbox").fetchone()
+    row = con.execute(load_sql("alerts/pending")).fetchone()
     return int(row[0]) if row else 0
 
 
