@@ -7,6 +7,7 @@ piper.toml is reported by the command or the code location that needs it.
 
 import dagster as dg
 
+from piper_dagster.defs.alerts import build_run_failure_sensor
 from piper_dagster.defs.checks import build_freshness
 from piper_dagster.defs.execution import install_wait_fix
 from piper_dagster.defs.keys import (
@@ -62,6 +63,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             freshness_sensor,
             build_spool_sensor(settings, piper, [ingest_and_refresh_job, ingest_spool_job]),
             refresh_sensor,
+            build_run_failure_sensor(piper),
         ],
         executor=dg.in_process_executor,  # steps share one DuckDB file: no subprocess per step
     )

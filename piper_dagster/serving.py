@@ -101,6 +101,11 @@ SERVED_TABLES: tuple[ServedTable, ...] = (
         " array_to_string(blocked_spool_dates::VARCHAR[], ',') AS blocked_spool_dates"
         f" FROM ({load_sql('refresh/backlog').rstrip().rstrip(';')}) ORDER BY event_date",
     ),
+    _health(
+        "health_alerts",
+        "sent_at",
+        "Notifications (piper_dagster/alerts): sent, failed, dropped, or pending in the outbox",
+    ),
     ServedTable(
         "serving_publication",
         "published_at",

@@ -10,11 +10,12 @@ from collections.abc import Iterable
 from datetime import date
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from dotenv import dotenv_values
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     Field,
     SecretStr,
     ValidationError,
@@ -178,6 +179,55 @@ class ChecksSettings(BaseModel):
         return self
 
 
+def _comma_list(value: Any) -> Any:
+    # TOML may give a list; the environment gives one string: both become "a@x, b@y".
+    return ", ".join(str(v) for v in value) if isinstance(value, list) else value
+
+
+class AlertsSettings(BaseModel):
+    """Where piper's notifications go (docs/runbook.md#alerts): secrets from the environment only."""
+
+    webhook_url: SecretStr = Field(description="generic JSON webhook (env only: may hold a token)")
+    slack_webhook_url: SecretStr = Field(description="Slack incoming webhook (env only)")
+    teams_webhook_url: SecretStr = Field(description="Microsoft Teams incoming webhook (env only)")
+    smtp_host: str = Field(description="SMTP server for e-mail; empty: no e-mail")
+    smtp_port: int = Field(ge=1, le=65535, description="SMTP port (587: STARTTLS, 25: plain)")
+    smtp_username: str = Field(description="SMTP login; empty: no login")
+    smtp_password: SecretStr = Field(description="SMTP password (env only)")
+    smtp_from: str = Field(description="the From address of alert e-mails")
+    smtp_to: Annotated[str, BeforeValidator(_comma_list)] = Field(
+        description="recipients: a TOML list or one comma-separated string"
+    )
+    smtp_starttls: bool = Field(description="upgrade the SMTP connection with STARTTLS")
+    min_severity: Literal["WARN", "FAIL"] = Field(description="checks below this never notify")
+    repeat_minutes: int = Field(
+        ge=0, description="re-notify a still-failing check after this long; 0: never"
+    )
+    timeout_seconds: float = Field(gt=0, le=60, description="one delivery attempt's timeout")
+    attempts: int = Field(ge=1, le=10, description="tries per channel and delivery round")
+    give_up_hours: float = Field(gt=0, description="an undelivered message is dropped after this")
+    dagster_ui_url: str = Field(
+        pattern=r"^https?://\S+$", description="the Dagster UI's address, for links in messages"
+    )
+
+    @property
+    def recipients(self) -> list[str]:
+        return [a.strip() for a in self.smtp_to.split(",") if a.strip()]
+
+    @model_validator(mode="after")
+    def _email_complete(self) -> AlertsSettings:
+        if self.smtp_host and not (self.smtp_from and self.recipients):
+            raise ValueError("alerts.smtp_host is set: set alerts.smtp_from and alerts.smtp_to too")
+        return self
+
+
+# Settings that hold a secret (a token in a webhook's address, a password): the environment (or
+# .env) only, never a settings file that could be committed.
+SECRET_SETTINGS: dict[str, tuple[str, ...]] = {
+    "alerts": ("webhook_url", "slack_webhook_url", "teams_webhook_url", "smtp_password"),
+}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PIPER_",
@@ -192,6 +242,7 @@ class Settings(BaseSettings):
     dagster: DagsterSettings
     serving: ServingSettings
     checks: ChecksSettings
+    alerts: AlertsSettings
 
     @classmethod
     def settings_customise_sources(
@@ -373,6 +424,17 @@ def _refuse_unknown_toml(data: dict[str, Any], path: Path) -> None:
         raise ConfigError("; ".join(problems) + f" (every setting: {DEFAULT_TOML})")
 
 
+def _refuse_secrets(data: dict[str, Any], path: Path) -> None:
+    for section, keys in SECRET_SETTINGS.items():
+        values = data.get(section)
+        for key in keys:
+            if isinstance(values, dict) and values.get(key):
+                raise ConfigError(
+                    f"{section}.{key} is a secret: set it in the environment as"
+                    f" {ENV_PREFIX}{section.upper()}__{key.upper()}, not in {path}"
+                )
+
+
 def _config_path(dotenv: dict[str, str | None]) -> Path | None:
     # PIPER_CONFIG may come from the environment or the .env file (.env.example documents it);
     # an empty value means unset, like an unset variable expanded by a shell or compose.
@@ -384,10 +446,12 @@ def _toml_settings(dotenv: dict[str, str | None]) -> dict[str, Any]:
     """The defaults, then PIPER_CONFIG's keys over them: that file holds only what it changes."""
     data = _read_toml(DEFAULT_TOML, "the default settings file")
     _refuse_unknown_toml(data, DEFAULT_TOML)
+    _refuse_secrets(data, DEFAULT_TOML)
     override_path = _config_path(dotenv)
     if override_path is not None:
         override = _read_toml(override_path.absolute(), "PIPER_CONFIG: the settings file")
         _refuse_unknown_toml(override, override_path.absolute())
+        _refuse_secrets(override, override_path.absolute())
         for section, value in override.items():
             if isinstance(value, dict) and isinstance(data.get(section), dict):
                 data[section] = {**data[section], **value}

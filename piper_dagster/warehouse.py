@@ -233,13 +233,9 @@ def _open(
                     raise known from exc
                 raise WarehouseError(f"cannot open the warehouse {path}: {message}") from exc
             if bound is None:
-                bound = (
-                    wait_seconds
-                    if wait_seconds is not None
-                    else LOCK_WAIT_SECONDS
-                    if LOCK_WAIT_SECONDS is not None
-                    else _wait_seconds()
-                )
+                bound = wait_seconds
+            if bound is None:
+                bound = LOCK_WAIT_SECONDS if LOCK_WAIT_SECONDS is not None else _wait_seconds()
             now = time.monotonic()
             if now - started >= bound:
                 raise WaitTimeout(
@@ -347,14 +343,10 @@ def _require_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
 
 @contextmanager
 def connect(
-    path: Path,
-    *,
-    read_only: bool = False,
-    create: bool = True,
-    wait_seconds: float | None = None,
+    path: Path, *, read_only: bool = False, create: bool = True, wait_seconds: float | None = None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the warehouse with piper's settings, creating it if needed (read-write, `create`);
-    a lock held by another process is waited for up to `wait_seconds` (default: the setting)."""
+    """Open the warehouse with piper's settings, creating it if needed (read-write, `create`).
+    A lock held by another process is waited for `wait_seconds` (None: dagster.wait_seconds)."""
     if (read_only or not create) and not path.exists():
         raise WarehouseError(f"no warehouse at {path} yet: run `piper init` and `piper ingest`")
     if not read_only:

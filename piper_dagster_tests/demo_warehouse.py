@@ -110,6 +110,26 @@ def insert_check_results(settings: Settings, first: date, days: int) -> None:
         )
 
 
+def insert_alerts(settings: Settings) -> None:
+    """Notifications as the alerts write them: one sent, one failed, one pending in the outbox."""
+    now = datetime.now(UTC)
+    with connect(settings.warehouse_path) as con:
+        con.executemany(
+            "INSERT INTO alert_log VALUES (?, ?, ?, ?, ?, 'all', ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (now - timedelta(hours=5), "m1", "slack", "problem", "invalid_rate",
+                 date(2026, 3, 4), "FAIL", "PASS", "run-1", True, 1, None, "[piper] FAIL"),
+                (now - timedelta(hours=4), "m2", "email", "run_failed", None, None, "FAILURE",
+                 None, "run-2", False, 3, "SMTP: connection refused", "[piper] run failed"),
+            ],
+        )  # fmt: skip
+        con.execute(
+            "INSERT INTO alert_outbox VALUES ('m2', 'email', 'run_failed', 'run:run-2', 'FAILURE',"
+            " ?::JSON, ?, 3, ?, 'SMTP: connection refused', NULL)",
+            [json.dumps({"title": "[piper] run failed", "run_id": "run-2"}), now, now],
+        )
+
+
 # --- a reader like Grafana's plugin, on the plugin's DuckDB --------------------------------------
 
 

@@ -9,7 +9,6 @@ import os
 import socket
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import dagster as dg
 import pytest
@@ -21,6 +20,7 @@ from dagster._core.remote_origin import (
 from dagster._core.scheduler.instigation import InstigatorState, InstigatorStatus, InstigatorType
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._daemon.types import DaemonHeartbeat
+from pydantic import SecretStr
 
 from piper_dagster.checks import Status
 from piper_dagster.checks.installation import (
@@ -196,22 +196,25 @@ def test_a_data_root_on_nfs_warns(installed: Settings, tmp_path: Path) -> None:
     assert data_root_local_row(installed, tmp_path / "none").status == Status.SKIP
 
 
-def test_alert_channels_are_reached_over_tcp_with_a_bound() -> None:
-    assert alert_channels_row(None).status == Status.SKIP
-    empty = SimpleNamespace(webhook_url="", slack_webhook_url="", smtp_host="", smtp_port=25)
-    assert alert_channels_row(empty).status == Status.SKIP
+def test_alert_channels_are_reached_over_tcp_with_a_bound(installed: Settings) -> None:
+    none = installed.alerts
+    assert alert_channels_row(none).status == Status.SKIP
     with socket.create_server(("127.0.0.1", 0)) as server:
         port = server.getsockname()[1]
         closed = free_port()
-        alerts = SimpleNamespace(
-            webhook_url=f"http://127.0.0.1:{port}/hook", smtp_host="127.0.0.1", smtp_port=port
+        alerts = none.model_copy(
+            update={
+                "webhook_url": SecretStr(f"http://127.0.0.1:{port}/hook"),
+                "smtp_host": "127.0.0.1",
+                "smtp_port": port,
+            }
         )
         row = alert_channels_row(alerts)
         assert row.status == Status.PASS, row
         assert row.value == f"webhook_url 127.0.0.1:{port}, smtp 127.0.0.1:{port}"
-        alerts.teams_webhook_url = f"http://127.0.0.1:{closed}/teams"
+        teams = SecretStr(f"http://127.0.0.1:{closed}/teams")
         started = time.monotonic()
-        row = alert_channels_row(alerts)
+        row = alert_channels_row(alerts.model_copy(update={"teams_webhook_url": teams}))
         assert time.monotonic() - started < 10
         assert row.status == Status.FAIL and f"teams_webhook_url 127.0.0.1:{closed}" in row.hint
 

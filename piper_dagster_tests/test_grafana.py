@@ -42,6 +42,7 @@ from piper_dagster_tests.demo_warehouse import (
     DEMO_START,
     expand_macros,
     generate,
+    insert_alerts,
     insert_check_results,
     insert_refresh_backlog,
     materialize_all,
@@ -327,6 +328,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         materialize_all(DEMO_START - timedelta(days=1), last)
         insert_check_results(settings, DEMO_START, DEMO_DAYS)
         insert_refresh_backlog(settings, last)
+        insert_alerts(settings)
         publish(settings)
         yield settings
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 
+from piper_dagster.alerts import deliver_quietly, pending
 from piper_dagster.checks.evaluate import (
     BLOCKING_CHECKS,
     CHECKS,
@@ -146,10 +147,16 @@ def run_doctor(
         first = last - timedelta(days=days - 1)
         outcomes = evaluate(con, settings.checks, first, last, now=as_of)
         blocked = held_back(con, settings.checks, first, last, as_of)
+        undelivered = 0
         if persist:
             # The held-back partitions' FAILs were recorded already (that is why they are listed).
-            record(con, outcomes, asset=SPOOL_ASSET, evaluated_at=as_of, run_id=None)
+            record(
+                con, outcomes, asset=SPOOL_ASSET, evaluated_at=as_of, run_id=None, settings=settings
+            )
             publish_from(con, settings)  # recorded outcomes are for Grafana's health dashboard
+            undelivered = pending(con)
+    if undelivered:
+        deliver_quietly(settings)  # the state changes it recorded notify, like a run's
     return Report(as_of, first, last, outcomes, blocked)
 
 

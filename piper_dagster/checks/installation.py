@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from piper_dagster.checks.doctor import EXIT_CODES
 from piper_dagster.checks.outcome import Status, worst
-from piper_dagster.settings import Settings
+from piper_dagster.settings import AlertsSettings, Settings
 
 RUNBOOK = "docs/runbook.md#piper-doctor---installation"
 
@@ -255,23 +255,12 @@ def tcp_reachable(host: str, port: int, timeout: float = CONNECT_TIMEOUT_SECONDS
         return exc.strerror or str(exc)
 
 
-def _secret(value: Any) -> str:
-    # SecretStr for the URLs that carry a token (Slack, Teams); plain strings otherwise.
-    getter = getattr(value, "get_secret_value", None)
-    return str(getter() if getter else value or "")
-
-
-def alert_channels_row(alerts: Any) -> Row:
-    """Every configured alert channel answers a TCP connect (bounded); SKIP if none is set.
-
-    `alerts` is the settings' [alerts] section (issue #15 item 1) or None. MERGE NOTE: this reads
-    the names that item announced (webhook_url, slack_webhook_url, teams_webhook_url, smtp_host,
-    smtp_port) by getattr, so it works before and after that section exists; once merged, the
-    names can be read directly and the channels listed from the section's own model."""
+def alert_channels_row(alerts: AlertsSettings) -> Row:
+    """Every configured alert channel answers a TCP connect (bounded); SKIP if none is set."""
     targets: list[tuple[str, str, int]] = []
     problems: list[str] = []
     for name in ("webhook_url", "slack_webhook_url", "teams_webhook_url"):
-        url = _secret(getattr(alerts, name, "")) if alerts is not None else ""
+        url = getattr(alerts, name).get_secret_value()
         if not url:
             continue
         parts = urlsplit(url)
@@ -280,9 +269,8 @@ def alert_channels_row(alerts: Any) -> Row:
             continue
         port = parts.port or (443 if parts.scheme == "https" else 80)
         targets.append((name, parts.hostname, port))
-    smtp_host = str(getattr(alerts, "smtp_host", "") or "") if alerts is not None else ""
-    if smtp_host:
-        targets.append(("smtp", smtp_host, int(getattr(alerts, "smtp_port", 0) or 25)))
+    if alerts.smtp_host:
+        targets.append(("smtp", alerts.smtp_host, alerts.smtp_port))
     if not targets and not problems:
         return Row("alert_channels", Status.SKIP, "-", "no alert channel configured ([alerts])")
     for name, host, port in targets:
@@ -308,6 +296,6 @@ def core_rows(settings: Settings, dagster_home: Path) -> dict[str, Row]:
         data_root_local_row(settings),
         data_root_writable_row(settings),
         free_space_row(settings, dagster_home),
-        alert_channels_row(getattr(settings, "alerts", None)),
+        alert_channels_row(settings.alerts),
     ]
     return {r.item: r for r in rows}

@@ -11,7 +11,10 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from piper_dagster.alerts import Observation, notify_checks
+from piper_dagster.settings import Settings, load_settings
 from piper_dagster.sql import load_sql
+from piper_dagster.warehouse import transaction
 
 # The asset the spool partitions' checks are recorded for (its key in the Dagster wiring too).
 SPOOL_ASSET = "spool_events"
@@ -109,10 +112,37 @@ def record(
     asset: str,
     evaluated_at: datetime,
     run_id: str | None,
+    settings: Settings | None = None,
 ) -> int:
-    """Append the outcomes to pipeline_check_results (one row each); rows written."""
+    """Append the outcomes to pipeline_check_results (one row each); rows written.
+
+    In the same transaction, the alerts see them (piper_dagster/alerts): a state change of a
+    check subject queues its notification in the outbox, which the caller delivers after
+    (alerts.deliver_quietly). Every path that records outcomes (spool runs, the freshness check,
+    `piper doctor --record`) notifies alike. `settings`: None reads them."""
     if not outcomes:
         return 0
+    from piper_dagster.checks.evaluate import CHECKS  # evaluate imports this module
+
+    settings = settings or load_settings()
+    observations = [
+        Observation(
+            check=o.check,
+            asset=asset,
+            scope=o.scope,
+            partition_date=o.partition_date,
+            status=str(o.status),
+            value=o.value,
+            warn=o.warn,
+            fail=o.fail,
+            unit=CHECKS[o.check].unit,
+            lower_is_worse=CHECKS[o.check].lower_is_worse,
+            hint=o.hint,
+            runbook=CHECKS[o.check].runbook_at(settings.checks.runbook_url),
+            run_id=run_id,
+        )
+        for o in outcomes
+    ]
     rows = [
         {
             "check_name": o.check,
@@ -131,7 +161,9 @@ def record(
     ]
     con.register("check_rows", pa.Table.from_pylist(rows, _ROWS_SCHEMA))
     try:
-        con.execute(load_sql("checks/insert_results"))
+        with transaction(con):
+            con.execute(load_sql("checks/insert_results"))
+            notify_checks(con, observations, settings.alerts, evaluated_at)
     finally:
         con.unregister("check_rows")
     return len(rows)

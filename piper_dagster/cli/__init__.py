@@ -6,7 +6,7 @@ command group lives in its own module.
 
 from __future__ import annotations
 
-from piper_dagster.cli import demo, doctor, generate, init, pipeline, quarantine
+from piper_dagster.cli import alerts, demo, doctor, generate, init, pipeline, quarantine
 from piper_dagster.cli.root import app
 
 app.add_typer(generate.contract_app, name="contract")
@@ -14,6 +14,7 @@ app.add_typer(quarantine.quarantine_app, name="quarantine")
 app.add_typer(generate.grafana_app, name="grafana")
 app.add_typer(generate.catalog_app, name="catalog")
 app.add_typer(generate.spool_app, name="spool")
+app.add_typer(alerts.alerts_app, name="alerts")
 
 app.command()(init.init)
 app.command("publish")(init.publish_cmd)

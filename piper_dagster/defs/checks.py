@@ -25,6 +25,7 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
 )
 
+from piper_dagster.alerts import deliver_quietly, pending
 from piper_dagster.checks import (
     BLOCKING_CHECKS,
     CHECKS,
@@ -91,10 +92,16 @@ def run_checks(
     now = now or datetime.now(UTC)
     with connect(settings.warehouse_path, wait_seconds=wait_seconds) as con:
         outcomes = evaluate(con, settings.checks, first, last, checks=checks, now=now)
-        record(con, outcomes, asset=SPOOL_EVENTS, evaluated_at=now, run_id=run_id)
+        record(
+            con, outcomes, asset=SPOOL_EVENTS, evaluated_at=now, run_id=run_id, settings=settings
+        )
         # Grafana shows check outcomes and quarantine too: an ingest that only quarantined lines
         # (no gold run follows) and the freshness sensor must reach it as well.
         publish_from(con, settings)
+        undelivered = pending(con)
+    if undelivered:
+        # After the commit, outside the connection; bounded, and never raising into the run.
+        deliver_quietly(settings)
     return outcomes
 
 

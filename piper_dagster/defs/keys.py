@@ -19,6 +19,8 @@ SPOOL_SENSOR = "spool_sensor"
 REFRESH_SENSOR = "touched_event_dates_sensor"
 FRESHNESS_SENSOR = "freshness_sensor"  # evaluates freshness without a run (no job)
 
+RUN_FAILURE_SENSOR = "run_failure_alerts"
+
 # Run tags of piper's own (Dagster's are dagster/*).
 PID_TAG = "piper/pid"
 HOST_TAG = "piper/host"

@@ -335,6 +335,37 @@ def pipeline_health_dashboard(checks: ChecksSettings) -> dict[str, Any]:
         sort_by="last_seen",
     )
 
+    alerts_table = table_panel(
+        "Notifications",
+        "What piper sent to the alert channels ([alerts] settings): check state changes (problem,"
+        " repeat, resolved), failed runs, tests; failed deliveries stay pending in the outbox and"
+        " are retried at the next check evaluation or `piper alerts deliver`"
+        " (docs/runbook.md#alerts).",
+        "SELECT sent_at, state, channel, kind, check_name, scope, partition_date, status,"
+        " previous_status, attempts, error, title\nFROM health_alerts\n"
+        "WHERE $__timeFilter(sent_at)\nORDER BY sent_at DESC",
+        [
+            *_status_overrides(regex=False),
+            column_override(
+                "state",
+                {
+                    "custom.cellOptions": {"type": "color-text"},
+                    "mappings": [
+                        {
+                            "type": "value",
+                            "options": {
+                                "sent": {"color": "green", "index": 0},
+                                "pending": {"color": "orange", "index": 1},
+                                "failed": {"color": "red", "index": 2},
+                                "dropped": {"color": "red", "index": 3},
+                            },
+                        }
+                    ],
+                },
+            ),
+        ],
+    )
+
     panels = layout(
         [
             [
@@ -357,6 +388,7 @@ def pipeline_health_dashboard(checks: ChecksSettings) -> dict[str, Any]:
             [(hosts_table, 8, 8), (reasons_table, 8, 8), (freshness_table, 8, 8)],
             [(backlog_table, 24, 7)],
             [(anomalies_table, 24, 7)],
+            [(alerts_table, 24, 8)],
         ]
     )
     return dashboard(

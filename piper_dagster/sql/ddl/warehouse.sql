@@ -201,3 +201,54 @@ CREATE TABLE IF NOT EXISTS health_pending (
     day             DATE NOT NULL,
     PRIMARY KEY (kind, day)
 );
+
+-- Notifications (piper_dagster/alerts, docs/design.md#notifications-issue-15). alert_state: the
+-- state of each check subject (check, asset, scope, spool partition) as the alerts know it,
+-- written in the transaction that records the check outcomes. A SKIP never changes it.
+CREATE TABLE IF NOT EXISTS alert_state (
+    subject          VARCHAR NOT NULL,   -- check|asset|scope|partition ('-': whole asset)
+    check_name       VARCHAR NOT NULL,
+    asset            VARCHAR NOT NULL,
+    scope            VARCHAR NOT NULL,
+    partition_date   DATE,               -- NULL: a whole-asset check (freshness, refresh backlog)
+    status           VARCHAR NOT NULL,   -- the latest judged status: 'PASS' | 'WARN' | 'FAIL'
+    notified_status  VARCHAR NOT NULL,   -- what the last message said ('PASS': nothing open)
+    notified_at      TIMESTAMPTZ,        -- when it was said (the quiet repeat interval's start)
+    changed_at       TIMESTAMPTZ NOT NULL,  -- when `status` last changed
+    evaluated_at     TIMESTAMPTZ NOT NULL
+);
+
+-- Messages to deliver, one row per message and channel, written in the transaction that decided
+-- them (the check record, a run failure), delivered after it; a delivered (or dropped) row moves
+-- to alert_log. Undelivered rows stay for the next delivery round.
+CREATE TABLE IF NOT EXISTS alert_outbox (
+    message_id       VARCHAR NOT NULL,
+    channel          VARCHAR NOT NULL,   -- 'webhook' | 'slack' | 'teams' | 'email'
+    kind             VARCHAR NOT NULL,   -- 'problem' | 'repeat' | 'resolved' | 'run_failed' | 'test'
+    subject          VARCHAR NOT NULL,   -- alert_state.subject, or 'run:<run id>'
+    status           VARCHAR NOT NULL,   -- what the message says: PASS/WARN/FAIL, FAILURE (a run)
+    message          JSON NOT NULL,      -- the message's fields, rendered per channel on delivery
+    created_at       TIMESTAMPTZ NOT NULL,
+    attempts         INTEGER NOT NULL,   -- delivery attempts so far
+    last_attempt_at  TIMESTAMPTZ,
+    last_error       VARCHAR,
+    claimed_until    TIMESTAMPTZ         -- a deliverer holds it until then (a crashed one lets go)
+);
+
+-- What was sent (or failed, or was dropped): one row per message, channel and delivery round.
+CREATE TABLE IF NOT EXISTS alert_log (
+    sent_at          TIMESTAMPTZ NOT NULL,
+    message_id       VARCHAR NOT NULL,
+    channel          VARCHAR NOT NULL,
+    kind             VARCHAR NOT NULL,
+    check_name       VARCHAR,            -- NULL for a run failure or a test message
+    scope            VARCHAR,
+    partition_date   DATE,
+    status           VARCHAR NOT NULL,
+    previous_status  VARCHAR,
+    run_id           VARCHAR,            -- the run that evaluated the check, or that failed
+    ok               BOOLEAN NOT NULL,
+    attempts         INTEGER NOT NULL,   -- attempts of this message on this channel, in all
+    error            VARCHAR,            -- why it failed ('dropped: ...' when given up)
+    title            VARCHAR NOT NULL
+);
