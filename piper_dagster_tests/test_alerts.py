@@ -29,7 +29,7 @@ from piper_dagster.defs.partitions import range_tags
 from piper_dagster.defs.resources import PiperResource
 from piper_dagster.settings import ConfigError, Settings, load_settings
 from piper_dagster.warehouse import connect
-from piper_dagster_tests.factories import blocked_spool, defs, free_port
+from piper_dagster_tests.factories import blocked_spool, defs, free_port, freshness_sensor
 
 DAY = date(2026, 3, 4)
 T0 = datetime(2026, 3, 5, 8, 0, tzinfo=UTC)
@@ -328,19 +328,24 @@ def test_undelivered_message_is_dropped_after_give_up_hours(
 
 
 @pytest.mark.slow
-def test_freshness_run_notifies_once_and_a_failing_channel_does_not_fail_it(
+def test_freshness_sensor_notifies_once_and_a_failing_channel_does_not_fail_it(
     piper_env: Settings, hook: Hook, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The real path: the freshness check's Dagster run (an empty warehouse: every family is
-    stale, FAIL) records, notifies each family once, and succeeds while the channel fails."""
+    """The real path: the freshness sensor's evaluation (an empty warehouse: every family is
+    stale, FAIL) records, notifies each family once, and reports its verdict while the channel
+    fails."""
     settings = _settings(monkeypatch, webhook_url=hook.url("/hook"), attempts="2")
     hook.status = 503
+    with connect(settings.warehouse_path):
+        pass  # `piper init`'s empty warehouse
     with dg.DagsterInstance.get() as instance:
-        job = defs().resolve_job_def("freshness_check")
-        assert job.execute_in_process(instance=instance).success
+        tick = freshness_sensor(dg.build_sensor_context(instance=instance, definitions=defs()))
+        assert isinstance(tick, dg.SensorResult) and tick.asset_events, tick
         assert len(_outbox(settings)) == 3  # artists, farm, storage: kept for later
         hook.status = 200
-        assert job.execute_in_process(instance=instance).success  # same state: no new message
+        again = freshness_sensor(dg.build_sensor_context(instance=instance, definitions=defs()))
+        assert isinstance(again, dg.SensorResult)  # same state: no new message, the old sent
+        assert not instance.get_runs()
     delivered = [b for b in hook.bodies("/hook") if b["check"] == "freshness"]
     families = sorted({b["scope"] for b in delivered})
     assert len(families) == 3
