@@ -19,6 +19,7 @@ from piper_dagster.defs.keys import (
 from piper_dagster.defs.late_data import build_refresh
 from piper_dagster.defs.models import build_model_assets
 from piper_dagster.defs.resources import RESOURCE_KEY, PiperResource
+from piper_dagster.defs.retention import build_prune
 from piper_dagster.defs.sensors import build_spool_sensor
 from piper_dagster.defs.spool import build_spool_asset
 from piper_dagster.settings import Settings, load_settings
@@ -31,6 +32,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     piper = PiperResource()
     freshness_check, freshness_job, freshness_schedule = build_freshness(settings)
     refresh_models_job, refresh_sensor = build_refresh(settings, piper)
+    prune_job, prune_schedule = build_prune(settings, piper)
     # The freshness check runs on its schedule, not with every ingest (as before the named jobs).
     spool = dg.AssetSelection.assets(SPOOL_EVENTS) - dg.AssetSelection.checks(freshness_check)
     # The jobs piper's commands run (named, so that the Runs page tells them apart; the run's
@@ -56,8 +58,14 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=assets,
         asset_checks=[freshness_bound],
-        jobs=[refresh_models_job, freshness_job, ingest_spool_job, ingest_and_refresh_job],
-        schedules=[freshness_schedule],
+        jobs=[
+            refresh_models_job,
+            freshness_job,
+            ingest_spool_job,
+            ingest_and_refresh_job,
+            prune_job,
+        ],
+        schedules=[freshness_schedule, prune_schedule],
         sensors=[
             build_spool_sensor(settings, piper, [ingest_and_refresh_job, ingest_spool_job]),
             refresh_sensor,

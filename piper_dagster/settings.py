@@ -118,6 +118,33 @@ class ServingSettings(BaseModel):
     health_days: int = Field(ge=1, description="days of pipeline-health aggregates published")
 
 
+class RetentionSettings(BaseModel):
+    """What `piper prune` (and its daily schedule) may delete; 0 keeps forever (docs/runbook.md)."""
+
+    silver_days: int = Field(
+        ge=0, description="event dates older than this: silver_events, silver domains, Parquet"
+    )
+    quarantine_expire_days: int = Field(
+        ge=0, description="quarantined lines older than this expire (deleted without replay)"
+    )
+    quarantine_replayed_days: int = Field(
+        ge=0, description="records of replayed quarantine lines older than this"
+    )
+    bookkeeping_days: int = Field(
+        ge=0,
+        description="ingest_batches, spool_anomalies, pipeline_check_results older than this",
+    )
+    spool_checkpoint_days: int = Field(
+        ge=0, description="checkpoints of files gone from the spool, last read before this"
+    )
+    dagster_run_days: int = Field(
+        ge=0, description="finished routine Dagster runs (sensors, schedules) older than this"
+    )
+    prune_cron: Annotated[str, AfterValidator(_valid_cron)] = Field(
+        description="when the prune schedule runs (cron)"
+    )
+
+
 class ChecksSettings(BaseModel):
     """Thresholds of the pipeline checks (docs/runbook.md): WARN first, FAIL beyond."""
 
@@ -187,6 +214,7 @@ class Settings(BaseSettings):
     dagster: DagsterSettings
     serving: ServingSettings
     checks: ChecksSettings
+    retention: RetentionSettings
 
     @classmethod
     def settings_customise_sources(

@@ -17,6 +17,8 @@ INGEST_AND_REFRESH_JOB = "ingest_and_refresh"
 REFRESH_MODELS_JOB = "refresh_models"
 FRESHNESS_JOB = "freshness_check"
 FRESHNESS_SCHEDULE = "freshness_schedule"
+PRUNE_JOB = "prune_history"
+PRUNE_SCHEDULE = "prune_schedule"
 SPOOL_SENSOR = "spool_sensor"
 REFRESH_SENSOR = "touched_event_dates_sensor"
 
