@@ -394,6 +394,31 @@ def test_the_prune_job_and_schedule(piper_env: Settings) -> None:
         assert materialized
         meta = materialized[0].step_output_data.metadata
         assert "skipped" not in meta and "silver (tables)" in meta
+        # Another run active: the op holds the pool slot, so it skips at once, and says why.
+        live = instance.add_run(
+            dg.DagsterRun(job_name="ingest_and_refresh", status=dg.DagsterRunStatus.STARTED)
+        )
+        result = defs.resolve_job_def(PRUNE_JOB).execute_in_process(instance=instance)
+        assert result.success
+        out = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
+        assert live.run_id in out[0].step_output_data.metadata["skipped"].value
+
+
+def test_replayed_lines_records_go_only_when_asked(
+    piper_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from piper_dagster.quarantine import replay
+    from piper_dagster_tests.factories import quarantined_by_an_old_contract
+
+    _spool(piper_env)
+    good = [ev(900 + i, "2026-03-03T10:00:00Z").rstrip(b"\n") for i in range(2)]
+    quarantined_by_an_old_contract(piper_env, good, "unknown_event_type")
+    assert replay(piper_env, reason="unknown_event_type").events == 2
+    assert _by_store(_prune(piper_env).stores)["quarantine_replayed"].rows == 0  # default: kept
+    settings = _settings(monkeypatch, quarantine_replayed_days=7)
+    assert _by_store(_prune(settings).stores)["quarantine_replayed"].rows == 2
+    # The lines the replay did not pass are still quarantined: only expiry removes those.
+    assert _count(settings, "SELECT count(*) FROM quarantine") == len(DAYS)
 
 
 def test_cli_dry_run_and_bad_settings(piper_env: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
