@@ -338,7 +338,13 @@ def test_runs_only_finished_routine_ones_and_never_the_latest_materialization(
         gone = {superseded, failed}
         for run_id in (superseded, latest_a, operator, newest, failed, failed_newest, live):
             assert (instance.get_run_by_id(run_id) is None) == (run_id in gone), run_id
-        assert instance.get_records_for_run(superseded).records == []  # its event log went too
+        # Its shard file went (Dagster's SQLite storage would leave it, emptied).
+        shard = Path(instance.event_log_storage.path_for_shard(superseded))  # type: ignore[attr-defined]
+        assert not shard.exists()
+        assert Path(instance.event_log_storage.path_for_shard(latest_a)).exists()  # type: ignore[attr-defined]
+        assert (
+            instance.get_records_for_run(superseded).records == []
+        )  # and its event log (reading makes an empty shard again)
         # The UI's partition status is whole: every partition still materialized.
         assert (
             instance.get_materialized_partitions(dg.AssetKey("tiny"))
