@@ -167,12 +167,17 @@ def prune_all(
     now = now or datetime.now(UTC)
     report = PruneReport(dry_run)
     report.stores.append(prune_runs(instance, settings, dry_run=dry_run, now=now))
+    if not settings.warehouse_path.exists():
+        report.stores.append(
+            StoreResult("warehouse", note="none yet (piper init): nothing to prune")
+        )
+        return report
     started = time.monotonic()
     said = False
     while True:
         busy: list[dg.DagsterRun] = []
         try:
-            with connect(settings.warehouse_path) as con:
+            with connect(settings.warehouse_path, create=False) as con:
                 busy = active_runs(instance, own_run_id)
                 if not busy:
                     report.stores += prune_stores(con, settings, dry_run=dry_run, now=now)
