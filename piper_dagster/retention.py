@@ -42,14 +42,17 @@ class StoreResult:
     rows: int = 0
     files: int = 0
     bytes: int = 0
-    note: str = ""  # why nothing was deleted (kept forever, skipped: what is pending)
+    note: str = ""  # what was looked at, what was kept and why
+    off: bool = False  # not pruned at all (kept forever, skipped): the note alone says why
 
     def line(self, dry_run: bool) -> str:
         verb = "would delete" if dry_run else "deleted"
-        if self.note and not (self.rows or self.files):
+        if self.off:
             return f"{self.store:<28} {self.note}"
         parts = []
-        if self.rows or not self.files:
+        if not (self.rows or self.files):
+            parts.append("nothing")
+        if self.rows:
             parts.append(f"{self.rows} rows")
         if self.files:
             parts.append(f"{self.files} files ({_size(self.bytes)})")
@@ -186,7 +189,7 @@ def prune_stores(
                     silver.rows += len(deleted)
             silver.note = f"{len(silver_dates)} event dates before {cutoff}"
         else:
-            silver.note = KEPT
+            silver.note, silver.off = KEPT, True
 
         if r.quarantine_expire_days:
             rows = con.execute(
@@ -203,6 +206,7 @@ def prune_stores(
                 )
         else:
             quarantine.note = "only replayed lines leave it (quarantine_expire_days = 0)"
+            quarantine.off = True
 
         if r.quarantine_replayed_days:
             replayed.rows = len(
@@ -212,7 +216,7 @@ def prune_stores(
                 ).fetchall()
             )
         else:
-            replayed.note = KEPT
+            replayed.note, replayed.off = KEPT, True
 
         if r.bookkeeping_days:
             bound = {"before": before(r.bookkeeping_days)}
@@ -231,13 +235,14 @@ def prune_stores(
             )
         else:
             for result in bookkeeping.values():
-                result.note = KEPT
+                result.note, result.off = KEPT, True
 
         if not r.spool_checkpoint_days:
-            checkpoints.note = KEPT
+            checkpoints.note, checkpoints.off = KEPT, True
         elif not settings.raw_root.is_dir():
             # An unmounted spool would make every file look gone.
             checkpoints.note = f"skipped: the spool {settings.raw_root} is not reachable"
+            checkpoints.off = True
         else:
             old = con.execute(
                 load_sql("retention/old_checkpoints"),
@@ -264,14 +269,16 @@ def prune_stores(
             if not dry_run:
                 _remove_tree(path)
     else:
-        parquet.note = KEPT
+        parquet.note, parquet.off = KEPT, True
     for d in quarantine_dates:
         f = settings.quarantine_dir / d.isoformat() / "quarantine.jsonl"
         if f.exists():
             quarantine_files.files += 1
             quarantine_files.bytes += f.stat().st_size
+    quarantine_files.off = True  # rewritten, not deleted
     quarantine_files.note = (
-        f"rewritten without the expired lines: {len(quarantine_dates)} spool dates"
+        f"{'would rewrite' if dry_run else 'rewrote'} {quarantine_files.files} files"
+        f" ({_size(quarantine_files.bytes)}) without the expired lines"
         if quarantine_dates
         else "nothing to rewrite"
     )
@@ -295,7 +302,7 @@ def prune_stores(
     serving.note = (
         f"{len(versions)} versions, oldest {versions[0]}"
         if versions
-        else f"none: keeps the current one, the {settings.serving.keep_versions} newest and"
+        else f"keeps the current one, the {settings.serving.keep_versions} newest and"
         f" those superseded less than {settings.serving.keep_seconds} s ago"
     )
     return [

@@ -109,7 +109,7 @@ def prune_runs(
     result = StoreResult("dagster runs")
     days = settings.retention.dagster_run_days
     if not days:
-        result.note = "kept forever (0)"
+        result.note, result.off = "kept forever (0)", True
         return result
     records = _routine_records(instance, now - timedelta(days=days))
     newest: dict[str, str] = {}
@@ -133,7 +133,10 @@ def prune_runs(
         if not dry_run:
             instance.delete_run(run.run_id)
         result.rows += 1
-    result.note = f"finished routine runs older than {days} days; {kept} of them kept"
+    result.note = (
+        f"finished runs of piper's sensors and schedules older than {days} days;"
+        f" {kept} of them kept (newest of a job, latest materializations, commands)"
+    )
     return result
 
 
@@ -169,7 +172,7 @@ def prune_all(
     report.stores.append(prune_runs(instance, settings, dry_run=dry_run, now=now))
     if not settings.warehouse_path.exists():
         report.stores.append(
-            StoreResult("warehouse", note="none yet (piper init): nothing to prune")
+            StoreResult("warehouse", note="none yet (piper init): nothing to prune", off=True)
         )
         return report
     started = time.monotonic()
