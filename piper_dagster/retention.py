@@ -124,12 +124,7 @@ def _silver_orphans(
     nothing pending (or in `also`: a dry run's dates, whose rows are still there)."""
     kept = {
         r[0]
-        for r in con.execute(
-            "SELECT DISTINCT event_date FROM silver_events WHERE event_date < $cutoff"
-            " UNION SELECT event_date FROM refresh_pending"
-            " UNION SELECT partition_date FROM export_pending WHERE target <> 'quarantine'",
-            {"cutoff": cutoff},
-        ).fetchall()
+        for r in con.execute(load_sql("retention/kept_event_dates"), {"cutoff": cutoff}).fetchall()
     }
     return [
         path
@@ -182,8 +177,7 @@ def prune_stores(
                     if table not in tables:
                         continue
                     deleted = con.execute(
-                        f"DELETE FROM {table} WHERE event_date IN (SELECT unnest($dates::DATE[]))"
-                        " RETURNING 1",
+                        load_sql("retention/delete_silver_dates").replace("$table", table),
                         {"dates": silver_dates},
                     ).fetchall()
                     silver.rows += len(deleted)
@@ -211,7 +205,7 @@ def prune_stores(
         if r.quarantine_replayed_days:
             replayed.rows = len(
                 con.execute(
-                    "DELETE FROM quarantine_replayed WHERE replayed_at < $before RETURNING 1",
+                    load_sql("retention/delete_replayed"),
                     {"before": before(r.quarantine_replayed_days)},
                 ).fetchall()
             )
@@ -220,16 +214,13 @@ def prune_stores(
 
         if r.bookkeeping_days:
             bound = {"before": before(r.bookkeeping_days)}
-            bookkeeping["ingest_batches"].rows = len(
-                con.execute(
-                    "DELETE FROM ingest_batches WHERE committed_at < $before RETURNING 1", bound
-                ).fetchall()
-            )
-            bookkeeping["spool_anomalies"].rows = len(
-                con.execute(
-                    "DELETE FROM spool_anomalies WHERE detected_at < $before RETURNING 1", bound
-                ).fetchall()
-            )
+            for table, column in (
+                ("ingest_batches", "committed_at"),
+                ("spool_anomalies", "detected_at"),
+            ):
+                sql = load_sql("retention/delete_bookkeeping")
+                sql = sql.replace("$table", table).replace("$column", column)
+                bookkeeping[table].rows = len(con.execute(sql, bound).fetchall())
             bookkeeping["pipeline_check_results"].rows = len(
                 con.execute(load_sql("retention/check_results"), bound).fetchall()
             )
@@ -250,10 +241,7 @@ def prune_stores(
             ).fetchall()
             gone = [f for (f,) in old if not (settings.raw_root / f).exists()]
             if gone:
-                con.execute(
-                    "DELETE FROM spool_files WHERE source_file IN (SELECT unnest($files))",
-                    {"files": gone},
-                )
+                con.execute(load_sql("retention/delete_checkpoints"), {"files": gone})
             checkpoints.rows = len(gone)
             if len(old) > len(gone):
                 checkpoints.note = (
