@@ -171,7 +171,7 @@ def test_a_blocked_day_holds_back_its_own_dates_only(piper_env: Settings) -> Non
 
 def test_freshness_runs_on_its_own_job(piper_env: Settings, warehouse) -> None:
     generate_spool(piper_env.raw_root, GenerateOptions(start=START, days=1, artists=2))
-    assert [s.name for s in defs().schedules or []] == ["freshness_schedule"]
+    assert "freshness_schedule" in [s.name for s in defs().schedules or []]  # and prune_schedule
     schedule = defs().resolve_schedule_def("freshness_schedule")
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     with dg.DagsterInstance.get() as instance:
