@@ -20,6 +20,7 @@ from piper_dagster.defs.keys import (
 from piper_dagster.defs.late_data import build_refresh
 from piper_dagster.defs.models import build_model_assets
 from piper_dagster.defs.resources import RESOURCE_KEY, PiperResource
+from piper_dagster.defs.retention import build_prune
 from piper_dagster.defs.sensors import build_spool_sensor
 from piper_dagster.defs.spool import build_spool_asset
 from piper_dagster.settings import Settings, load_settings
@@ -32,6 +33,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     piper = PiperResource()
     freshness_check, freshness_sensor = build_freshness(settings, piper)
     refresh_models_job, refresh_sensor = build_refresh(settings, piper)
+    prune_job, prune_schedule = build_prune(settings, piper)
     # The freshness check is evaluated by its sensor, not with every ingest (it would never see
     # that nothing arrives).
     spool = dg.AssetSelection.assets(SPOOL_EVENTS) - dg.AssetSelection.checks(freshness_check)
@@ -58,7 +60,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=assets,
         asset_checks=[freshness_bound],
-        jobs=[refresh_models_job, ingest_spool_job, ingest_and_refresh_job],
+        jobs=[refresh_models_job, ingest_spool_job, ingest_and_refresh_job, prune_job],
+        schedules=[prune_schedule],
         sensors=[
             freshness_sensor,
             build_spool_sensor(settings, piper, [ingest_and_refresh_job, ingest_spool_job]),

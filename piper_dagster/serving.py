@@ -263,24 +263,33 @@ def publish(settings: Settings) -> Publication:
         return publish_from(con, settings)
 
 
-def prune(serving_dir: Path, keep_versions: int, keep_seconds: float) -> list[str]:
-    """Delete the versions beyond the newest `keep_versions` that were superseded more than
-    `keep_seconds` ago (and staging directories of crashed publications as old); never the
-    current one. The versions deleted, oldest first."""
+def prunable(serving_dir: Path, keep_versions: int, keep_seconds: float) -> list[str]:
+    """The versions beyond the newest `keep_versions` that were superseded more than
+    `keep_seconds` ago, oldest first; never the current one."""
     versions_dir = serving_dir / VERSIONS
     if not versions_dir.is_dir():
         return []
     now = time.time()
     current = current_version(serving_dir)
     names = sorted(p.name for p in versions_dir.iterdir() if not p.name.startswith("."))
-    removed: list[str] = []
+    found: list[str] = []
     for i, name in enumerate(names[: max(0, len(names) - keep_versions)]):
         # A version stopped being current when the next one was published.
         superseded_at = (versions_dir / names[i + 1]).stat().st_mtime
         if name != current and now - superseded_at > keep_seconds:
-            shutil.rmtree(versions_dir / name, ignore_errors=True)
-            removed.append(name)
-    for stale in versions_dir.glob(".*.tmp"):
+            found.append(name)
+    return found
+
+
+def prune(serving_dir: Path, keep_versions: int, keep_seconds: float) -> list[str]:
+    """Delete the `prunable` versions (and staging directories of crashed publications as old);
+    the versions deleted, oldest first."""
+    versions_dir = serving_dir / VERSIONS
+    removed = prunable(serving_dir, keep_versions, keep_seconds)
+    for name in removed:
+        shutil.rmtree(versions_dir / name, ignore_errors=True)
+    now = time.time()
+    for stale in versions_dir.glob(".*.tmp") if versions_dir.is_dir() else []:
         if now - stale.stat().st_mtime > keep_seconds:
             shutil.rmtree(stale, ignore_errors=True)
     return removed

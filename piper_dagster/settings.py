@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from dotenv import dotenv_values
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     Field,
@@ -50,8 +51,7 @@ class ConfigError(Exception):
 
 
 def _valid_cron(value: str) -> str:
-    # Unused since the freshness schedule became a sensor (issue #15); kept for cron settings to
-    # come (a prune schedule). croniter is the parser Dagster vendors for its schedules; like Dagster, only the five-field
+    # croniter is the parser Dagster vendors for its schedules; like Dagster, only the five-field
     # form is accepted. Not Dagster itself: the settings are core, and dagster takes ~1.5 s to import.
     from croniter import CroniterBadDateError, croniter
 
@@ -117,6 +117,33 @@ class ServingSettings(BaseModel):
         ge=0, description="a superseded version is deleted only after this long"
     )
     health_days: int = Field(ge=1, description="days of pipeline-health aggregates published")
+
+
+class RetentionSettings(BaseModel):
+    """What `piper prune` (and its daily schedule) may delete; 0 keeps forever (docs/runbook.md)."""
+
+    silver_days: int = Field(
+        ge=0, description="event dates older than this: silver_events, silver domains, Parquet"
+    )
+    quarantine_expire_days: int = Field(
+        ge=0, description="quarantined lines older than this expire (deleted without replay)"
+    )
+    quarantine_replayed_days: int = Field(
+        ge=0, description="records of replayed quarantine lines older than this"
+    )
+    bookkeeping_days: int = Field(
+        ge=0,
+        description="ingest_batches, spool_anomalies, alert_log, check results older than this",
+    )
+    spool_checkpoint_days: int = Field(
+        ge=0, description="checkpoints of files gone from the spool, last read before this"
+    )
+    dagster_run_days: int = Field(
+        ge=0, description="finished routine Dagster runs (sensors, schedules) older than this"
+    )
+    prune_cron: Annotated[str, AfterValidator(_valid_cron)] = Field(
+        description="when the prune schedule runs (cron)"
+    )
 
 
 class ChecksSettings(BaseModel):
@@ -243,6 +270,8 @@ class Settings(BaseSettings):
     serving: ServingSettings
     checks: ChecksSettings
     alerts: AlertsSettings
+
+    retention: RetentionSettings
 
     @classmethod
     def settings_customise_sources(

@@ -103,7 +103,7 @@ def hostile_spool(raw_root: Path) -> None:
 
 @cache
 def _built(
-    start_date: date, interval: int, freshness_minutes: int, runbook_url: str
+    start_date: date, interval: int, freshness_minutes: int, prune_cron: str, runbook_url: str
 ) -> dg.Definitions:
     return build_definitions(load_settings())
 
@@ -116,6 +116,7 @@ def defs() -> dg.Definitions:
         s.ingest.start_date,
         s.dagster.sensor_interval_seconds,
         s.checks.freshness_interval_minutes,
+        s.retention.prune_cron,
         s.checks.runbook_url,
     )
 

@@ -113,3 +113,44 @@ def test_runs_are_recorded_in_postgres(
     assert psql.stdout.strip() == "1"
     with warehouse() as con:
         assert con.execute("SELECT count(*) FROM silver_events").fetchone() == (2,)
+
+
+@dg.asset(partitions_def=dg.DailyPartitionsDefinition(start_date="2026-03-01"))
+def pg_tiny() -> None:
+    """A partitioned asset standing for piper's (the run history is what matters here)."""
+
+
+def test_prune_deletes_old_routine_runs_in_postgres(
+    piper_env: Settings, postgres: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from dagster._core.definitions.run_request import InstigatorType
+    from dagster._core.scheduler.instigation import TickStatus
+    from dagster._core.storage.tags import SENSOR_NAME_TAG
+
+    from piper_dagster.defs.keys import SPOOL_SENSOR
+    from piper_dagster.defs.retention import prune_runs
+
+    for key, value in postgres.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("PIPER_DAGSTER__STORAGE", "postgres")
+    settings = load_settings()
+    ensure_dagster_home(settings)
+    job = dg.Definitions(
+        assets=[pg_tiny], jobs=[dg.define_asset_job("pg_tiny_job", [pg_tiny])]
+    ).resolve_job_def("pg_tiny_job")
+    routine = {SENSOR_NAME_TAG: SPOOL_SENSOR}
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_tick_retention_settings(InstigatorType.SENSOR)[TickStatus.SKIPPED] == 1
+        runs = [
+            job.execute_in_process(instance=instance, partition_key=day, tags=routine).run_id
+            for day in ("2026-03-01", "2026-03-01", "2026-03-02")
+        ]
+        far = datetime.now(UTC) + timedelta(days=40)
+        assert prune_runs(instance, settings, dry_run=False, now=far).rows == 1
+        assert [instance.get_run_by_id(r) is None for r in runs] == [True, False, False]
+        assert instance.get_materialized_partitions(dg.AssetKey("pg_tiny")) == {
+            "2026-03-01",
+            "2026-03-02",
+        }

@@ -6,7 +6,7 @@ command group lives in its own module.
 
 from __future__ import annotations
 
-from piper_dagster.cli import alerts, demo, doctor, generate, init, pipeline, quarantine
+from piper_dagster.cli import alerts, demo, doctor, generate, init, pipeline, prune, quarantine
 from piper_dagster.cli.root import app
 
 app.add_typer(generate.contract_app, name="contract")
@@ -22,6 +22,7 @@ app.command()(pipeline.ingest)
 app.command()(pipeline.materialize)
 app.command()(pipeline.backfill)
 app.command()(doctor.doctor)
+app.command()(prune.prune)
 app.command()(demo.demo)
 
 
