@@ -409,6 +409,22 @@ def du(path: Path) -> int:
     return total
 
 
+def home_parts(home: Path) -> dict[str, int]:
+    """DAGSTER_HOME's bytes by store: run storage, event log (run shards, index), ticks, logs."""
+    runs = home / "history" / "runs"
+    shards = sum(
+        p.stat().st_size for p in runs.glob("*.db*") if not p.name.startswith("index.db")
+    ) if runs.is_dir() else 0  # fmt: skip
+    index = sum(p.stat().st_size for p in runs.glob("index.db*")) if runs.is_dir() else 0
+    return {
+        "run_storage": sum(p.stat().st_size for p in (home / "history").glob("runs.db*")),
+        "event_log_run_shards": shards,
+        "event_log_index": index,
+        "schedules_ticks": du(home / "schedules"),
+        "compute_logs": du(home / "storage"),
+    }
+
+
 def sqlite_count(db: Path, table: str) -> int:
     if not db.exists():
         return 0
@@ -626,6 +642,9 @@ def simulate(args: argparse.Namespace) -> list[dict[str, Any]]:
                 day_changes = changes.feed(rows, n)
                 with connect(settings.warehouse_path, read_only=True) as con:
                     events = con.execute("SELECT count(*) FROM silver_events").fetchone()[0]
+                    # Which clocks followed the simulated one (docstring): DuckDB's does not.
+                    duckdb_now = con.execute("SELECT now()").fetchone()[0]
+                newest_run = instance.get_run_records(limit=1)
                 ticks = [s for _, s in op.ticks]
                 run_s = [s for _, s, _ in op.runs]
                 by_job: dict[str, list[float]] = defaultdict(list)
@@ -646,6 +665,15 @@ def simulate(args: argparse.Namespace) -> list[dict[str, Any]]:
                     "bad_lines": bad,
                     "late_lines": late,
                     "silver_events": events,
+                    "clock": {
+                        "simulated": datetime.now(UTC).isoformat(timespec="seconds"),
+                        "dagster_newest_run_created": newest_run[0]
+                        .create_timestamp.astimezone(UTC)
+                        .isoformat(timespec="seconds")
+                        if newest_run
+                        else None,
+                        "duckdb_now": duckdb_now.astimezone(UTC).isoformat(timespec="seconds"),
+                    },
                     "ticks": len(ticks),
                     "tick_mean_s": round(statistics.mean(ticks), 4) if ticks else None,
                     "tick_max_s": round(max(ticks), 4) if ticks else None,
@@ -662,6 +690,7 @@ def simulate(args: argparse.Namespace) -> list[dict[str, Any]]:
                     },
                     "runs_created": instance.get_runs_count() - runs_before,
                     "dagster_home_bytes": du(home),
+                    "dagster_home_parts": home_parts(home),
                     "warehouse_bytes": sum(  # the DuckDB file and its WAL
                         p.stat().st_size
                         for p in settings.warehouse_path.parent.glob(
