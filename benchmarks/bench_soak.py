@@ -809,6 +809,20 @@ def summarise(
         "expected_alerts": expected_alerts(args, changes.changes),
         "late_reevaluations": changes.late_reevaluations,
         "state_changes_total": len(changes.changes),
+        # Changes no incident explains (day 1: the empty warehouse has no artists' event before
+        # the first workstation writes, a freshness FAIL until then).
+        "unexplained_state_changes": [
+            f"day {c['day']} {c['check']}/{c['scope']} {c['from']}->{c['to']}"
+            for c in changes.changes
+            if not any(
+                c["check"] == check and c["scope"] == scope and c["day"] in (day, day + 1)
+                for check, scope, days in (
+                    ("invalid_rate", "all", args.bad_days),
+                    ("freshness", "farm", args.silent),
+                )
+                for day in days
+            )
+        ],
         "state_changes": [
             f"day {c['day']} {c['check']}/{c['scope']} {c['from']}->{c['to']}"
             for c in changes.changes
