@@ -526,7 +526,7 @@ class StateChanges:
 
 
 def expected_alerts(args: argparse.Namespace, changes: list[dict[str, Any]]) -> list[dict]:
-    """Each incident of the scenario: raised (changes away from PASS) and resolved on its day."""
+    """Each incident of the scenario: raised (into its severities) and resolved, that day or the next."""
     out = []
     incidents = [("invalid_rate", "all", d, ("WARN", "FAIL")) for d in sorted(args.bad_days)]
     incidents += [("freshness", "farm", d, ("FAIL",)) for d in sorted(args.silent)]
