@@ -238,8 +238,9 @@ def late_file(stage: Path, raw: Path, day: date, now: datetime, seed: int) -> in
 class Operator:
     """What the daemon does for piper's code location, on the simulated clock, timed."""
 
-    def __init__(self, defs: Any, instance: Any, settings: Any) -> None:
+    def __init__(self, defs: Any, instance: Any, settings: Any, since: float) -> None:
         self.defs, self.instance, self.settings = defs, instance, settings
+        self.since = since  # when the simulated daemon started: schedules' ticks count from it
         self.cursors: dict[str, str | None] = {}
         self.run_keys: dict[str, set[str]] = defaultdict(set)
         self.last_schedule_tick: dict[str, float] = {}
@@ -345,7 +346,7 @@ class Operator:
 
         now = time.time()
         for schedule in self.defs.schedules or []:
-            since = self.last_schedule_tick.get(schedule.name, now - 1)
+            since = self.last_schedule_tick.get(schedule.name, self.since)
             due = []
             for tick in cron_string_iterator(
                 since + 1, schedule.cron_schedule, schedule.execution_timezone
@@ -592,7 +593,7 @@ def simulate(args: argparse.Namespace) -> list[dict[str, Any]]:
     with time_machine.travel(midnight, tick=True) as clock:
         defs = build_definitions(settings)
         with dg.DagsterInstance.get() as instance:
-            op = Operator(defs, instance, settings)
+            op = Operator(defs, instance, settings, since=midnight.timestamp())
             changes = StateChanges()
             seen_at: datetime | None = None
             previous: dict[str, Any] | None = None
