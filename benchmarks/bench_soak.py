@@ -9,19 +9,22 @@ clock moved by time-machine. Each simulated day is a studio day from piper's gen
 (generate_spool: `--artists` artists, the farm poller, the storage auditor) appended to the
 spool in `--slices` slices: at the end of each slice's interval the lines written by then are
 appended (file mtimes set to the simulated time), the clock moves past the settle window, and
-every sensor of the code location is evaluated (build_sensor_context on the instance, with its
-cursor) and every run it requests is executed (its job, its tags, execute_in_process on the
-instance), as the daemon would; then every schedule whose cron ticks passed is evaluated
-(`--schedule-ticks latest`: the latest passed tick only, a daemon catching up; `all`: each one)
-and its runs executed. The spool sensor is ticked again after a spool run, so that the refresh
-sensor sees the ledger the run left.
+every sensor of the code location that targets jobs is evaluated (build_sensor_context on the
+instance, with its cursor) and every run it requests is executed (its job, its tags,
+execute_in_process on the instance), as the daemon would, again 30 s later while they request
+runs (the refresh sensor sees the ledger a spool run left); then the sensors that target no job
+(runless: the freshness sensor, its check evaluations reported to the instance as the daemon
+reports them) and every schedule whose cron ticks passed (`--schedule-ticks latest`: the latest
+passed tick only, a daemon catching up; `all`: each one), their runs executed.
 
 Why not the real daemon: the daemon ticks on the wall clock (every 30 s) and launches each run
 in a new process; a simulated day would take a real day. Evaluating the same sensor and
 schedule definitions and executing the same jobs in-process keeps every piece of piper's code
-and Dagster's storage (runs, event log, asset and check records) on the path, minus the
-daemon's own bookkeeping: its tick rows (job_ticks) are not written, only one tick per slice is
-evaluated (the daemon: one per 30 s, most of them finding nothing), runs are not queued.
+and Dagster's storage (runs, event log, asset and check records) on the path. The daemon's own
+bookkeeping is imitated: each evaluated tick is written to the tick storage (create_tick), the
+SKIPPED ticks it would have made every 30 s in between are written in bulk, and the instance's
+tick retention is applied after each tick. Left out: the run queue, the run launcher's process
+per run, the code server (a fixed cost per run: benchmarks/bench_latency.py).
 
 The scenario (days counted from 1):
 - `--bad-emitter-days`: a host (ws666) writes invalid lines, `--bad-rate` of each slice's lines
