@@ -140,6 +140,10 @@ def test_two_processes_write_the_same_instance_at_once(piper_env: Settings, tmp_
     env = {**os.environ, "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "false"}
     # Planned events per partition: the most index-shard writes, from both processes at once.
     ranges = (("2026-02-01", "2026-03-31"), ("2026-04-01", "2026-05-31"))
+    # The instance exists before its users start, as `piper init` leaves it: two processes
+    # creating its SQLite schedule storage at once race in Dagster's alembic stamping.
+    with dg.DagsterInstance.get():
+        pass
     procs = [
         subprocess.Popen(materialize_cmd(module, lo, hi), env=env, stderr=subprocess.PIPE)
         for lo, hi in ranges

@@ -41,6 +41,7 @@ def init(
             fg=typer.colors.YELLOW,
         )
     home = ensure_dagster_home(settings)
+    _create_instance()
     # Grafana's views need files to read from its first start on, even before any data.
     publication = _publish(settings)
     typer.echo(f"spool      {settings.raw_root}")
@@ -63,6 +64,15 @@ def _upgrade_storage(settings: Settings) -> str:
         f" ({done.bytes_before / 2**20:.0f} MiB -> {done.bytes_after / 2**20:.0f} MiB)"
     )
     return done.after
+
+
+def _create_instance() -> None:
+    # Its storages created now, once: the daemon and the webserver starting together on a new
+    # home would both create the SQLite schedule storage and race in Dagster's alembic stamping.
+    import dagster as dg
+
+    with dg.DagsterInstance.get():
+        pass
 
 
 def _publish(settings: Settings) -> Any:
