@@ -48,7 +48,8 @@ durations (mean, max), DAGSTER_HOME size, warehouse size, Parquet files under th
 (silver_events and the silver domains; the serving layer counted apart), serving versions, rows
 of Dagster's run storage (runs) and event log storage (event_logs of the index and every run
 shard), runs created, peak RSS, and the pipeline check state changes of the day from the
-warehouse's pipeline_check_results (and the sent-alerts table, once there is one). At the end:
+warehouse's pipeline_check_results, and the messages piper sent to a loopback webhook (alert_log;
+the webhook's posts counted too). At the end:
 day-5 (or the first day) against the last day, storage growth per day (mean of the last week's
 daily deltas), a linear projection to 365 days, and the scenario's expected alerts, each raised
 exactly once and resolved.
@@ -86,7 +87,6 @@ AFTER_SETTLE = timedelta(seconds=30)
 # their events go to the event log all the same.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 # Tables the notifications work (issue #15 item 1) may add for what was sent.
-ALERT_TABLES = ("alert_log", "alerts_sent", "alert_notifications", "alerts")
 
 
 def options(argv: list[str] | None = None) -> argparse.Namespace:
@@ -110,7 +110,7 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-# --- the alert webhook (only once Settings has an `alerts` section) ---------------------------
+# --- the alert webhook: where piper's notifications go during the soak ------------------------
 
 
 class _Hook(BaseHTTPRequestHandler):
@@ -130,12 +130,8 @@ class _Hook(BaseHTTPRequestHandler):
         pass
 
 
-def start_webhook() -> ThreadingHTTPServer | None:
-    """A loopback webhook for piper's alerts, when this piper has them (Settings.alerts)."""
-    from piper_dagster.settings import Settings
-
-    if "alerts" not in Settings.model_fields:
-        return None
+def start_webhook() -> ThreadingHTTPServer:
+    """A loopback webhook, piper's alert channel for the soak (PIPER_ALERTS__WEBHOOK_URL)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     os.environ["PIPER_ALERTS__WEBHOOK_URL"] = f"http://127.0.0.1:{server.server_port}/hook"
@@ -468,8 +464,11 @@ def rss_mib() -> tuple[int, int]:
     return current, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
-def check_rows(settings: Any, after: datetime | None) -> tuple[list[tuple], dict[str, int]]:
-    """pipeline_check_results evaluated after `after`, in order; rows of any sent-alerts table."""
+def check_rows(
+    settings: Any, after: datetime | None, sent_after: datetime | None
+) -> tuple[list[tuple], list[dict[str, Any]]]:
+    """pipeline_check_results evaluated after `after`, in order; the messages piper sent
+    (alert_log, delivered) after `sent_after`."""
     from piper_dagster.warehouse import connect
 
     with connect(settings.warehouse_path, read_only=True) as con:
@@ -479,16 +478,15 @@ def check_rows(settings: Any, after: datetime | None) -> tuple[list[tuple], dict
             " ORDER BY evaluated_at, check_name, scope, partition_date",
             [after],
         ).fetchall()
-        # TODO(issue #15, merge of the notifications branch): name its sent-alerts table here
-        # (and count per check and scope) once it is on main; until then any table of these names.
-        tables = {
-            r[0]
-            for r in con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE table_name IN ?", [list(ALERT_TABLES)]
-            ).fetchall()
-        }
-        alerts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
-    return rows, alerts
+        cur = con.execute(
+            "SELECT sent_at, kind, check_name, scope, partition_date, status, previous_status"
+            " FROM alert_log WHERE ok AND sent_at > coalesce(?, '-infinity'::TIMESTAMPTZ)"
+            " ORDER BY sent_at, message_id",
+            [sent_after],
+        )
+        names = [d[0] for d in cur.description]
+        sent = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    return rows, sent
 
 
 class StateChanges:
@@ -532,8 +530,12 @@ class StateChanges:
         return out
 
 
-def expected_alerts(args: argparse.Namespace, changes: list[dict[str, Any]]) -> list[dict]:
-    """Each incident of the scenario: raised (into its severities) and resolved, that day or the next."""
+def expected_alerts(
+    args: argparse.Namespace, changes: list[dict[str, Any]], sent: list[dict[str, Any]]
+) -> list[dict]:
+    """Each incident of the scenario: raised (into its severities) and resolved, that day or the
+    next; by the checks' state changes, and by the messages piper sent (one webhook: one row
+    per message)."""
     out = []
     incidents = [("invalid_rate", "all", d, ("WARN", "FAIL")) for d in sorted(args.bad_days)]
     incidents += [("freshness", "farm", d, ("FAIL",)) for d in sorted(args.silent)]
@@ -549,6 +551,11 @@ def expected_alerts(args: argparse.Namespace, changes: list[dict[str, Any]]) -> 
         # raises FAIL once; WARN is the warning before it).
         raised = [c for c in mine if c["to"] in severities and c["from"] not in severities]
         resolved = [c for c in mine if c["to"] == "PASS"]
+        messages = [
+            m
+            for m in sent
+            if m["check_name"] == check and m["scope"] == scope and m["day"] in (day, day + 1)
+        ]
         out.append(
             {
                 "check": check,
@@ -557,6 +564,12 @@ def expected_alerts(args: argparse.Namespace, changes: list[dict[str, Any]]) -> 
                 "expected": "/".join(severities),
                 "raised": len(raised),
                 "resolved": len(resolved),
+                # What reached the webhook: problem messages (a WARN then a FAIL is two: each
+                # state change is news), and the resolved notice.
+                "messages": [
+                    f"{m['kind']} {m['previous_status'] or '-'}->{m['status']}" for m in messages
+                ],
+                "resolved_sent": sum(m["kind"] == "resolved" for m in messages),
             }
         )
     return out
@@ -601,6 +614,8 @@ def simulate(args: argparse.Namespace) -> list[dict[str, Any]]:
         with dg.DagsterInstance.get() as instance:
             op = Operator(defs, instance, settings, since=midnight.timestamp())
             changes = StateChanges()
+            sent: list[dict[str, Any]] = []  # the messages piper delivered (alert_log), by day
+            sent_at: datetime | None = None
             seen_at: datetime | None = None
             previous: dict[str, Any] | None = None
             for n in range(1, args.days + 1):
@@ -647,9 +662,12 @@ def simulate(args: argparse.Namespace) -> list[dict[str, Any]]:
                     # evaluated before its ingest would see the emitters a slice (2 h) behind.
                     op.sensors(runless=True)
                     op.schedules(args.schedule_ticks)
-                rows, alert_rows = check_rows(settings, seen_at)
+                rows, day_sent = check_rows(settings, seen_at, sent_at)
                 if rows:
                     seen_at = rows[-1][4]
+                if day_sent:
+                    sent_at = day_sent[-1]["sent_at"]
+                sent += [{**m, "day": n} for m in day_sent]
                 day_changes = changes.feed(rows, n)
                 with connect(settings.warehouse_path, read_only=True) as con:
                     events = con.execute("SELECT count(*) FROM silver_events").fetchone()[0]
@@ -724,17 +742,20 @@ def simulate(args: argparse.Namespace) -> list[dict[str, Any]]:
                     "peak_rss_mib": peak,
                     "check_rows": len(rows),
                     "state_changes": day_changes,
-                    "alert_table_rows": alert_rows,
-                    "webhook_posts": len(_Hook.received) if webhook else None,
+                    "alerts_sent": [
+                        f"{m['kind']} {m['check_name'] or 'run'}/{m['scope'] or '-'}"
+                        f" {m['previous_status'] or '-'}->{m['status']}"
+                        for m in day_sent
+                    ],
+                    "webhook_posts": len(_Hook.received),
                 }
                 results.append(record)
                 with open(args.results, "a") as f:
                     f.write(json.dumps(record) + "\n")
                 print_row(record, previous)
                 previous = record
-    if webhook:
-        webhook.shutdown()
-    summary = summarise(args, results, changes)
+    webhook.shutdown()
+    summary = summarise(args, results, changes, sent)
     with open(args.results, "a") as f:
         f.write(json.dumps({"summary": summary}) + "\n")
     print(json.dumps(summary, indent=2))
@@ -798,7 +819,10 @@ STORES = (
 
 
 def summarise(
-    args: argparse.Namespace, results: list[dict[str, Any]], changes: StateChanges
+    args: argparse.Namespace,
+    results: list[dict[str, Any]],
+    changes: StateChanges,
+    sent: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """Day 5 (or the first) against the last day; growth per day; a linear year."""
     # Day 5 (day 1 builds the instance and the warehouse); a shorter run: the day before the last.
@@ -817,7 +841,7 @@ def summarise(
         "run_mean_ratio": ratio("run_mean_s"),
         "growth_per_day": {k: round(v, 1) for k, v in growth.items()},
         "projected_365": {k: round(last[k] + growth[k] * (365 - last["day"])) for k in STORES},
-        "expected_alerts": expected_alerts(args, changes.changes),
+        "expected_alerts": expected_alerts(args, changes.changes, sent),
         "late_reevaluations": changes.late_reevaluations,
         "state_changes_total": len(changes.changes),
         # Changes no incident explains (day 1: the empty warehouse has no artists' event before

@@ -91,3 +91,10 @@ def test_one_simulated_day_raises_the_scenarios_alerts_and_records_the_day(
     assert expected["freshness", "farm"]["raised"] == 1
     assert expected["freshness", "farm"]["resolved"] == 1
     assert expected["invalid_rate", "all"]["raised"] == 1
+    # What reached the on-call channel (the harness's loopback webhook): the farm's problem
+    # messages and its resolved notice, one each per change, and as many posts as alert_log rows.
+    farm = expected["freshness", "farm"]
+    assert farm["resolved_sent"] == 1 and "resolved FAIL->PASS" in farm["messages"]
+    assert any(m.startswith("problem") and m.endswith("->FAIL") for m in farm["messages"])
+    assert any(m.startswith("problem") for m in expected["invalid_rate", "all"]["messages"])
+    assert day["webhook_posts"] == len(day["alerts_sent"]) > 0
